@@ -1,0 +1,67 @@
+# contab — every command an operator or developer needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+VENV := .venv/bin
+
+.PHONY: help
+help: ## list every target
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[1m%-20s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: uv
+uv: ## install uv when it is missing (from PyPI)
+	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --user --quiet uv
+
+.PHONY: install
+install: uv ## create .venv with runtime + dev dependencies from uv.lock
+	@$(UV) sync --frozen --quiet
+
+.PHONY: dev
+dev: install ## run the whole platform locally (embedded PostgreSQL/Redis, Prefect, workers, API)
+	$(VENV)/contab dev
+
+.PHONY: test
+test: install lint typecheck ## lint, type-check and run the whole test suite (real services)
+	$(VENV)/pytest -q
+
+.PHONY: test-fast
+test-fast: install ## tests without the end-to-end ones
+	$(VENV)/pytest -q -m "not e2e"
+
+.PHONY: lint
+lint: install ## ruff lint + format check
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+.PHONY: format
+format: install ## ruff autofix + format
+	$(VENV)/ruff check --fix .
+	$(VENV)/ruff format .
+
+.PHONY: typecheck
+typecheck: install ## mypy on app/
+	$(VENV)/mypy app
+
+.PHONY: migrate
+migrate: install ## apply database migrations (DB_* from .env / environment)
+	$(VENV)/contab migrate
+
+.PHONY: migration
+migration: install ## new Alembic revision from model changes: make migration m="what changed"
+	$(VENV)/alembic revision --autogenerate -m "$(m)"
+
+.PHONY: migration-manifest
+migration-manifest: install ## record checksums of new revisions (never rewrites applied ones)
+	$(VENV)/python -c "from app.migrate import append_new_to_manifest as a; print(a())"
+
+.PHONY: deploy
+deploy: install ## create work pools and deploy every flow of prefect.yaml (PREFECT_API_URL)
+	$(VENV)/contab deploy
+
+.PHONY: check
+check: install ## validate the configuration of APP_ENV (production refuses unsafe settings)
+	$(VENV)/contab check
+
+.PHONY: clean
+clean: ## remove local runtime data (var/, storage/) — asks nothing, keeps .venv
+	rm -rf var storage

@@ -1,0 +1,86 @@
+"""The thin API: authenticates, validates, records, stores files, triggers deployments.
+
+It never runs flow code in-process; errors of the one exception tree become JSON with a stable
+code in one handler, and anything unexpected is a logged 500 with no internals leaked.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.routes import companies, files, health
+from app.errors import AppError
+from app.settings import get_settings
+
+log = logging.getLogger("contab.api")
+
+
+def create_app() -> FastAPI:
+    """Build the FastAPI application (settings are validated here: unsafe production fails)."""
+    settings = get_settings()
+    app = FastAPI(
+        title="contab API",
+        version=settings.APP_VERSION,
+        description="API do escritório contábil: uploads, tarefas, guias e saúde da plataforma.",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        status = exc.http_status
+        if status >= 500:
+            log.warning("integration error %s: %s", exc.code, exc.message)
+        return JSONResponse({"error": exc.to_dict()}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"campo": ".".join(str(p) for p in e.get("loc", ())), "mensagem": e.get("msg")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "requisicao_invalida",
+                    "message": "Requisição inválida.",
+                    "details": {"erros": errors},
+                }
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "rota_nao_encontrada", 405: "metodo_nao_permitido"}.get(
+            exc.status_code, "erro_http"
+        )
+        return JSONResponse(
+            {"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse(
+            {"error": {"code": "erro_interno", "message": "Erro interno; a equipe foi avisada."}},
+            status_code=500,
+        )
+
+    app.include_router(health.router)
+    app.include_router(files.router)
+    app.include_router(companies.router)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn app.api.main:app` builds the app on first access, never at import time.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

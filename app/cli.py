@@ -1,0 +1,235 @@
+"""The `contab` command: what an operator and a deploy pipeline run.
+
+contab dev                     the whole platform locally (embedded defaults)
+contab check                   refuse an unsafe configuration (lists every problem)
+contab migrate [--dry-run]     apply migrations / print their SQL for the manual gate
+contab deploy                  work pools + every deployment of prefect.yaml (idempotent)
+contab workers pause|resume    pause the critical pools during a deploy (guide §12)
+contab late-runs               late runs per pool (the 30-minute post-deploy watch)
+contab smoke --url URL         post-deploy smoke test
+contab create-token            an API token (office-wide or for one empresa)
+contab demo-data               a handful of realistic empresas of each regime
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+
+from app.errors import AppError, ConfigError
+
+__all__ = ["main"]
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from app.settings import get_settings
+
+    return get_settings()
+
+
+def cmd_check(_: argparse.Namespace) -> int:
+    """Validate the configuration of APP_ENV; non-zero with every problem listed."""
+    from app.settings import Settings
+
+    s = Settings()
+    problems = s.problems()
+    if problems:
+        print(f"Configuração de {s.APP_ENV} recusada:", file=sys.stderr)
+        for p in problems:
+            print(f"  - {p}", file=sys.stderr)
+        return 2
+    print(f"Configuração de {s.APP_ENV}: ok")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply (or print) migrations."""
+    from app import migrate
+
+    _settings()
+    if args.dry_run:
+        print(migrate.upgrade_sql(start=migrate.current()))
+        return 0
+    before = migrate.current()
+    migrate.upgrade()
+    print(f"Migrações aplicadas: {before or '(vazio)'} → {migrate.current()}")
+    return 0
+
+
+def cmd_deploy(_: argparse.Namespace) -> int:
+    """Create/update pools and deployments."""
+    from app.prefect_ops import deploy
+    from app.settings import PROJECT_ROOT
+
+    _settings()
+    report = deploy(PROJECT_ROOT)
+    print(json.dumps(report.__dict__, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_workers(args: argparse.Namespace) -> int:
+    """Pause or resume pools."""
+    from app.deployments import POOLS
+    from app.prefect_ops import set_pools_paused
+
+    pools = args.pools or list(POOLS)
+    set_pools_paused(pools, args.action == "pause")
+    print(f"Pools {'pausados' if args.action == 'pause' else 'retomados'}: {', '.join(pools)}")
+    return 0
+
+
+def cmd_late_runs(_: argparse.Namespace) -> int:
+    """Print late runs per pool; non-zero when any pool has late runs."""
+    from app.prefect_ops import late_runs
+
+    late = late_runs()
+    print(json.dumps(late))
+    return 1 if any(late.values()) else 0
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    """Post-deploy smoke test."""
+    from app.smoke import run_smoke
+
+    ok, lines = run_smoke(args.url, timeout=args.timeout, run_flows=not args.skip_flows)
+    for line in lines:
+        print(line)
+    return 0 if ok else 1
+
+
+def cmd_create_token(args: argparse.Namespace) -> int:
+    """Create an API token and print it once."""
+    from sqlalchemy import select
+
+    from app.db import session_scope
+    from app.services.tokens import create_token
+    from models import Empresa
+
+    _settings()
+    with session_scope() as session:
+        empresa_id = None
+        if args.cnpj:
+            empresa_id = session.scalar(select(Empresa.id).where(Empresa.cnpj == args.cnpj))
+            if empresa_id is None:
+                print(f"Empresa {args.cnpj} não encontrada", file=sys.stderr)
+                return 1
+        row, plaintext = create_token(
+            session,
+            name=args.name,
+            scope="empresa" if empresa_id else "office",
+            empresa_id=empresa_id,
+            ttl_days=args.ttl_days,
+        )
+    print(plaintext)
+    return 0
+
+
+def cmd_demo_data(_: argparse.Namespace) -> int:
+    """Load demo empresas, contacts and staff (idempotent)."""
+    from app.db import session_scope
+    from app.services.demo import load_demo_data
+
+    _settings()
+    with session_scope() as session:
+        summary = load_demo_data(session)
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Run everything locally until Ctrl-C."""
+    from app.devstack import DevStack
+
+    stack = DevStack(settings=_settings(), api_port=args.port)
+    stop = {"now": False}
+
+    def _handler(signum: int, _frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _handler)
+    try:
+        stack.up()
+        if not args.no_demo:
+            cmd_demo_data(args)
+        print(
+            "\ncontab DEV no ar:\n"
+            f"  API .............. http://127.0.0.1:{args.port}/api/docs\n"
+            f"  Saúde ............ http://127.0.0.1:{args.port}/api/health\n"
+            f"  Prefect UI ....... http://127.0.0.1:{stack.prefect_port}\n"
+            f"  Caixa de e-mails . http://127.0.0.1:{stack.mail_http_port}\n"
+            f"  Logs ............. {stack.supervisor.log_dir}\n"
+            "Ctrl-C encerra tudo.",
+            flush=True,
+        )
+        while not stop["now"]:
+            for mp in stack.supervisor.processes:
+                if not mp.alive():
+                    print(f"processo {mp.name} terminou ({mp.proc.returncode}); veja {mp.log_path}")
+                    stop["now"] = True
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nEncerrando…", flush=True)
+        stack.down()
+        print("Tudo encerrado.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (one sub-command per operation)."""
+    p = argparse.ArgumentParser(prog="contab", description="Operações do contab")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("dev", help="sobe a plataforma local (padrões embutidos)")
+    d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--no-demo", action="store_true", help="não carrega dados de demonstração")
+    d.set_defaults(func=cmd_dev)
+    sub.add_parser("check", help="valida a configuração do ambiente").set_defaults(func=cmd_check)
+    m = sub.add_parser("migrate", help="aplica as migrações do banco")
+    m.add_argument("--dry-run", action="store_true", help="só imprime o SQL")
+    m.set_defaults(func=cmd_migrate)
+    sub.add_parser("deploy", help="pools e implantações do prefect.yaml").set_defaults(
+        func=cmd_deploy
+    )
+    w = sub.add_parser("workers", help="pausa/retoma pools de workers")
+    w.add_argument("action", choices=["pause", "resume"])
+    w.add_argument("pools", nargs="*")
+    w.set_defaults(func=cmd_workers)
+    sub.add_parser("late-runs", help="execuções atrasadas por pool").set_defaults(
+        func=cmd_late_runs
+    )
+    s = sub.add_parser("smoke", help="teste de fumaça pós-deploy")
+    s.add_argument("--url", required=True)
+    s.add_argument("--timeout", type=float, default=120)
+    s.add_argument("--skip-flows", action="store_true")
+    s.set_defaults(func=cmd_smoke)
+    t = sub.add_parser("create-token", help="cria um token de API")
+    t.add_argument("--name", required=True)
+    t.add_argument("--cnpj", help="restringe o token a uma empresa")
+    t.add_argument("--ttl-days", type=int)
+    t.set_defaults(func=cmd_create_token)
+    sub.add_parser("demo-data", help="carrega empresas de demonstração").set_defaults(
+        func=cmd_demo_data
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `contab` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    except AppError as exc:
+        print(f"erro [{exc.code}]: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

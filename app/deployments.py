@@ -1,0 +1,48 @@
+"""Names of the Prefect deployments the API and the CLI trigger — the one place they live.
+
+A test checks every name here against ``prefect.yaml`` (and that each entrypoint loads).
+Full names are ``<flow name>/<deployment name>``, as ``run_deployment`` expects.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+__all__ = [
+    "POOLS",
+    "smoke_deployment",
+    "flow_name_of_entrypoint",
+    "LIMPEZA_DE_LOGS",
+    "PROCESSAR_UPLOAD_XML",
+    "TRIGGERED_BY_API",
+]
+
+# Work pools named after the guide's criticality queues (§6.2).
+POOLS = ("default", "notificacoes", "guias", "documentos")
+
+LIMPEZA_DE_LOGS = "limpeza-de-logs/limpeza-de-logs"
+PROCESSAR_UPLOAD_XML = "processar-upload-xml/processar-upload-xml"
+
+# Deployments the API triggers on demand.
+TRIGGERED_BY_API = (PROCESSAR_UPLOAD_XML,)
+
+
+def flow_name_of_entrypoint(root: Path, entrypoint: str) -> str:
+    """The ``name=`` of the @flow decorating ``file.py:function`` (read with ast, no import)."""
+    rel, func = entrypoint.split(":")
+    tree = ast.parse((root / rel).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == func:
+            for deco in node.decorator_list:
+                if isinstance(deco, ast.Call) and getattr(deco.func, "id", None) == "flow":
+                    for kw in deco.keywords:
+                        if kw.arg == "name" and isinstance(kw.value, ast.Constant):
+                            return str(kw.value.value)
+            raise ValueError(f"{entrypoint}: @flow sem name= explícito")
+    raise ValueError(f"{entrypoint}: função não encontrada")
+
+
+def smoke_deployment(pool: str) -> str:
+    """The smoke-test deployment of a pool."""
+    return f"teste-de-fumaca/teste-de-fumaca-{pool}"

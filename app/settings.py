@@ -1,0 +1,218 @@
+"""Settings read from the operations guide's environment variables (guide §3).
+
+The guide's variables keep their exact names (APP_ENV, APP_KEY, DB_HOST, …). The few extra ones a
+real deployment needs beside them (ports, S3 endpoint, mail credentials, app URL …) are documented
+in ``.env.example``. ``APP_ENV`` selects the environment: ``dev``, ``homolog`` or ``production``
+(the guide's DEV / HOMOLOGAÇÃO / PRODUÇÃO; ``local``/``homologacao``/``prod`` are accepted aliases).
+
+In production :func:`Settings.problems` must be empty or the process refuses to start; every
+problem is listed at once (:func:`ensure_safe`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote_plus, urlparse
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.errors import ConfigError
+
+__all__ = ["Settings", "ensure_safe", "get_settings", "PROJECT_ROOT"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+_ENV_ALIASES = {
+    "dev": "dev",
+    "local": "dev",
+    "development": "dev",
+    "homolog": "homolog",
+    "homologacao": "homolog",
+    "staging": "homolog",
+    "production": "production",
+    "producao": "production",
+    "prod": "production",
+}
+
+
+class Settings(BaseSettings):
+    """All configuration of contab; one instance per process via :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    # --- the guide's variables (§3) ---
+    APP_ENV: Literal["dev", "homolog", "production"] = "dev"
+    APP_KEY: SecretStr = SecretStr("")
+    DB_HOST: str = "127.0.0.1"
+    DB_DATABASE: str = "contab"
+    DB_USERNAME: str = "postgres"
+    DB_PASSWORD: SecretStr = SecretStr("")
+    REDIS_HOST: str = "127.0.0.1"
+    REDIS_PASSWORD: SecretStr = SecretStr("")
+    QUEUE_CONNECTION: Literal["redis", "prefect"] = "redis"
+    CACHE_DRIVER: Literal["redis", "memory"] = "redis"
+    FILESYSTEM_DISK: Literal["local", "s3"] = "local"
+    S3_BUCKET: str = ""
+    S3_ACCESS_KEY: SecretStr = SecretStr("")
+    S3_SECRET_KEY: SecretStr = SecretStr("")
+    S3_REGION: str = "us-east-1"
+    MAIL_HOST: str = "127.0.0.1"
+    MAIL_PORT: int = 1025
+    WHATSAPP_API_KEY: SecretStr = SecretStr("")
+    LOG_CHANNEL: str = "stack"
+
+    # --- what a real deployment needs beside them ---
+    APP_URL: str = "http://localhost:8000"
+    APP_VERSION: str = "1.0.0"
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    DB_PORT: int = 5432
+    DB_SSLMODE: str = "prefer"
+    DB_STATEMENT_TIMEOUT_MS: int = 60_000
+    REDIS_PORT: int = 6379
+    REDIS_DB: int = 0
+    REDIS_TLS: bool = False
+    STORAGE_LOCAL_ROOT: str = "storage/app"
+    S3_ENDPOINT: str = ""
+    S3_SSE: Literal["", "AES256", "aws:kms"] = ""
+    SIGNED_URL_TTL_SECONDS: int = 900
+    MAIL_USERNAME: str = ""
+    MAIL_PASSWORD: SecretStr = SecretStr("")
+    MAIL_SECURITY: Literal["none", "starttls", "ssl"] = "none"
+    MAIL_FROM_ADDRESS: str = "nao-responda@contab.local"
+    MAIL_FROM_NAME: str = "Escritório Contábil"
+    MAIL_TIMEOUT_SECONDS: float = 10.0
+    WHATSAPP_API_URL: str = "https://graph.facebook.com/v21.0"
+    WHATSAPP_PHONE_NUMBER_ID: str = ""
+    WHATSAPP_APP_SECRET: SecretStr = SecretStr("")
+    WHATSAPP_VERIFY_TOKEN: SecretStr = SecretStr("")
+    WHATSAPP_SANDBOX_ALLOWLIST: str = ""
+    WHATSAPP_RATE_PER_SECOND: float = 80.0
+    PREFECT_API_URL: str = "http://127.0.0.1:4200/api"
+    HEALTH_CHECK_TIMEOUT_SECONDS: float = 1.5
+    WORKER_STALE_SECONDS: int = 90
+    LOG_RETENTION_DAYS: int = Field(default=90, ge=1)
+    UPLOAD_MAX_FILE_BYTES: int = 5 * 1024 * 1024
+    UPLOAD_MAX_TOTAL_BYTES: int = 200 * 1024 * 1024
+    OFFICE_TIMEZONE: str = "America/Sao_Paulo"
+
+    @field_validator("APP_ENV", mode="before")
+    @classmethod
+    def _normalise_env(cls, value: object) -> object:
+        if isinstance(value, str):
+            return _ENV_ALIASES.get(value.strip().lower(), value.strip().lower())
+        return value
+
+    # --- derived values ---
+    @property
+    def is_production(self) -> bool:
+        """True for the PRODUÇÃO environment."""
+        return self.APP_ENV == "production"
+
+    @property
+    def database_url(self) -> str:
+        """SQLAlchemy URL (psycopg 3). DB_HOST may be a Unix-socket directory."""
+        user = quote_plus(self.DB_USERNAME)
+        pwd = self.DB_PASSWORD.get_secret_value()
+        auth = f"{user}:{quote_plus(pwd)}" if pwd else user
+        if self.DB_HOST.startswith("/"):
+            return (
+                f"postgresql+psycopg://{auth}@/{self.DB_DATABASE}"
+                f"?host={quote_plus(self.DB_HOST)}&port={self.DB_PORT}"
+            )
+        return f"postgresql+psycopg://{auth}@{self.DB_HOST}:{self.DB_PORT}/{self.DB_DATABASE}"
+
+    @property
+    def redis_url(self) -> str:
+        """redis-py URL built from REDIS_HOST/PORT/PASSWORD; REDIS_HOST may be a socket path."""
+        pwd = self.REDIS_PASSWORD.get_secret_value()
+        auth = f":{quote_plus(pwd)}@" if pwd else ""
+        if self.REDIS_HOST.startswith("/"):
+            return f"unix://{auth}{self.REDIS_HOST}?db={self.REDIS_DB}"
+        scheme = "rediss" if self.REDIS_TLS else "redis"
+        return f"{scheme}://{auth}{self.REDIS_HOST}:{self.REDIS_PORT}/{self.REDIS_DB}"
+
+    @property
+    def storage_root(self) -> Path:
+        """Absolute directory of the local disk backend (guide §8: DEV uses storage/app)."""
+        root = Path(self.STORAGE_LOCAL_ROOT)
+        return root if root.is_absolute() else PROJECT_ROOT / root
+
+    @property
+    def whatsapp_allowlist(self) -> set[str]:
+        """Numbers (digits only) that receive WhatsApp messages in sandbox mode."""
+        return {
+            "".join(ch for ch in n if ch.isdigit())
+            for n in self.WHATSAPP_SANDBOX_ALLOWLIST.split(",")
+            if n.strip()
+        }
+
+    @property
+    def whatsapp_sandbox(self) -> bool:
+        """Homolog runs integrations in sandbox mode (guide §1.2)."""
+        return self.APP_ENV != "production"
+
+    def problems(self) -> list[str]:
+        """Every reason this configuration is unsafe for PRODUÇÃO (empty when safe)."""
+        if not self.is_production:
+            return []
+        out: list[str] = []
+        key = self.APP_KEY.get_secret_value()
+        if not key:
+            out.append("APP_KEY está vazia")
+        elif len(key) < 32:
+            out.append("APP_KEY é curta demais (mínimo 32 caracteres)")
+        if self.FILESYSTEM_DISK != "s3":
+            out.append("FILESYSTEM_DISK deve ser 's3' em produção (armazenamento local é inseguro)")
+        else:
+            if not self.S3_BUCKET:
+                out.append("S3_BUCKET está vazio")
+            if (
+                not self.S3_ACCESS_KEY.get_secret_value()
+                or not self.S3_SECRET_KEY.get_secret_value()
+            ):
+                out.append("S3_ACCESS_KEY/S3_SECRET_KEY ausentes")
+            if not self.S3_SSE:
+                out.append("S3_SSE deve ativar criptografia no servidor (AES256 ou aws:kms)")
+            if self.S3_ENDPOINT and not self.S3_ENDPOINT.startswith("https://"):
+                out.append("S3_ENDPOINT deve usar HTTPS em produção")
+        if not self.DB_PASSWORD.get_secret_value():
+            out.append("DB_PASSWORD está vazia")
+        if self.DB_HOST in {"", "127.0.0.1", "localhost"} or self.DB_HOST.startswith("/"):
+            out.append("DB_HOST aponta para um banco local; produção usa banco externo")
+        if not self.REDIS_PASSWORD.get_secret_value():
+            out.append("REDIS_PASSWORD está vazia")
+        if urlparse(self.APP_URL).scheme != "https":
+            out.append("APP_URL deve usar HTTPS (SSL obrigatório em produção)")
+        if self.LOG_LEVEL == "DEBUG":
+            out.append("LOG_LEVEL=DEBUG não é permitido em produção")
+        if self.MAIL_SECURITY == "none":
+            out.append("MAIL_SECURITY deve ser 'starttls' ou 'ssl' em produção")
+        if self.MAIL_HOST in {"", "127.0.0.1", "localhost"}:
+            out.append("MAIL_HOST aponta para um servidor local de testes")
+        if self.QUEUE_CONNECTION != "redis" or self.CACHE_DRIVER != "redis":
+            out.append("QUEUE_CONNECTION e CACHE_DRIVER devem ser 'redis' em produção")
+        if (
+            self.WHATSAPP_API_KEY.get_secret_value()
+            and not self.WHATSAPP_APP_SECRET.get_secret_value()
+        ):
+            out.append("WHATSAPP_APP_SECRET é obrigatória para validar webhooks do WhatsApp")
+        return out
+
+
+def ensure_safe(settings: Settings) -> Settings:
+    """Raise ConfigError listing every problem when production is configured unsafely."""
+    problems = settings.problems()
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once; tests call ``get_settings.cache_clear()``)."""
+    return ensure_safe(Settings())

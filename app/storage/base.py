@@ -1,0 +1,31 @@
+"""Storage protocol shared by the local-disk and S3 backends."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+__all__ = ["Storage"]
+
+
+class Storage(Protocol):
+    """Private object storage: files are never public, downloads go through signed URLs."""
+
+    name: str
+
+    def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
+        """Store bytes under key (overwrites)."""
+
+    def get(self, key: str) -> bytes:
+        """Read the bytes of key; StorageError(code='arquivo_nao_encontrado') when absent."""
+
+    def exists(self, key: str) -> bool:
+        """True when key exists."""
+
+    def delete(self, key: str) -> None:
+        """Remove key (callers audit the deletion)."""
+
+    def signed_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
+        """A URL that downloads key until it expires."""
+
+    def ping(self) -> None:
+        """Raise StorageError when the backend is unreachable."""

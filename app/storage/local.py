@@ -1,0 +1,81 @@
+"""Local-disk backend (guide §8: DEV stores under storage/app); URLs signed by the API."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+from app.errors import StorageError
+from app.storage import signing
+
+__all__ = ["LocalStorage"]
+
+
+class LocalStorage:
+    """Files under a root directory; keys are relative paths, never escaping the root."""
+
+    name = "local"
+
+    def __init__(self, root: Path, *, secret: str, base_url: str) -> None:
+        self.root = root.resolve()
+        self.secret = secret
+        self.base_url = base_url.rstrip("/")
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root) or path == self.root:
+            raise StorageError(f"Chave de armazenamento inválida: {key!r}", code="chave_invalida")
+        return path
+
+    def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
+        """Write atomically (temp file + rename) so a crash never leaves half a file."""
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StorageError(f"Falha ao gravar {key}: {exc.strerror}") from exc
+
+    def get(self, key: str) -> bytes:
+        """Read the bytes of key."""
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise StorageError(
+                f"Arquivo não encontrado: {key}", code="arquivo_nao_encontrado"
+            ) from exc
+        except OSError as exc:
+            raise StorageError(f"Falha ao ler {key}: {exc.strerror}") from exc
+
+    def exists(self, key: str) -> bool:
+        """True when key exists."""
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        """Remove key; absent keys are fine (idempotent)."""
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"Falha ao remover {key}: {exc.strerror}") from exc
+
+    def signed_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
+        """URL of the API's download route carrying an HMAC-signed, expiring token."""
+        extra = {"f": filename} if filename else {}
+        token = signing.sign(self.secret, key, expires_in=expires_in, extra=extra)
+        return f"{self.base_url}/api/files/{quote(token)}"
+
+    def ping(self) -> None:
+        """Check the root is writable."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / ".health"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            raise StorageError(f"Armazenamento local indisponível: {exc.strerror}") from exc

@@ -1,0 +1,77 @@
+"""Every route but health needs a token; a client token sees only its own empresa."""
+
+from __future__ import annotations
+
+from tests.api.conftest import auth
+
+
+def test_routes_require_a_token(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/api/me", "/api/empresas", f"/api/empresas/{seeded['a']}"):
+        r = api_client.get(path)
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "token_invalido"
+    r = api_client.get("/api/me", headers=auth("ctb_forjado"))
+    assert r.status_code == 401
+
+
+def test_every_route_except_health_and_signed_files_is_authenticated(api_client) -> None:  # type: ignore[no-untyped-def]
+    spec = api_client.get("/api/openapi.json").json()
+    public = {"/api/health", "/api/live", "/api/files/{token}", "/api/whatsapp/webhook"}
+    for path, ops in spec["paths"].items():
+        if path in public:
+            continue
+        for method in ops:
+            r = api_client.request(method.upper(), path.replace("{", "").replace("}", ""))
+            assert r.status_code == 401, f"{method} {path} answered {r.status_code} without a token"
+
+
+def test_client_token_sees_only_its_empresa(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    h = auth(seeded["client"])
+    r = api_client.get("/api/empresas", headers=h)
+    assert [e["id"] for e in r.json()] == [seeded["a"]]
+    assert api_client.get(f"/api/empresas/{seeded['a']}", headers=h).status_code == 200
+    r = api_client.get(f"/api/empresas/{seeded['b']}", headers=h)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"
+
+
+def test_office_token_sees_all(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    r = api_client.get("/api/empresas", headers=auth(seeded["office"]))
+    assert {e["id"] for e in r.json()} == {seeded["a"], seeded["b"]}
+    assert api_client.get("/api/me", headers=auth(seeded["office"])).json()["scope"] == "office"
+
+
+def test_revoked_token_is_refused(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from app.db import session_scope
+    from app.services.tokens import hash_token, revoke_token
+    from models import ApiToken, AuditLog
+
+    with session_scope() as s:
+        tid = s.scalar(
+            select(ApiToken.id).where(ApiToken.token_hash == hash_token(seeded["client"]))
+        )
+        revoke_token(s, token_id=tid, actor="teste", reason="vazou")
+    assert api_client.get("/api/me", headers=auth(seeded["client"])).status_code == 401
+    with session_scope() as s:
+        assert (
+            s.scalar(select(AuditLog.reason).where(AuditLog.action == "token.revogado")) == "vazou"
+        )
+
+
+def test_tokens_are_stored_hashed(seeded) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from app.db import session_scope
+    from models import ApiToken
+
+    with session_scope() as s:
+        stored = list(s.scalars(select(ApiToken.token_hash)))
+    assert seeded["office"] not in stored and len(stored) == 2
+
+
+def test_unknown_route_and_bad_input_never_500(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    r = api_client.get("/api/nada")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "rota_nao_encontrada"
+    r = api_client.get("/api/empresas/abc", headers=auth(seeded["office"]))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "requisicao_invalida"

@@ -1,0 +1,102 @@
+"""GET /api/health: the guide's shape, bounded checks, 503 naming the failing component."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _reset() -> None:
+    from app.cache import reset_redis
+    from app.db import reset_engine
+    from app.settings import get_settings
+    from app.storage import reset_storage
+
+    get_settings.cache_clear()
+    reset_redis()
+    reset_engine()
+    reset_storage()
+
+
+@pytest.fixture
+def redis_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    def point(port: int) -> None:
+        monkeypatch.setenv("REDIS_PORT", str(port))
+        monkeypatch.setenv("HEALTH_CHECK_TIMEOUT_SECONDS", "1.0")
+        _reset()
+
+    yield point
+    monkeypatch.undo()
+    _reset()
+
+
+def test_live_checks_nothing(api_client) -> None:  # type: ignore[no-untyped-def]
+    assert api_client.get("/api/live").json() == {"status": "ok"}
+
+
+def test_health_names_redis_when_it_stops(api_client, redis_at, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from app.localservices import ensure_redis, free_port
+
+    port = free_port()
+    info = ensure_redis("127.0.0.1", port, tmp_path / "redis")
+    redis_at(port)
+    body = api_client.get("/api/health").json()
+    assert body["redis"] == "ok" and body["database"] == "ok" and body["storage"] == "ok"
+    assert info.proc is not None
+    info.proc.terminate()
+    info.proc.wait(5)
+    r = api_client.get("/api/health")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["status"] != "ok" and body["redis"] != "ok" and "redis" in body["failing"]
+    assert body["database"] == "ok"
+    assert set(body) >= {"status", "database", "redis", "queue", "storage", "version"}
+
+
+def test_a_hanging_redis_is_cut_by_its_own_timeout(api_client, redis_at) -> None:  # type: ignore[no-untyped-def]
+    """A server that accepts and never answers must not hang the health endpoint."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    conns: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(srv.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        redis_at(srv.getsockname()[1])
+        r = api_client.get("/api/health")
+        assert r.status_code == 503
+        assert r.json()["redis"] == "timeout"
+    finally:
+        stop.set()
+        t.join()
+        for c in conns:
+            c.close()
+        srv.close()
+
+
+def test_queue_not_ok_without_prefect(api_client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from app.localservices import free_port
+
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")
+    _reset()
+    try:
+        body = api_client.get("/api/health").json()
+        assert body["queue"] != "ok" and "queue" in body["failing"]
+    finally:
+        monkeypatch.setenv("PREFECT_API_URL", os.environ["PREFECT_API_URL"])
+        _reset()

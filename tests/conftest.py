@@ -1,0 +1,195 @@
+"""Test harness: real PostgreSQL, Redis, S3 and SMTP; one Prefect server per session.
+
+Services on localhost are used when they answer (127.0.0.1:5432 / 6379); otherwise embedded ones
+are started from wheels under var/test/. The environment is set in ``pytest_configure`` — before
+any test module imports Prefect or the settings — so every layer sees the same configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_VAR = ROOT / "var" / "test"
+# One database per test process, so parallel runs (developers, CI) never collide.
+TEST_DB = f"contab_test_{os.getpid()}"
+
+_state: dict[str, object] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start (or find) PostgreSQL and Redis, create and migrate the test database."""
+    from app.localservices import (
+        create_database,
+        ensure_postgres,
+        ensure_redis,
+        free_port,
+        port_open,
+    )
+
+    TEST_VAR.mkdir(parents=True, exist_ok=True)
+    pg_port = 5432 if port_open("127.0.0.1", 5432) else 55432
+    redis_port = 6379 if port_open("127.0.0.1", 6379) else 56379
+    tmp = Path(tempfile.mkdtemp(prefix="contab-test-"))
+    _state["tmp"] = tmp
+    prefect_port = free_port()
+    os.environ.update(
+        {
+            "APP_ENV": "dev",
+            "APP_KEY": "test-" + secrets.token_urlsafe(32),
+            "DB_HOST": "127.0.0.1",
+            "DB_PORT": str(pg_port),
+            "DB_DATABASE": TEST_DB,
+            "DB_USERNAME": "postgres",
+            "DB_PASSWORD": "",
+            "REDIS_HOST": "127.0.0.1",
+            "REDIS_PORT": str(redis_port),
+            "REDIS_DB": "9",
+            "FILESYSTEM_DISK": "local",
+            "STORAGE_LOCAL_ROOT": str(tmp / "storage"),
+            "MAIL_HOST": "127.0.0.1",
+            "MAIL_PORT": str(free_port()),
+            "LOG_LEVEL": "INFO",
+            "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
+            "PREFECT_HOME": str(tmp / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
+            "CONTAB_HOME": str(ROOT),
+        }
+    )
+    _state["prefect_port"] = prefect_port
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    _state["pg"] = ensure_postgres("127.0.0.1", pg_port, TEST_VAR / "pg")
+    _state["redis"] = ensure_redis("127.0.0.1", redis_port, TEST_VAR / "redis")
+    admin = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
+    _state["admin"] = admin
+    create_database(admin, TEST_DB, drop=True)
+    from app.migrate import upgrade
+
+    upgrade()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop what the session started."""
+    from app.localservices import stop_postgres
+
+    platform = _state.pop("platform", None)
+    if platform is not None:
+        platform.down()  # type: ignore[attr-defined]
+    from app.localservices import drop_database
+
+    for name in (TEST_DB, f"{TEST_DB}_prefect", f"{TEST_DB}_migrations"):
+        try:
+            drop_database(str(_state["admin"]), name)
+        except Exception:  # noqa: BLE001 - best effort when the server is already gone
+            pass
+    redis_info = _state.get("redis")
+    if redis_info is not None and getattr(redis_info, "proc", None) is not None:
+        redis_info.proc.terminate()  # type: ignore[attr-defined]
+    pg = _state.get("pg")
+    if pg is not None:
+        stop_postgres(pg)  # type: ignore[arg-type]
+    tmp = _state.get("tmp")
+    if tmp:
+        shutil.rmtree(str(tmp), ignore_errors=True)
+
+
+# ---------------------------------------------------------------- database
+
+
+TABLES_TO_KEEP: set[str] = {"alembic_version"}
+
+
+def truncate_all() -> None:
+    """Empty every table (for tests whose code commits through session_scope)."""
+    from sqlalchemy import text
+
+    import models
+    from app.db import get_engine
+
+    names = [t.name for t in models.Base.metadata.sorted_tables if t.name not in TABLES_TO_KEEP]
+    with get_engine().begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def db() -> Iterator[object]:
+    """A Session inside a transaction rolled back after the test (services layer)."""
+    from sqlalchemy.orm import Session
+
+    from app.db import get_engine
+
+    conn = get_engine().connect()
+    trans = conn.begin()
+    session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        trans.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def clean_db() -> Iterator[None]:
+    """Empty tables before and after a test that commits for real (tasks, flows, API)."""
+    truncate_all()
+    yield
+    truncate_all()
+
+
+@pytest.fixture
+def redis_client() -> Iterator[object]:
+    """The configured Redis (test DB 9), flushed after the test."""
+    from app.cache import get_redis
+
+    client = get_redis()
+    yield client
+    client.flushdb()
+
+
+# ---------------------------------------------------------------- Prefect / platform
+
+
+@pytest.fixture(scope="session")
+def platform() -> Iterator[object]:
+    """The whole platform (Prefect server on PostgreSQL, pools, deployments, workers, API)."""
+    from app.devstack import DevStack
+    from app.localservices import free_port
+    from app.settings import get_settings
+
+    existing = _state.get("platform")
+    if existing is not None:
+        yield existing
+        return
+    stack = DevStack(
+        settings=get_settings(),
+        var_dir=Path(str(_state["tmp"])) / "var",
+        api_port=free_port(),
+        prefect_port=int(str(_state["prefect_port"])),
+        mail_http_port=free_port(),
+        prefect_db=f"{TEST_DB}_prefect",
+    )
+    stack.up(log=lambda *_: None)
+    _state["platform"] = stack
+    yield stack
+
+
+@pytest.fixture
+def api_client() -> Iterator[object]:
+    """An in-process HTTP client for the FastAPI app (real DB/Redis/storage behind it)."""
+    from fastapi.testclient import TestClient
+
+    from app.api.main import create_app
+
+    with TestClient(create_app()) as client:
+        yield client

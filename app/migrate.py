@@ -33,7 +33,7 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
+def upgrade(url: str | None = None, revision: str = "heads") -> None:
     """Apply migrations up to revision."""
     command.upgrade(alembic_config(url), revision)
 

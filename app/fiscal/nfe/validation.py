@@ -1,0 +1,203 @@
+"""Validate a parsed fiscal document: official XSD, chave DV and chave/content consistency.
+
+Severity of each finding is data (``app.fiscal.nfe.model.ISSUES``; rationale in that module's
+docstring). Consistency rules (MOC NF-e 7.0, rejections 236 wrong DV, 502 chave ≠ Id,
+539/540 duplicity, 20x emitter; DOMAIN.md "Consistency a validator should check"): the chave in
+``infNFe/@Id`` equals ``protNFe/infProt/chNFe``, and its CNPJ, AAMM, modelo, série, número,
+cUF and tpEmis equal the document's own fields. Events: Id = "ID"+tpEvento+chave+nSeqEvento
+(leiaute de eventos 1.00) and the return refers to the same chave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from copy import deepcopy
+from typing import Any, Literal
+
+from lxml import etree
+
+from app.errors import InvalidDocument
+from app.fiscal.chave import ChaveAcesso, parse_chave
+from app.fiscal.cnpj import normalize_cnpj
+from app.fiscal.nfe.model import DocumentKind, Issue, ParsedDocument, issue
+from app.fiscal.nfe.schemas import CURRENT_LAYOUT, get_schema, schema_key
+from app.fiscal.nfe.xpaths import CTE_NS, NFE_NS, NFSE_NS, select
+
+__all__ = ["CHAVE_CHECKS", "Direction", "match_company", "require_company", "validate"]
+
+Direction = Literal["saida", "entrada"]
+DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
+_NS_BY_KIND = {
+    DocumentKind.NFE: NFE_NS,
+    DocumentKind.NFCE: NFE_NS,
+    DocumentKind.EVENTO_NFE: NFE_NS,
+    DocumentKind.CTE: CTE_NS,
+    DocumentKind.NFSE: NFSE_NS,
+}
+# MOC 7.0: infNFe/@Id = "NFe" + chave; MOC CT-e 4.00: infCte/@Id = "CTe" + chave.
+_ID_PREFIX = {DocumentKind.NFE: "NFe", DocumentKind.NFCE: "NFe", DocumentKind.CTE: "CTe"}
+_CHAVE_KINDS = frozenset(
+    {DocumentKind.NFE, DocumentKind.NFCE, DocumentKind.CTE, DocumentKind.EVENTO_NFE}
+)
+# Children that sped-nfe appends to nfeProc; not part of the procNFe schema.
+_EMBEDDED = frozenset({"retEvento", "procEventoNFe"})
+_SIGNED = etree.XPath("boolean(../*[local-name()='Signature'])")
+_MAIN = etree.XPath(
+    "(*[local-name()='NFe' or local-name()='CTe' or local-name()='CTeOS' or local-name()='evento']"
+    "/*[starts-with(local-name(), 'inf')] | *[starts-with(local-name(), 'inf')])[1]"
+)
+
+
+def _doc_cnpj(f: dict[str, Any]) -> str:
+    return str(f.get("emit_cnpj") or f.get("emit_cpf") or "").zfill(14)
+
+
+def _aamm(f: dict[str, Any]) -> str:
+    dh = str(f.get("dh_emi", ""))
+    return dh[2:4] + dh[5:7] if len(dh) >= 7 else ""
+
+
+# (label shown to the operator, field present?, document value, value in the chave)
+ChaveCheck = tuple[str, str, Callable[[dict[str, Any]], str], Callable[[ChaveAcesso], str]]
+CHAVE_CHECKS: tuple[ChaveCheck, ...] = (
+    ("chave do protocolo", "prot_chave", lambda f: f["prot_chave"], lambda c: c.chave),
+    ("CNPJ/CPF do emitente", "emit_cnpj|emit_cpf", _doc_cnpj, lambda c: c.cnpj),
+    ("ano/mês da emissão", "dh_emi", _aamm, lambda c: c.aamm),
+    ("modelo", "modelo", lambda f: f["modelo"], lambda c: c.modelo),
+    ("série", "serie", lambda f: f["serie"].zfill(3), lambda c: c.serie),
+    ("número", "numero", lambda f: f["numero"].zfill(9), lambda c: c.numero),
+    ("UF", "cuf", lambda f: f["cuf"], lambda c: c.cuf),
+    ("tipo de emissão", "tp_emis", lambda f: f["tp_emis"], lambda c: c.tp_emis),
+)
+# Events: the author's CNPJ need not be the emitter (e.g. recipient events), so fewer checks.
+EVENT_CHECKS: tuple[ChaveCheck, ...] = (CHAVE_CHECKS[0],)
+
+
+def _check_chave(parsed: ParsedDocument) -> list[Issue]:
+    f = dict(parsed.fields)
+    raw = f.get("chave")
+    if not raw:
+        return [issue("chave_ausente")]
+    try:
+        chave = parse_chave(raw)
+    except InvalidDocument as exc:
+        return [issue(exc.code, raw)]
+    out: list[Issue] = []
+    checks = EVENT_CHECKS if parsed.kind is DocumentKind.EVENTO_NFE else CHAVE_CHECKS
+    for label, needs, doc_value, chave_value in checks:
+        if not any(f.get(n) for n in needs.split("|")):
+            continue
+        if doc_value(f) != chave_value(chave):
+            out.append(issue("chave_inconsistente", f"{label}: documento {doc_value(f)!r}"))
+    prefix = _ID_PREFIX.get(parsed.kind)
+    if prefix and f.get("id") != prefix + chave.chave:
+        out.append(issue("chave_inconsistente", f"Id {f.get('id', '')!r}"))
+    if parsed.kind is DocumentKind.EVENTO_NFE and f.get("id"):
+        expected = (
+            f"ID{f.get('tp_evento', '')}{chave.chave}{str(f.get('n_seq_evento', '')).zfill(2)}"
+        )
+        if f["id"] != expected:
+            out.append(issue("chave_inconsistente", f"Id do evento {f['id']!r}"))
+    return out
+
+
+@contextmanager
+def _without_embedded(root: etree._Element) -> Iterator[None]:
+    """Detach sped-nfe's appended events for schema validation, then put them back."""
+    detached: list[tuple[int, etree._Element]] = []
+    if len(root) > 2 and etree.QName(root).localname == "nfeProc":
+        for idx, child in enumerate(root):
+            if isinstance(child.tag, str) and etree.QName(child).localname in _EMBEDDED:
+                detached.append((idx, child))
+        for _, child in reversed(detached):
+            root.remove(child)
+    try:
+        yield
+    finally:
+        for idx, child in detached:
+            root.insert(idx, child)
+
+
+def _qualified_copy(root: etree._Element, ns: str) -> etree._Element:
+    """A copy with the official namespace on every element (Signature: xmldsig)."""
+    copy = deepcopy(root)
+    signed = {el for sig in copy.iter("Signature") for el in sig.iter()}  # holds the proxies
+    for el in list(copy.iter()):
+        if isinstance(el.tag, str) and not el.tag.startswith("{"):
+            el.tag = f"{{{DSIG_NS if el in signed else ns}}}{el.tag}"
+    return copy
+
+
+def _reindented(el: etree._Element) -> bool:
+    """Whitespace between tags (MOC 7.0 rejection 588 forbids it, so it was added later)."""
+    for text in (el.text, el[0].tail if len(el) else None):
+        if text is not None and not text.strip():
+            return True
+    return False
+
+
+def _check_schema(parsed: ParsedDocument, root: etree._Element) -> list[Issue]:
+    current = CURRENT_LAYOUT.get(parsed.root)
+    if current and parsed.version != current:
+        return [issue("layout_antigo", f"versão {parsed.version or '?'}")]
+    relpath = schema_key(parsed.root, parsed.version, str(parsed.fields.get("tp_evento", "")))
+    if relpath is None:
+        return [issue("xsd_indisponivel", f"<{parsed.root}> versão {parsed.version or '?'}")]
+    out: list[Issue] = []
+    target = root
+    if not isinstance(root.tag, str) or not root.tag.startswith("{"):
+        out.append(issue("sem_namespace"))
+        target = _qualified_copy(root, _NS_BY_KIND[parsed.kind])
+    schema = get_schema(relpath)
+    with _without_embedded(target):
+        valid = schema.validate(target)
+    if not valid:
+        log: Iterable[Any] = schema.error_log  # type: ignore[assignment]
+        msgs = [f"linha {e.line}: {e.message}" for e in list(log)[:3]]
+        out.append(issue("xsd_invalido", "; ".join(msgs)))
+    return out
+
+
+def validate(parsed: ParsedDocument, tree: etree._ElementTree | etree._Element) -> ParsedDocument:
+    """Return ``parsed`` with XSD, chave and consistency findings added (no re-parse)."""
+    if parsed.kind is DocumentKind.DESCONHECIDO:
+        return parsed
+    root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
+    found: list[Issue] = []
+    if parsed.kind in _CHAVE_KINDS:
+        found += _check_chave(parsed)
+    main = select(_MAIN, root)
+    if main and _SIGNED(main[0]) and _reindented(main[0]):
+        found.append(issue("conteudo_reindentado"))
+    found += _check_schema(parsed, root)
+    return parsed.with_issues(found)
+
+
+def _participants(parsed: ParsedDocument) -> set[str]:
+    f = parsed.fields
+    keys = ("dest_cnpj", "dest_cpf", "rem_cnpj", "exped_cnpj", "receb_cnpj", "toma4_cnpj")
+    return {normalize_cnpj(str(f[k])) for k in keys if f.get(k)}
+
+
+def match_company(parsed: ParsedDocument, cnpj: str) -> Direction | None:
+    """'saida' when the company issued it, 'entrada' when it is the recipient, else None."""
+    own = normalize_cnpj(cnpj)
+    emit = parsed.emit_doc
+    if emit and normalize_cnpj(emit) == own:
+        return "saida"
+    if own in _participants(parsed):
+        return "entrada"
+    return None
+
+
+def require_company(parsed: ParsedDocument, cnpj: str) -> Direction:
+    """Like match_company, but raise ``documento_de_outra_empresa`` for a foreign document."""
+    direction = match_company(parsed, cnpj)
+    if direction is None:
+        raise InvalidDocument(
+            "O documento não tem esta empresa como emitente nem como destinatária.",
+            code="documento_de_outra_empresa",
+            chave=parsed.chave,
+        )
+    return direction

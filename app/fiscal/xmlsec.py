@@ -1,0 +1,105 @@
+"""The one hardened lxml parser for untrusted XML (uploads, e-mail attachments, APIs).
+
+Every document from outside enters through :func:`parse_untrusted`. The parser never resolves
+entities, never loads a DTD, never touches the network and keeps libxml2's size limits
+(``huge_tree=False``); any DOCTYPE is refused outright, checked on the raw bytes *and* on the
+parsed tree, because fiscal layouts never carry one (XXE, billion laughs). lxml < 6.1 resolved
+external entities by default (CVE-2026-41066): the project pins lxml ≥ 6.1 and sets the flags
+explicitly anyway.
+
+Failures raise :class:`~app.errors.InvalidDocument` with a stable code:
+
+==========================  ==================================================================
+``arquivo_muito_grande``    more than ``max_bytes`` (checked before parsing)
+``nao_e_xml``               empty, binary or otherwise not XML text (e.g. a PDF named ``.xml``)
+``xml_doctype_proibido``    a DOCTYPE / ENTITY declaration (DTD, XXE, entity expansion)
+``xml_malformado``          not well-formed XML
+==========================  ==================================================================
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from lxml import etree
+
+from app.errors import InvalidDocument
+
+__all__ = ["DEFAULT_MAX_BYTES", "make_parser", "parse_untrusted"]
+
+# A 1,000-item NF-e is ~1 MiB; SEFAZ caps a batch message at 500 KiB (MOC 7.0, 3.3.1), so
+# 5 MiB leaves room for nfeProc + events while refusing absurd uploads.
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+
+_BOMS: tuple[bytes, ...] = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_DOCTYPE_RE = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# Control bytes that never appear in XML 1.0 text (allowed: TAB, LF, CR).
+_BINARY_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_local = threading.local()
+
+
+def make_parser() -> etree.XMLParser:
+    """A new hardened parser (lxml parsers must not be shared between threads)."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_blank_text=False,
+        remove_pis=False,
+        collect_ids=False,
+    )
+
+
+def _thread_parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = make_parser()
+    return parser
+
+
+def _reject(code: str, message: str, **details: object) -> InvalidDocument:
+    return InvalidDocument(message, code=code, **details)
+
+
+def _sniff(data: bytes) -> bytes:
+    """Return the bytes to scan for DOCTYPE; raise ``nao_e_xml`` when it is not XML text."""
+    if data.startswith(_BOMS[1:]):  # UTF-16: scan the decoded text re-encoded as UTF-8
+        try:
+            return data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _reject("nao_e_xml", "O arquivo não é um XML válido.") from exc
+    body = data[3:] if data.startswith(_BOMS[0]) else data
+    head = body.lstrip()[:1]
+    if head != b"<" or _BINARY_RE.search(body, 0, 4096):
+        raise _reject("nao_e_xml", "O arquivo não é um XML (conteúdo binário ou texto comum).")
+    return body
+
+
+def parse_untrusted(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._ElementTree:
+    """Parse untrusted XML bytes safely; raise InvalidDocument with a stable code."""
+    if len(data) > max_bytes:
+        raise _reject(
+            "arquivo_muito_grande",
+            f"Arquivo maior que o limite de {max_bytes // 1024} KiB.",
+            size=len(data),
+            max_bytes=max_bytes,
+        )
+    if not data.strip():
+        raise _reject("nao_e_xml", "O arquivo está vazio.")
+    scan = _sniff(data)
+    if _DOCTYPE_RE.search(scan):
+        raise _reject("xml_doctype_proibido", "XML com DOCTYPE/entidades não é aceito.")
+    try:
+        root = etree.fromstring(data, _thread_parser())
+    except etree.XMLSyntaxError as exc:
+        raise _reject("xml_malformado", f"XML malformado: {exc.msg}", line=exc.lineno) from exc
+    except (ValueError, LookupError) as exc:  # e.g. unknown encoding declaration
+        raise _reject("xml_malformado", f"XML malformado: {exc}") from exc
+    tree = root.getroottree()
+    docinfo = tree.docinfo
+    if getattr(docinfo, "doctype", "") or getattr(docinfo, "internalDTD", None) is not None:
+        raise _reject("xml_doctype_proibido", "XML com DOCTYPE/entidades não é aceito.")
+    return tree

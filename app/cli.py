@@ -140,6 +140,22 @@ def cmd_demo_data(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back up now (the pipeline runs this before a production deploy)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from app.db import get_sessionmaker
+    from app.services.backup import run_backup
+    from app.storage import get_storage
+
+    s = _settings()
+    today = datetime.now(ZoneInfo(s.OFFICE_TIMEZONE)).date()
+    summary = run_backup(get_sessionmaker(), get_storage(), s, today=today, force=args.force)
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """Run everything locally until Ctrl-C."""
     from app.devstack import DevStack
@@ -215,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo-data", help="carrega empresas de demonstração").set_defaults(
         func=cmd_demo_data
     )
+    b = sub.add_parser("backup", help="backup do banco e manifesto dos arquivos")
+    b.add_argument("--force", action="store_true", help="mesmo se já houve backup hoje")
+    b.set_defaults(func=cmd_backup)
     return p
 
 

@@ -46,3 +46,6 @@ def flow_name_of_entrypoint(root: Path, entrypoint: str) -> str:
 def smoke_deployment(pool: str) -> str:
     """The smoke-test deployment of a pool."""
     return f"teste-de-fumaca/teste-de-fumaca-{pool}"
+
+
+BACKUP_DIARIO = "backup-diario/backup-diario"

@@ -1,0 +1,25 @@
+"""Backup task."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from prefect import task
+
+from app.db import get_sessionmaker
+from app.services.backup import run_backup
+from app.settings import get_settings
+from app.storage import get_storage
+from tasks.defaults import TASK_DEFAULTS
+
+# pg_dump of a large database outlasts the guide's 120 s job timeout; one hour, 2 retries.
+BACKUP_TASK = {**TASK_DEFAULTS, "timeout_seconds": 3600, "retries": 2}
+
+
+@task(name="backup-banco-e-manifesto", **BACKUP_TASK)
+def backup_task(force: bool = False) -> dict[str, object]:
+    """Dump the database and the stored-files manifest into storage."""
+    s = get_settings()
+    today = datetime.now(ZoneInfo(s.OFFICE_TIMEZONE)).date()
+    return run_backup(get_sessionmaker(), get_storage(), s, today=today, force=force)

@@ -185,9 +185,15 @@ async def _set_paused(pools: list[str], paused: bool) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolUpdate
 
+    from prefect.exceptions import ObjectNotFound
+
     async with get_client() as client:
         for pool in pools:
-            await client.update_work_pool(pool, WorkPoolUpdate(is_paused=paused))
+            try:
+                await client.update_work_pool(pool, WorkPoolUpdate(is_paused=paused))
+            except ObjectNotFound:
+                # first install: the pool does not exist yet, so there is nothing to pause
+                continue
 
 
 def set_pools_paused(pools: list[str], paused: bool) -> None:

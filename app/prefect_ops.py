@@ -32,9 +32,19 @@ __all__ = [
     "late_runs",
 ]
 
-# Concurrency per pool: notifications and documents are I/O bound; guides and default are
-# bulk database work that should not starve each other on a 2-core box.
-POOL_CONCURRENCY: dict[str, int] = {"default": 4, "notificacoes": 4, "guias": 2, "documentos": 4}
+POOLS_FILE = Path(__file__).resolve().parent.parent / "deployments" / "pools.yaml"
+
+
+def pool_definitions(path: Path = POOLS_FILE) -> dict[str, dict[str, Any]]:
+    """The pools of deployments/pools.yaml (name → concurrency_limit, description)."""
+    with path.open() as fh:
+        pools: dict[str, dict[str, Any]] = yaml.safe_load(fh)["pools"]
+    return pools
+
+
+POOL_CONCURRENCY: dict[str, int] = {
+    name: int(spec["concurrency_limit"]) for name, spec in pool_definitions().items()
+}
 
 
 def schedule_key(schedule: Any) -> str:
@@ -89,7 +99,12 @@ async def _ensure_pools() -> list[str]:
                     await client.update_work_pool(pool, WorkPoolUpdate(concurrency_limit=limit))
             except ObjectNotFound:
                 await client.create_work_pool(
-                    WorkPoolCreate(name=pool, type="process", concurrency_limit=limit)
+                    WorkPoolCreate(
+                        name=pool,
+                        type="process",
+                        concurrency_limit=limit,
+                        description=pool_definitions()[pool].get("description"),
+                    )
                 )
                 created.append(pool)
     return created

@@ -99,3 +99,34 @@ def test_deploy_is_idempotent_and_respects_pauses_and_removals(platform, tmp_pat
     restored = state()
     assert restored[LIMPEZA_DE_LOGS]["schedules"] == [("0 3 * * *", True)]
     assert set(restored) == set(first)
+
+
+def test_paused_pool_holds_runs_until_resumed(platform) -> None:  # type: ignore[no-untyped-def]
+    """`contab workers pause` (guide §12): runs queue up during a deploy and run after resume."""
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    from app.deployments import smoke_deployment
+    from app.prefect_ops import set_pools_paused
+
+    set_pools_paused(["guias"], True)
+    try:
+        fr = run_deployment(smoke_deployment("guias"), timeout=0)
+
+        async def read(run_id):  # type: ignore[no-untyped-def]
+            async with get_client() as client:
+                return await client.read_flow_run(run_id)
+
+        time.sleep(6)  # several worker polling intervals (1 s each)
+        assert asyncio.run(read(fr.id)).state.name in {"Scheduled", "Late"}
+    finally:
+        set_pools_paused(["guias"], False)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = asyncio.run(read(fr.id)).state
+        if state.is_final():
+            break
+        time.sleep(0.5)
+    assert state.name == "Completed"

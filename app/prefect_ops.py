@@ -199,7 +199,6 @@ def deploy(
 async def _set_paused(pools: list[str], paused: bool) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolUpdate
-
     from prefect.exceptions import ObjectNotFound
 
     async with get_client() as client:

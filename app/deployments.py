@@ -23,6 +23,7 @@ POOLS = ("default", "notificacoes", "guias", "documentos")
 
 LIMPEZA_DE_LOGS = "limpeza-de-logs/limpeza-de-logs"
 PROCESSAR_UPLOAD_XML = "processar-upload-xml/processar-upload-xml"
+VALIDAR_DOCUMENTOS = "validar-documentos/validar-documentos"
 
 # Deployments the API triggers on demand.
 TRIGGERED_BY_API = (PROCESSAR_UPLOAD_XML,)

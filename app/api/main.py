@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.routes import companies, files, health
+from app.api.routes import documents as documents_routes
+from app.api.routes import uploads as uploads_routes
 from app.errors import AppError
 from app.settings import get_settings
 
@@ -76,6 +78,8 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(files.router)
     app.include_router(companies.router)
+    app.include_router(uploads_routes.router)
+    app.include_router(documents_routes.router)
     return app
 
 

@@ -1,0 +1,160 @@
+"""Uploads of fiscal XMLs (one or many files, or a .zip) for an empresa; per-file results.
+
+The files are stored and recorded in one transaction that commits *before* the
+``processar-upload-xml`` deployment is triggered, so the worker always finds them. When the
+Prefect API cannot be reached the upload is still accepted (202, ``flow_run_id`` null and an
+``aviso``): the daily ``validar-documentos`` run (or an operator running it on demand) processes
+every upload left in that state — nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, UploadFile
+from pydantic import BaseModel
+
+from app.api.deps import CurrentPrincipal
+from app.db import session_scope
+from app.deployments import PROCESSAR_UPLOAD_XML
+from app.errors import NotFound
+from app.services.uploads import (
+    IncomingFile,
+    UploadLimits,
+    mark_triggered,
+    receive_upload,
+    upload_status,
+)
+from app.settings import get_settings
+from app.storage import get_storage
+from models import Upload
+
+router = APIRouter(tags=["uploads"])
+log = logging.getLogger("contab.api.uploads")
+TRIGGER_WARNING = (
+    "Arquivos recebidos, mas o orquestrador está indisponível: o processamento será feito "
+    "automaticamente pela rotina validar-documentos."
+)
+
+
+class UploadAccepted(BaseModel):
+    """Answer of an accepted upload."""
+
+    upload_id: int
+    flow_run_id: str | None
+    arquivos: int
+    aviso: str | None = None
+
+
+class UploadFileOut(BaseModel):
+    """Per-file result."""
+
+    posicao: int
+    nome: str
+    status: str
+    erro_codigo: str | None
+    erro_mensagem: str | None
+    avisos: list[Any]
+    documento_id: int | None
+    chave: str | None
+
+
+class UploadOut(BaseModel):
+    """An upload with its per-file results."""
+
+    id: int
+    empresa_id: int
+    status: str
+    flow_run_id: str | None
+    arquivos: int
+    enviado_por: str
+    criado_em: datetime
+    concluido_em: datetime | None
+    resumo: dict[str, Any]
+    por_status: dict[str, int]
+    resultados: list[UploadFileOut]
+
+
+def _trigger(upload_id: int) -> tuple[str | None, str | None]:
+    """Start the processing flow run; (run id, None) or (None, warning) when Prefect is down."""
+    from prefect.deployments import run_deployment
+
+    try:
+        fr = run_deployment(PROCESSAR_UPLOAD_XML, parameters={"upload_id": upload_id}, timeout=0)
+        return str(fr.id), None  # type: ignore[union-attr]  # sync call: a FlowRun
+    except Exception as exc:  # noqa: BLE001 - any orchestrator failure: keep the upload, warn
+        log.warning("upload %s recorded without a flow run: %s", upload_id, exc)
+        return None, TRIGGER_WARNING
+
+
+@router.post("/api/empresas/{empresa_id}/uploads", status_code=202, response_model=UploadAccepted)
+def create_upload(
+    empresa_id: int,
+    principal: CurrentPrincipal,
+    arquivos: Annotated[list[UploadFile], File(description="XMLs e/ou .zip de XMLs")],
+) -> UploadAccepted:
+    """Store the files, record the upload and trigger `processar-upload-xml` (202)."""
+    principal.check_empresa(empresa_id)
+    s = get_settings()
+    files = (
+        IncomingFile(f.filename or "arquivo", f.content_type or "application/octet-stream", f.file)
+        for f in arquivos
+    )
+    with session_scope() as session:
+        upload = receive_upload(
+            session,
+            storage=get_storage(),
+            empresa_id=empresa_id,
+            uploaded_by=principal.actor,
+            files=files,
+            limits=UploadLimits(s.UPLOAD_MAX_FILE_BYTES, s.UPLOAD_MAX_TOTAL_BYTES),
+        )
+        upload_id, count = upload.id, upload.file_count
+    run_id, warning = _trigger(upload_id)
+    with session_scope() as session:
+        mark_triggered(session, upload_id=upload_id, flow_run_id=run_id, warning=warning)
+    return UploadAccepted(upload_id=upload_id, flow_run_id=run_id, arquivos=count, aviso=warning)
+
+
+@router.get("/api/uploads/{upload_id}", response_model=UploadOut)
+def get_upload(
+    upload_id: int,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> UploadOut:
+    """An upload's status and per-file results (paged)."""
+    with session_scope() as session:
+        up = session.get(Upload, upload_id)
+        if up is None:
+            raise NotFound("Envio não encontrado.", code="upload_nao_encontrado")
+        principal.check_empresa(up.empresa_id)
+        st = upload_status(session, upload_id=upload_id, limit=limit, offset=offset)
+        u = st["upload"]
+        return UploadOut(
+            id=u.id,
+            empresa_id=u.empresa_id,
+            status=u.status,
+            flow_run_id=u.flow_run_id,
+            arquivos=u.file_count,
+            enviado_por=u.uploaded_by,
+            criado_em=u.created_at,
+            concluido_em=u.finished_at,
+            resumo=u.summary,
+            por_status=st["counts"],
+            resultados=[
+                UploadFileOut(
+                    posicao=f.position,
+                    nome=f.original_name,
+                    status=f.status,
+                    erro_codigo=f.error_code,
+                    erro_mensagem=f.error_message,
+                    avisos=f.warnings,
+                    documento_id=f.document_id,
+                    chave=chave,
+                )
+                for f, chave in st["files"]
+            ],
+        )

@@ -1,0 +1,179 @@
+"""Indexed documents: list, signed download, audited removal, re-validation (guide §6.1, §8).
+
+Removal decision: ``DELETE`` removes the document from the index (a full snapshot goes into the
+audit row: who, when, why) but never the stored XML while it is under retention
+(``stored_files.retention_until``, 7 years — DOMAIN.md "Retention", CTN arts. 173/174). Only a
+file whose retention has ended is removed from storage too (``stored_files.deleted_at``, audited).
+Events stay in ``fiscal_events``, so re-uploading the file restores the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidDocument, InvalidInput, NotFound, StorageError
+from app.fiscal.nfe import parse_bytes, validate
+from app.services import audit
+from app.services.documents_events import apply_pending_events
+from app.services.documents_rows import validation_record, validation_status
+from app.storage.base import Storage
+from models import FiscalDocument, StoredFile
+
+__all__ = [
+    "delete_document",
+    "document_download_url",
+    "get_document",
+    "list_documents",
+    "revalidate_batch",
+]
+
+MIN_REASON = 10
+
+
+def get_document(session: Session, *, document_id: int) -> FiscalDocument:
+    """One document; NotFound when absent."""
+    doc = session.get(FiscalDocument, document_id)
+    if doc is None:
+        raise NotFound("Documento não encontrado.", code="documento_nao_encontrado")
+    return doc
+
+
+def list_documents(
+    session: Session,
+    *,
+    empresa_id: int | None,
+    competencia: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Sequence[FiscalDocument]:
+    """Documents filtered by empresa / competência / status, most recent first."""
+    q = select(FiscalDocument)
+    if empresa_id is not None:
+        q = q.where(FiscalDocument.empresa_id == empresa_id)
+    if competencia:
+        q = q.where(FiscalDocument.competencia == competencia)
+    if status:
+        q = q.where(FiscalDocument.status == status)
+    q = q.order_by(FiscalDocument.issued_at.desc().nulls_last(), FiscalDocument.id.desc())
+    return session.scalars(q.limit(min(limit, 1000)).offset(offset)).all()
+
+
+def document_download_url(
+    session: Session, *, storage: Storage, document_id: int, expires_in: int
+) -> tuple[str, FiscalDocument]:
+    """A signed, expiring URL of the document's stored XML."""
+    doc = get_document(session, document_id=document_id)
+    stored = session.get(StoredFile, doc.stored_file_id) if doc.stored_file_id else None
+    if stored is None or stored.deleted_at is not None:
+        raise NotFound("Arquivo do documento não encontrado.", code="arquivo_nao_encontrado")
+    url = storage.signed_url(stored.storage_key, expires_in=expires_in, filename=f"{doc.chave}.xml")
+    return url, doc
+
+
+def _snapshot(doc: FiscalDocument) -> dict[str, Any]:
+    keys = ("chave", "kind", "competencia", "status", "emitter_doc", "recipient_doc", "numero")
+    out: dict[str, Any] = {k: getattr(doc, k) for k in keys}
+    out["total"] = str(doc.total) if doc.total is not None else None
+    out["stored_file_id"] = doc.stored_file_id
+    return out
+
+
+def delete_document(
+    session: Session, *, storage: Storage, document_id: int, actor: str, reason: str
+) -> dict[str, Any]:
+    """Remove a document from the index (audited); the file stays while under retention."""
+    if len((reason or "").strip()) < MIN_REASON:
+        raise InvalidInput(
+            f"Informe o motivo da exclusão (mínimo {MIN_REASON} caracteres).",
+            code="motivo_obrigatorio",
+        )
+    doc = get_document(session, document_id=document_id)
+    stored = session.get(StoredFile, doc.stored_file_id) if doc.stored_file_id else None
+    now = datetime.now(UTC)
+    retained = stored is not None and (
+        stored.retention_until is None or stored.retention_until > now
+    )
+    snapshot = _snapshot(doc)
+    session.delete(doc)
+    file_removed = False
+    if stored is not None and not retained and stored.deleted_at is None:
+        still_used = session.scalar(
+            select(FiscalDocument.id).where(
+                FiscalDocument.stored_file_id == stored.id, FiscalDocument.id != document_id
+            )
+        )
+        if still_used is None:
+            storage.delete(stored.storage_key)
+            stored.deleted_at = now
+            file_removed = True
+            audit.record(
+                session, actor=actor, action="arquivo.removido", entity="stored_file",
+                entity_id=stored.id, empresa_id=doc.empresa_id, reason=reason,
+                details={"storage_key": stored.storage_key},
+            )  # fmt: skip
+    audit.record(
+        session, actor=actor, action="documento.excluido", entity="fiscal_document",
+        entity_id=document_id, empresa_id=doc.empresa_id, reason=reason.strip(),
+        details={**snapshot, "arquivo_retido": retained, "arquivo_removido": file_removed},
+    )  # fmt: skip
+    return {"id": document_id, "arquivo_retido": retained, "arquivo_removido": file_removed}
+
+
+def revalidate_batch(
+    session: Session, *, storage: Storage, after_id: int = 0, limit: int = 200
+) -> tuple[int | None, dict[str, int]]:
+    """Re-validate documents in aviso/pendente after ``after_id``; return (last id, counts)."""
+    docs = session.scalars(
+        select(FiscalDocument)
+        .where(
+            FiscalDocument.validation_status.in_(("aviso", "pendente")),
+            FiscalDocument.id > after_id,
+        )
+        .order_by(FiscalDocument.id)
+        .limit(limit)
+    ).all()
+    counts: dict[str, int] = {}
+    now = datetime.now(UTC)
+    keys = {
+        s.id: s.storage_key
+        for s in session.scalars(
+            select(StoredFile).where(StoredFile.id.in_([d.stored_file_id for d in docs]))
+        )
+    }
+    for doc in docs:
+        outcome = _revalidate_one(doc, storage, keys.get(doc.stored_file_id or 0), now)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    for empresa_id in {d.empresa_id for d in docs}:
+        apply_pending_events(
+            session,
+            empresa_id=empresa_id,
+            chaves=[d.chave for d in docs if d.empresa_id == empresa_id],
+        )
+    return (docs[-1].id if docs else None), counts
+
+
+def _revalidate_one(doc: FiscalDocument, storage: Storage, key: str | None, now: datetime) -> str:
+    if key is None:
+        doc.validation = {**doc.validation, "revalidado_em": now.isoformat(), "erro": "sem_arquivo"}
+        return "sem_arquivo"
+    try:
+        tree, parsed = parse_bytes(storage.get(key))
+    except (InvalidDocument, StorageError) as exc:
+        doc.validation = {**doc.validation, "revalidado_em": now.isoformat(), "erro": exc.code}
+        return "erro"
+    parsed = validate(parsed, tree)
+    record = validation_record(parsed, now) | {"revalidado_em": now.isoformat()}
+    if parsed.errors:  # newly invalid (e.g. stricter schema): keep indexed, flag for review
+        doc.validation_status = "pendente"
+        doc.validation = record
+        return "com_erros"
+    doc.validation_status = validation_status(parsed)
+    doc.validation = record
+    doc.warnings = [w.to_dict() for w in parsed.warnings]
+    return doc.validation_status

@@ -1,0 +1,322 @@
+"""Receiving uploads: store each file as received (dedup by sha256), record the upload.
+
+Decisions (issue 3, item 1/6):
+- Every file is stored exactly as received under ``uploads/{empresa}/{sha[:2]}/{sha}``; a file
+  whose (empresa, sha256) is already stored is not stored again (``stored_files`` unique key).
+- A .zip is stored too (kept as evidence) and expanded one level by :mod:`app.services.ziputil`:
+  each member becomes an ``upload_file``; a bad archive becomes one quarantined ``upload_file``.
+- A file above ``UPLOAD_MAX_FILE_BYTES`` is quarantined at once (``arquivo_muito_grande``); its
+  content is still kept while the upload stays under ``UPLOAD_MAX_TOTAL_BYTES``. Past the total
+  limit the rejection is recorded *without* content (``limite_total_excedido``, the message says
+  so) — the request never grows memory or disk beyond the configured total.
+- Work is flushed in chunks (bulk INSERT … ON CONFLICT), so a zip of 10,000 XMLs costs a few dozen
+  statements and memory stays bounded by one chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any, cast
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidInput, NotFound
+from app.services.ziputil import ZipEntry, ZipLimits, is_zip, iter_zip
+from app.storage.base import Storage
+from models import Empresa, StoredFile, Upload, UploadFile
+
+__all__ = [
+    "IncomingFile",
+    "RETENTION",
+    "UploadLimits",
+    "mark_triggered",
+    "receive_upload",
+    "storage_key",
+    "upload_status",
+]
+
+# Office policy: 7 years (DOMAIN.md "Retention"; CTN arts. 173/174 require 5 + the current year).
+RETENTION = timedelta(days=7 * 366)
+_CHUNK = 500
+_READ = 1024 * 1024
+_NAME_MAX = 255
+
+# code → pt-BR message for rejections decided at reception (rules as data)
+RECEPTION_ERRORS: dict[str, str] = {
+    "arquivo_muito_grande": "Arquivo maior que o limite de {limit} bytes por arquivo "
+    "(guardado em quarentena).",
+    "limite_total_excedido": "Limite total do envio ({limit} bytes) excedido: conteúdo não "
+    "armazenado, reenvie este arquivo em outro lote.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    """A file as the client sent it (the stream is read once, in chunks)."""
+
+    name: str
+    content_type: str
+    stream: IO[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    """Per-file and per-upload byte limits (from settings)."""
+
+    max_file_bytes: int
+    max_total_bytes: int
+
+
+@dataclass(slots=True)
+class _Row:
+    name: str
+    content_type: str
+    data: bytes | None
+    error_code: str | None = None
+    error_message: str | None = None
+    sha256: str | None = None
+    stored_id: int | None = None
+
+
+def storage_key(empresa_id: int, sha256: str) -> str:
+    """Where an empresa's uploaded file lives in storage."""
+    return f"uploads/{empresa_id}/{sha256[:2]}/{sha256}"
+
+
+class _Receiver:
+    """Accumulates rows and flushes them in chunks (stored_files + upload_files)."""
+
+    def __init__(
+        self, session: Session, storage: Storage, upload: Upload, limits: UploadLimits
+    ) -> None:
+        self.session, self.storage, self.upload, self.limits = session, storage, upload, limits
+        self.rows: list[_Row] = []
+        self.position = 0
+        self.total = 0
+        self.stored_new = 0
+        self.deduplicated = 0
+        self.zips: list[dict[str, Any]] = []
+        self.retention = datetime.now(UTC) + RETENTION
+
+    def budget(self) -> int:
+        return self.limits.max_total_bytes - self.total
+
+    def read(self, stream: IO[bytes]) -> bytes | None:
+        """Read a stream whole, or None when it would pass the upload's total limit."""
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := stream.read(_READ):
+            size += len(chunk)
+            if size > self.budget():
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def add(self, row: _Row) -> None:
+        if row.data is not None:
+            self.total += len(row.data)
+            row.sha256 = hashlib.sha256(row.data).hexdigest()
+            if row.error_code is None and len(row.data) > self.limits.max_file_bytes:
+                row.error_code = "arquivo_muito_grande"
+                row.error_message = RECEPTION_ERRORS[row.error_code].format(
+                    limit=self.limits.max_file_bytes
+                )
+        self.rows.append(row)
+        if len(self.rows) >= _CHUNK:
+            self.flush()
+
+    def store(self, rows: list[_Row]) -> dict[str, int]:
+        """Stored-file ids by sha256 for rows with content (stores only the new ones)."""
+        emp = self.upload.empresa_id
+        by_sha = {r.sha256: r for r in rows if r.sha256 and r.data is not None}
+        if not by_sha:
+            return {}
+        q = select(StoredFile.sha256, StoredFile.id).where(
+            StoredFile.empresa_id == emp, StoredFile.sha256.in_(list(by_sha))
+        )
+        ids: dict[str, int] = {sha: fid for sha, fid in self.session.execute(q).tuples()}
+        self.deduplicated += sum(1 for r in rows if r.sha256 in ids)
+        new = [r for sha, r in by_sha.items() if sha not in ids]
+        values = []
+        for r in new:
+            assert r.sha256 is not None and r.data is not None
+            key = storage_key(emp, r.sha256)
+            self.storage.put(key, r.data, content_type=r.content_type)
+            values.append(
+                {
+                    "empresa_id": emp,
+                    "sha256": r.sha256,
+                    "size": len(r.data),
+                    "content_type": r.content_type[:100],
+                    "original_name": r.name[:_NAME_MAX],
+                    "storage_key": key,
+                    "purpose": "upload",
+                    "uploaded_by": self.upload.uploaded_by,
+                    "retention_until": self.retention,
+                }
+            )
+        if values:
+            table = cast(Table, StoredFile.__table__)
+            stmt = (
+                insert(table)
+                .on_conflict_do_nothing(index_elements=["empresa_id", "sha256"])
+                .returning(table.c.sha256, table.c.id)
+            )
+            got: dict[str, int] = dict(self.session.execute(stmt, values).tuples().all())
+            self.stored_new += len(got)
+            ids.update(got)
+            missing = [sha for sha in (v["sha256"] for v in values) if sha not in ids]
+            if missing:  # lost a race with a concurrent upload of the same file
+                ids.update(dict(self.session.execute(q).tuples().all()))
+        return ids
+
+    def flush(self) -> None:
+        rows, self.rows = self.rows, []
+        if not rows:
+            return
+        ids = self.store(rows)
+        values = []
+        for r in rows:
+            values.append(
+                {
+                    "upload_id": self.upload.id,
+                    "position": self.position,
+                    "original_name": r.name[:_NAME_MAX],
+                    "stored_file_id": r.stored_id or ids.get(r.sha256 or ""),
+                    "status": "quarentena" if r.error_code else "pendente",
+                    "error_code": r.error_code,
+                    "error_message": r.error_message,
+                    "warnings": [],
+                }
+            )
+            self.position += 1
+        self.session.execute(
+            insert(cast(Table, UploadFile.__table__)), values
+        )  # executemany, batched
+
+    def add_zip(self, name: str, data: bytes, limits: ZipLimits) -> None:
+        entries: Iterator[ZipEntry] = iter_zip(data, limits)
+        zip_row = _Row(name, "application/zip", data)
+        self.total += len(data)
+        zip_row.sha256 = hashlib.sha256(data).hexdigest()
+        stored = self.store([zip_row])
+        self.zips.append({"nome": name[:_NAME_MAX], "stored_file_id": stored[zip_row.sha256]})
+        try:
+            for entry in entries:
+                shown = f"{name}/{entry.name}"
+                if entry.error_code is not None:
+                    self.add(_Row(shown, "application/octet-stream", entry.data or None,
+                                  entry.error_code, entry.error_message))  # fmt: skip
+                elif len(entry.data) > self.budget():
+                    self.add(_Row(shown, "application/xml", None, "limite_total_excedido",
+                                  self._total_message()))  # fmt: skip
+                else:
+                    self.add(_Row(shown, "application/xml", entry.data))
+        except InvalidInput as exc:  # the archive as a whole: quarantine the zip itself
+            bad = _Row(name, "application/zip", None, exc.code, exc.message)
+            bad.stored_id = stored[zip_row.sha256]
+            self.add(bad)
+
+    def _total_message(self) -> str:
+        return RECEPTION_ERRORS["limite_total_excedido"].format(limit=self.limits.max_total_bytes)
+
+
+def receive_upload(
+    session: Session,
+    *,
+    storage: Storage,
+    empresa_id: int,
+    uploaded_by: str,
+    files: Iterable[IncomingFile],
+    limits: UploadLimits,
+) -> Upload:
+    """Store every file (zips expanded), record the upload and its files; return the Upload."""
+    if session.get(Empresa, empresa_id) is None:
+        raise NotFound("Empresa não encontrada.", code="empresa_nao_encontrada")
+    upload = Upload(empresa_id=empresa_id, uploaded_by=uploaded_by[:200], status="recebido")
+    session.add(upload)
+    session.flush()
+    rx = _Receiver(session, storage, upload, limits)
+    zip_limits = ZipLimits(
+        max_file_bytes=limits.max_file_bytes, max_total_bytes=limits.max_total_bytes
+    )
+    for f in files:
+        name = (f.name or "arquivo").replace("\x00", "")[:_NAME_MAX]
+        data = rx.read(f.stream)
+        if data is None:
+            rx.add(_Row(name, f.content_type, None, "limite_total_excedido", rx._total_message()))
+        elif is_zip(name, data[:4]):
+            rx.add_zip(name, data, zip_limits)
+        else:
+            rx.add(_Row(name, f.content_type or "application/octet-stream", data))
+    rx.flush()
+    if rx.position == 0:
+        raise InvalidInput("Nenhum arquivo enviado.", code="upload_vazio")
+    upload.file_count = rx.position
+    upload.summary = {
+        "recebidos": rx.position,
+        "bytes": rx.total,
+        "armazenados_novos": rx.stored_new,
+        "ja_armazenados": rx.deduplicated,
+        "zips": rx.zips,
+    }
+    session.flush()
+    return upload
+
+
+def mark_triggered(
+    session: Session, *, upload_id: int, flow_run_id: str | None, warning: str | None = None
+) -> None:
+    """Record the flow run that processes the upload (or why none was started)."""
+    upload = session.get(Upload, upload_id)
+    if upload is None:
+        raise NotFound("Envio não encontrado.", code="upload_nao_encontrado")
+    upload.flow_run_id = flow_run_id
+    if warning:
+        upload.summary = {**upload.summary, "aviso": warning}
+
+
+def upload_status(
+    session: Session, *, upload_id: int, limit: int = 1000, offset: int = 0
+) -> dict[str, Any]:
+    """The upload, counts per file status and a page of per-file results."""
+    upload = session.get(Upload, upload_id)
+    if upload is None:
+        raise NotFound("Envio não encontrado.", code="upload_nao_encontrado")
+    counts = dict(
+        session.execute(
+            select(UploadFile.status, func.count())
+            .where(UploadFile.upload_id == upload_id)
+            .group_by(UploadFile.status)
+        )
+        .tuples()
+        .all()
+    )
+    files = session.scalars(
+        select(UploadFile)
+        .where(UploadFile.upload_id == upload_id)
+        .order_by(UploadFile.position)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    from models import FiscalDocument  # local: keeps the import list of this module short
+
+    chaves = dict(
+        session.execute(
+            select(FiscalDocument.id, FiscalDocument.chave).where(
+                FiscalDocument.id.in_([f.document_id for f in files if f.document_id])
+            )
+        )
+        .tuples()
+        .all()
+    )
+    return {
+        "upload": upload,
+        "counts": counts,
+        "files": [(f, chaves.get(f.document_id or 0)) for f in files],
+    }

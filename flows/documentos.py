@@ -1,0 +1,71 @@
+"""Document flows on the `documentos` pool (guide §6.1 "Processar upload de XML", "Validar
+documentos").
+
+- ``processar-upload-xml`` (triggered by the API per upload): batches of ~200 files per task,
+  one transaction each, sequential — idempotent, so a flow retry or a re-run changes nothing.
+- ``validar-documentos`` (daily 02:30, and on demand): first processes uploads recorded while the
+  Prefect API was unreachable (status ``recebido`` with no flow run for 5+ minutes), then
+  re-validates documents in ``aviso``/``pendente`` and applies pending events. Catch-up: a missed
+  daily run is not replayed; the next run covers everything still pending (the work is a query,
+  not a time window).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.runtime import flow_run
+
+from tasks.defaults import flow_defaults
+from tasks.documents import (
+    claim_untriggered_uploads,
+    complete_upload,
+    plan_upload,
+    process_batch,
+    revalidate_documents,
+)
+
+
+@flow(name="processar-upload-xml", log_prints=False, **flow_defaults(3600))
+def process_upload_flow(upload_id: int) -> dict[str, Any]:
+    """Parse, validate and index every pending file of one upload, in batches."""
+    logger = get_run_logger()
+    batches = plan_upload(upload_id)
+    totals: dict[str, int] = {}
+    for ids in batches:
+        for status, n in process_batch(upload_id, ids).items():
+            totals[status] = totals.get(status, 0) + n
+    result = complete_upload(upload_id)
+    logger.info("Upload %s: %s lote(s), %s", upload_id, len(batches), result["por_status"])
+    create_table_artifact(
+        key=f"upload-{upload_id}",
+        table=[{"situacao": k, "arquivos": v} for k, v in sorted(result["por_status"].items())]
+        + [{"situacao": f"quarentena: {k}", "arquivos": v} for k, v in result["erros"].items()],
+        description=f"Resultado do upload {upload_id}",
+    )
+    return {"upload_id": upload_id, "lotes": len(batches), **result}
+
+
+@flow(name="validar-documentos", log_prints=False, **flow_defaults(3600))
+def validate_documents_flow(
+    batch_size: int = 200, recover_after_minutes: int = 5
+) -> dict[str, Any]:
+    """Recover untriggered uploads, then re-validate documents in aviso/pendente."""
+    logger = get_run_logger()
+    marker = str(flow_run.id or "validar-documentos")
+    recovered = claim_untriggered_uploads(marker, recover_after_minutes)
+    for upload_id in recovered:
+        process_upload_flow(upload_id)
+    after = 0
+    counts: dict[str, int] = {}
+    while True:
+        out = revalidate_documents(after, batch_size)
+        for k, n in out["counts"].items():
+            counts[k] = counts.get(k, 0) + n
+        if out["last_id"] is None:
+            break
+        after = out["last_id"]
+    logger.info("Uploads recuperados: %s; revalidação: %s", recovered, counts)
+    return {"uploads_recuperados": recovered, "revalidacao": counts}

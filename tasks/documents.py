@@ -1,0 +1,59 @@
+"""Document tasks (thin glue): each one is one transaction over the services in app/services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from prefect import task
+
+from app.db import session_scope
+from app.services.documents import ingest_batch
+from app.services.documents_admin import revalidate_batch
+from app.services.documents_lifecycle import (
+    claim_for_retry,
+    finish_upload,
+    pending_untriggered,
+    start_upload,
+)
+from app.storage import get_storage
+from tasks.defaults import TASK_DEFAULTS
+
+
+@task(name="planejar-lotes-do-upload", **TASK_DEFAULTS)
+def plan_upload(upload_id: int) -> list[list[int]]:
+    """Mark the upload as processing; return its pending file ids in batches."""
+    with session_scope() as session:
+        return start_upload(session, upload_id=upload_id)
+
+
+@task(name="processar-lote-de-xml", **TASK_DEFAULTS)
+def process_batch(upload_id: int, file_ids: list[int]) -> dict[str, int]:
+    """Parse, validate and index one batch of files (one transaction)."""
+    with session_scope() as session:
+        return ingest_batch(session, storage=get_storage(), upload_id=upload_id, file_ids=file_ids)
+
+
+@task(name="concluir-upload", **TASK_DEFAULTS)
+def complete_upload(upload_id: int) -> dict[str, Any]:
+    """Apply pending events and record the upload's final status and summary."""
+    with session_scope() as session:
+        return finish_upload(session, upload_id=upload_id)
+
+
+@task(name="revalidar-lote-de-documentos", **TASK_DEFAULTS)
+def revalidate_documents(after_id: int, limit: int = 200) -> dict[str, Any]:
+    """Re-validate one batch of documents in aviso/pendente (one transaction)."""
+    with session_scope() as session:
+        last, counts = revalidate_batch(
+            session, storage=get_storage(), after_id=after_id, limit=limit
+        )
+        return {"last_id": last, "counts": counts}
+
+
+@task(name="recuperar-uploads-sem-execucao", **TASK_DEFAULTS)
+def claim_untriggered_uploads(marker: str, older_than_minutes: int = 5) -> list[int]:
+    """Uploads recorded while Prefect was down, claimed for processing by this run."""
+    with session_scope() as session:
+        ids = pending_untriggered(session, older_than=timedelta(minutes=older_than_minutes))
+        return [i for i in ids if claim_for_retry(session, upload_id=i, marker=marker)]

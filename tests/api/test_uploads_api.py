@@ -1,0 +1,162 @@
+"""Upload and document routes over HTTP (in-process app, real DB/storage; Prefect unreachable).
+
+No Prefect server runs for these tests: the API must still accept and record the upload (202,
+``flow_run_id`` null, an ``aviso``), and the ``validar-documentos`` recovery path processes it.
+The processing itself runs through the flow's tasks (``.fn()``), as the worker would.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from sqlalchemy import select
+
+from app.db import session_scope
+from app.fiscal.generator import make_cancel_event, make_nfe
+from app.fiscal.nfe import parse_bytes
+from app.storage import get_storage
+from models import AuditLog, StoredFile
+from tasks.documents import (
+    claim_untriggered_uploads,
+    complete_upload,
+    plan_upload,
+    process_batch,
+    revalidate_documents,
+)
+from tests.api.conftest import auth
+
+CNPJ_A = "11222333000181"  # empresa "a" of the seeded fixture
+OTHER = "99888777000136"
+
+
+@pytest.fixture(autouse=True)
+def prefect_down() -> Any:
+    """Point the Prefect client at a closed port: the orchestrator is unreachable."""
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        yield
+
+
+def _chave(xml: bytes) -> str:
+    return str(parse_bytes(xml)[1].chave)
+
+
+def _post(client: Any, empresa_id: int, token: str, files: list[tuple[str, bytes]]) -> Any:
+    multipart = [("arquivos", (n, d, "application/xml")) for n, d in files]
+    return client.post(f"/api/empresas/{empresa_id}/uploads", files=multipart, headers=auth(token))
+
+
+def _run(upload_id: int) -> dict[str, Any]:
+    for ids in plan_upload.fn(upload_id):
+        process_batch.fn(upload_id, ids)
+    return complete_upload.fn(upload_id)
+
+
+def test_upload_is_accepted_recorded_and_recovered_when_prefect_is_down(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    nfe = make_nfe(CNPJ_A, OTHER, "2026-03", numero=1, value=Decimal("150.00"))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("canc.xml", make_cancel_event(_chave(nfe)))
+        zf.writestr("outra.xml", make_nfe(CNPJ_A, OTHER, "2026-03", numero=2))
+    r = _post(
+        api_client, seeded["a"], seeded["client"], [("nota.xml", nfe), ("lote.zip", buf.getvalue())]
+    )
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["arquivos"] == 3 and body["flow_run_id"] is None and body["aviso"]
+    uid = body["upload_id"]
+    status = api_client.get(f"/api/uploads/{uid}", headers=auth(seeded["client"])).json()
+    assert status["status"] == "recebido" and status["por_status"] == {"pendente": 3}
+    # validar-documentos' recovery step claims it, then the processing tasks run.
+    assert claim_untriggered_uploads.fn("recuperacao-teste", older_than_minutes=0) == [uid]
+    assert claim_untriggered_uploads.fn("outra-execucao", older_than_minutes=0) == []
+    assert _run(uid)["status"] == "concluido"
+    status = api_client.get(f"/api/uploads/{uid}", headers=auth(seeded["client"])).json()
+    res = {f["nome"]: f for f in status["resultados"]}
+    assert res["nota.xml"]["status"] == "indexado" and res["nota.xml"]["chave"] == _chave(nfe)
+    assert res["lote.zip/canc.xml"]["status"] == "evento_aplicado"
+    docs = api_client.get(
+        "/api/documentos", params={"competencia": "2026-03", "status": "cancelada"},
+        headers=auth(seeded["client"]),
+    ).json()  # fmt: skip
+    assert [d["chave"] for d in docs] == [_chave(nfe)]
+    assert Decimal(docs[0]["total"]) == Decimal("150.00") and docs[0]["direction"] == "saida"
+    detail = api_client.get(f"/api/documentos/{docs[0]['id']}", headers=auth(seeded["client"]))
+    assert [e["tp_evento"] for e in detail.json()["eventos"]] == ["110111"]
+
+
+def test_client_token_is_confined_to_its_empresa(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    nfe = make_nfe(CNPJ_A, OTHER, numero=3)
+    r = _post(api_client, seeded["b"], seeded["client"], [("n.xml", nfe)])
+    assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"
+    r = api_client.get("/api/documentos", params={"empresa_id": seeded["b"]},
+                       headers=auth(seeded["client"]))  # fmt: skip
+    assert r.status_code == 403
+    uid = _post(api_client, seeded["a"], seeded["office"], [("n.xml", nfe)]).json()["upload_id"]
+    _run(uid)
+    doc_id = api_client.get("/api/documentos", headers=auth(seeded["office"])).json()[0]["id"]
+    with session_scope() as s:  # a client token of empresa b sees nothing of a
+        from app.services.tokens import create_token
+
+        _, token_b = create_token(s, name="cliente-b", scope="empresa", empresa_id=seeded["b"])
+    assert api_client.get(f"/api/uploads/{uid}", headers=auth(token_b)).status_code == 403
+    assert api_client.get(f"/api/documentos/{doc_id}", headers=auth(token_b)).status_code == 403
+    r = api_client.get(f"/api/documentos/{doc_id}/download", headers=auth(token_b))
+    assert r.status_code == 403
+
+
+def test_bad_files_never_answer_500(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    files = [("vazio.xml", b""), ("bin.xml", b"\x00\x01\x02"), ("zip.zip", b"PK\x03\x04junk"),
+             ("ok.xml", make_nfe(CNPJ_A, OTHER, numero=9))]  # fmt: skip
+    r = _post(api_client, seeded["a"], seeded["office"], files)
+    assert r.status_code == 202, r.text
+    result = _run(r.json()["upload_id"])
+    assert result["por_status"] == {"quarentena": 3, "indexado": 1}
+    r = api_client.post(f"/api/empresas/{seeded['a']}/uploads", headers=auth(seeded["office"]))
+    assert r.status_code == 422
+
+
+def test_download_link_and_audited_deletion(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    nfe = make_nfe(CNPJ_A, OTHER, numero=5)
+    uid = _post(api_client, seeded["a"], seeded["client"], [("n.xml", nfe)]).json()["upload_id"]
+    _run(uid)
+    doc = api_client.get("/api/documentos", headers=auth(seeded["client"])).json()[0]
+    link = api_client.get(f"/api/documentos/{doc['id']}/download", headers=auth(seeded["client"]))
+    assert link.status_code == 200 and link.json()["expira_em_segundos"] > 0
+    got = api_client.get(urlparse(link.json()["url"]).path)
+    assert got.status_code == 200 and got.content == nfe
+    # deletion: office only, with a reason, audited; the XML stays (7-year retention)
+    path = f"/api/documentos/{doc['id']}"
+    r = api_client.delete(
+        path, params={"motivo": "lançado em duplicidade"}, headers=auth(seeded["client"])
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "somente_escritorio"
+    r = api_client.delete(path, headers=auth(seeded["office"]))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "motivo_obrigatorio"
+    r = api_client.delete(
+        path, params={"motivo": "lançado em duplicidade"}, headers=auth(seeded["office"])
+    )
+    assert r.status_code == 200 and r.json()["arquivo_retido"] is True
+    assert api_client.get(path, headers=auth(seeded["office"])).status_code == 404
+    with session_scope() as s:
+        row = s.scalars(select(AuditLog).where(AuditLog.action == "documento.excluido")).one()
+        assert row.actor.startswith("token:") and row.reason == "lançado em duplicidade"
+        assert row.at is not None and row.details["chave"] == doc["chave"]
+        stored = s.scalars(select(StoredFile)).one()
+        assert stored.deleted_at is None and get_storage().exists(stored.storage_key)
+
+
+def test_revalidation_records_the_outcome(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    no_ns = make_nfe(CNPJ_A, OTHER, numero=6, namespace=False)  # indexed with a warning
+    uid = _post(api_client, seeded["a"], seeded["office"], [("n.xml", no_ns)]).json()["upload_id"]
+    _run(uid)
+    out = revalidate_documents.fn(0, 50)
+    assert out["counts"] == {"aviso": 1}
+    doc = api_client.get("/api/documentos", headers=auth(seeded["office"])).json()[0]
+    assert doc["validation_status"] == "aviso"
+    assert revalidate_documents.fn(out["last_id"], 50) == {"last_id": None, "counts": {}}

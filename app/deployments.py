@@ -10,20 +10,44 @@ import ast
 from pathlib import Path
 
 __all__ = [
-    "POOLS",
-    "smoke_deployment",
-    "flow_name_of_entrypoint",
+    "BACKUP_DIARIO",
+    "ENVIAR_ALERTAS",
+    "ENVIAR_GUIAS",
+    "ENVIAR_NOTIFICACOES",
+    "GERAR_GUIAS",
+    "GERAR_SOLICITACOES_MENSAIS",
     "LIMPEZA_DE_LOGS",
+    "POOLS",
+    "PROCESSAR_TAREFAS_AUTOMATICAS",
     "PROCESSAR_UPLOAD_XML",
     "TRIGGERED_BY_API",
+    "VALIDAR_DOCUMENTOS",
+    "VALIDAR_TAREFAS_A_VENCER",
+    "VERIFICAR_DOCUMENTOS_PENDENTES",
+    "flow_name_of_entrypoint",
+    "smoke_deployment",
 ]
 
-# Work pools named after the guide's criticality queues (§6.2).
+# Work pools named after the guide's criticality queues (§6.2); definitions in
+# deployments/pools.yaml.
 POOLS = ("default", "notificacoes", "guias", "documentos")
 
+# default pool
 LIMPEZA_DE_LOGS = "limpeza-de-logs/limpeza-de-logs"
+BACKUP_DIARIO = "backup-diario/backup-diario"
+PROCESSAR_TAREFAS_AUTOMATICAS = "processar-tarefas-automaticas/processar-tarefas-automaticas"
+VALIDAR_TAREFAS_A_VENCER = "validar-tarefas-a-vencer/validar-tarefas-a-vencer"
+GERAR_SOLICITACOES_MENSAIS = "gerar-solicitacoes-mensais/gerar-solicitacoes-mensais"
+VERIFICAR_DOCUMENTOS_PENDENTES = "verificar-documentos-pendentes/verificar-documentos-pendentes"
+# documentos pool
 PROCESSAR_UPLOAD_XML = "processar-upload-xml/processar-upload-xml"
 VALIDAR_DOCUMENTOS = "validar-documentos/validar-documentos"
+# notificacoes pool
+ENVIAR_NOTIFICACOES = "enviar-notificacoes/enviar-notificacoes"
+ENVIAR_ALERTAS = "enviar-alertas/enviar-alertas"
+# guias pool
+GERAR_GUIAS = "gerar-guias/gerar-guias"
+ENVIAR_GUIAS = "enviar-guias/enviar-guias"
 
 # Deployments the API triggers on demand.
 TRIGGERED_BY_API = (PROCESSAR_UPLOAD_XML,)
@@ -47,6 +71,3 @@ def flow_name_of_entrypoint(root: Path, entrypoint: str) -> str:
 def smoke_deployment(pool: str) -> str:
     """The smoke-test deployment of a pool."""
     return f"teste-de-fumaca/teste-de-fumaca-{pool}"
-
-
-BACKUP_DIARIO = "backup-diario/backup-diario"

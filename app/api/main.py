@@ -15,6 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.routes import companies, files, health
 from app.api.routes import documents as documents_routes
+from app.api.routes import empresas_admin as empresas_admin_routes
+from app.api.routes import guides as guides_routes
+from app.api.routes import notifications as notifications_routes
+from app.api.routes import revenue as revenue_routes
+from app.api.routes import solicitacoes as solicitacoes_routes
+from app.api.routes import tarefas as tarefas_routes
 from app.api.routes import uploads as uploads_routes
 from app.errors import AppError
 from app.settings import get_settings
@@ -25,6 +31,9 @@ log = logging.getLogger("contab.api")
 def create_app() -> FastAPI:
     """Build the FastAPI application (settings are validated here: unsafe production fails)."""
     settings = get_settings()
+    from app.services.protocol import install_status_hook
+
+    install_status_hook()  # webhook statuses move the guide delivery protocol
     app = FastAPI(
         title="contab API",
         version=settings.APP_VERSION,
@@ -80,6 +89,11 @@ def create_app() -> FastAPI:
     app.include_router(companies.router)
     app.include_router(uploads_routes.router)
     app.include_router(documents_routes.router)
+    app.include_router(notifications_routes.router)
+    app.include_router(guides_routes.router)
+    app.include_router(revenue_routes.router)
+    for r in (empresas_admin_routes.router, tarefas_routes.router, solicitacoes_routes.router):
+        app.include_router(r)
     return app
 
 

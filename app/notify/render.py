@@ -40,6 +40,8 @@ def competencia(value: str | date) -> str:
     """Format a competência ``2026-05`` (or a date) as ``05/2026``."""
     if isinstance(value, date):
         return value.strftime("%m/%Y")
+    if "/" in value:  # already "MM/YYYY"
+        return value
     year, month = value[:7].split("-")
     return f"{month}/{year}"
 

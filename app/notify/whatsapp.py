@@ -106,6 +106,12 @@ TEMPLATE_PARAMETERS: Mapping[str, tuple[tuple[str, Formatter], ...]] = {
         ("competencia", competencia),
         ("erro", _text),
     ),
+    "solicitacao_mensal": (
+        ("nome", _text),
+        ("empresa", _text),
+        ("competencia", competencia),
+        ("itens", _items),
+    ),
 }
 
 

@@ -1,7 +1,9 @@
 """Demo data for DEV: a handful of realistic empresas of each regime, staff and contacts.
 
-Idempotent: empresas are keyed by CNPJ, staff by e-mail. CNPJs are synthetic but valid (their
-check digits are computed, IN RFB 2.229/2024 rule), including one alphanumeric CNPJ.
+Idempotent: empresas are keyed by CNPJ, staff by e-mail. Empresas are registered through the
+same service as the API (obligations assigned from the regime, current tarefas generated).
+CNPJs are synthetic but valid (their check digits are computed, IN RFB 2.229/2024 rule),
+including one alphanumeric CNPJ.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.fiscal.cnpj import cnpj_check_digits
+from app.fiscal.competencia import Competencia
+from app.services.empresas import create_empresa
+from app.services.obligations import current_competencia, sync_catalogue
+from app.services.requests import seed_templates
 from models import Contact, Empresa, Staff
 
 __all__ = ["DEMO_EMPRESAS", "load_demo_data"]
@@ -56,6 +62,8 @@ def demo_cnpj(base12: str) -> str:
 
 def load_demo_data(session: Session) -> dict[str, int]:
     """Insert what is missing; returns how many rows were created."""
+    sync_catalogue(session, actor="demo-data")
+    seed_templates(session)
     created = {"staff": 0, "empresas": 0, "contacts": 0}
     staff_ids = []
     for name, email, dept, phone in STAFF:
@@ -72,15 +80,22 @@ def load_demo_data(session: Session) -> dict[str, int]:
         if emp is not None:
             continue
         fields = {k: v for k, v in spec.items() if k != "base"}
-        emp = Empresa(
-            cnpj=cnpj,
-            opened_on=date(2019 + i % 5, 1 + i, 1),
-            responsible_staff_id=staff_ids[0],
-            responsibles=dict(zip(("fiscal", "pessoal", "contabil"), staff_ids, strict=True)),
-            **fields,
+        # the real registration path: obligations assigned from the regime, tarefas generated
+        emp = create_empresa(
+            session,
+            fields={
+                "cnpj": cnpj,
+                "opened_on": date(2019 + i % 5, 1 + i, 1),
+                "responsible_staff_id": staff_ids[0],
+                "responsibles": dict(
+                    zip(("fiscal", "pessoal", "contabil"), staff_ids, strict=True)
+                ),
+                **fields,
+            },
+            actor="demo-data",
+            # clients of the office since January: this year's tarefas exist for the demo
+            inicio=Competencia(current_competencia().year, 1),
         )
-        session.add(emp)
-        session.flush()
         created["empresas"] += 1
         slug = spec["razao_social"].split()[0].lower()
         session.add(

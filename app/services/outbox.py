@@ -8,20 +8,40 @@ internal alerts go to the responsible staff. Sending is `enviar-notificacoes`' j
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app.errors import Conflict, NotFound
+from app.services import audit
 from models import Contact, Notification, Staff
 
-__all__ = ["Recipient", "enqueue", "enqueue_many", "empresa_recipients", "staff_recipients"]
+__all__ = [
+    "REQUEUEABLE_STATUSES",
+    "Recipient",
+    "empresa_recipients",
+    "enqueue",
+    "enqueue_many",
+    "jsonable",
+    "list_notifications",
+    "notification_rows",
+    "requeue",
+    "staff_recipients",
+]
+
+# A message an operator may put back in the queue (guide: a failed job can be re-run).
+REQUEUEABLE_STATUSES = ("falhou", "cancelada")
 
 CHANNELS = ("email", "whatsapp")
 DEFAULT_PREFERENCES: dict[str, list[str]] = {"*": ["email"]}
+# Rows per INSERT: 7 bound parameters each stays far below PostgreSQL's 65535 limit.
+_INSERT_CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +81,56 @@ def staff_recipients(session: Session, staff_ids: Iterable[int | None]) -> list[
 
 def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Insert notification rows in bulk; existing idempotency keys are skipped. Returns inserted."""
-    if not rows:
-        return 0
-    stmt = (
-        insert(Notification)
-        .values(list(rows))
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Notification.id)
-    )
-    return len(session.execute(stmt).all())
+    inserted = 0
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        stmt = (
+            insert(Notification)
+            .values(list(rows[start : start + _INSERT_CHUNK]))
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(Notification.id)
+        )
+        inserted += len(session.execute(stmt).all())
+    return inserted
+
+
+def jsonable(value: Any) -> Any:
+    """Context values as JSON: dates → ISO text, Decimal → text (exact), nested as-is."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def notification_rows(
+    *,
+    key: str,
+    recipients: Iterable[Recipient],
+    template: str,
+    context: Mapping[str, Any],
+    empresa_id: int | None = None,
+    attachments: Sequence[int] = (),
+) -> list[dict[str, Any]]:
+    """The outbox rows ``enqueue`` would insert (for callers that batch many items)."""
+    base = jsonable(context)
+    return [
+        {
+            "idempotency_key": f"{key}:{r.channel}:{r.address}"[:200],
+            "empresa_id": empresa_id,
+            "channel": r.channel,
+            "recipient": r.address,
+            "template": template,
+            # Every template greets "{{ nome }}": the recipient's own name unless given.
+            "context": {"nome": r.name or "cliente", **base, "destinatario": r.name},
+            "attachments": [int(a) for a in attachments],
+        }
+        for r in recipients
+        if r.channel in CHANNELS
+    ]
 
 
 def enqueue(
@@ -83,17 +144,66 @@ def enqueue(
     attachments: Sequence[int] = (),
 ) -> int:
     """Queue one message per recipient under ``{key}:{channel}:{address}``; returns inserted."""
-    rows = [
-        {
-            "idempotency_key": f"{key}:{r.channel}:{r.address}"[:200],
-            "empresa_id": empresa_id,
-            "channel": r.channel,
-            "recipient": r.address,
-            "template": template,
-            "context": {**context, "destinatario": r.name},
-            "attachments": list(attachments),
-        }
-        for r in recipients
-        if r.channel in CHANNELS
-    ]
+    rows = notification_rows(
+        key=key,
+        recipients=recipients,
+        template=template,
+        context=context,
+        empresa_id=empresa_id,
+        attachments=attachments,
+    )
     return enqueue_many(session, rows)
+
+
+def list_notifications(
+    session: Session,
+    *,
+    status: str | None = None,
+    empresa_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[int, list[Notification]]:
+    """Notifications filtered by status/empresa, newest first, with the total count."""
+    q = select(Notification)
+    if status is not None:
+        q = q.where(Notification.status == status)
+    if empresa_id is not None:
+        q = q.where(Notification.empresa_id == empresa_id)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.scalars(q.order_by(Notification.id.desc()).limit(limit).offset(offset))
+    return int(total), list(rows)
+
+
+def requeue(
+    session: Session, *, notification_id: int, actor: str, reason: str | None = None
+) -> Notification:
+    """Put a failed notification back in the queue with fresh attempts (audited)."""
+    row = session.get(Notification, notification_id, with_for_update=True)
+    if row is None:
+        raise NotFound("Notificação não encontrada.", code="notificacao_nao_encontrada")
+    if row.status not in REQUEUEABLE_STATUSES:
+        raise Conflict(
+            f"Só notificações com falha podem ser reenfileiradas (situação atual: {row.status}).",
+            code="notificacao_nao_reenfileiravel",
+            status=row.status,
+        )
+    previous = {"status": row.status, "erro": row.last_error_code, "tentativas": row.attempts}
+    row.status = "pendente"
+    row.attempts = 0
+    row.next_attempt_at = datetime.now(UTC)
+    row.claimed_at = None
+    row.claimed_by = None
+    row.last_error_code = None
+    row.last_error = None
+    audit.record(
+        session,
+        actor=actor,
+        action="notificacao.reenfileirada",
+        entity="notification",
+        entity_id=row.id,
+        empresa_id=row.empresa_id,
+        reason=reason,
+        details=previous,
+    )
+    session.flush()
+    return row

@@ -48,7 +48,10 @@ def test_prefect_lists_deployments_with_schedules(platform) -> None:  # type: ig
                 flow = await client.read_flow(dep.flow_id)
                 out[f"{flow.name}/{dep.name}"] = (
                     dep.work_pool_name,
-                    [(s.schedule.cron, s.schedule.timezone) for s in dep.schedules],  # type: ignore[union-attr]
+                    [
+                        (getattr(s.schedule, "cron", None), s.schedule.timezone)  # type: ignore[union-attr]
+                        for s in dep.schedules
+                    ],
                 )
             return out
 

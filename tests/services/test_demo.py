@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from app.fiscal.cnpj import is_valid_cnpj
 from app.services.demo import load_demo_data
-from models import Contact, Empresa
+from models import Contact, Empresa, Tarefa
 
 
 def test_demo_data_is_valid_and_idempotent(db) -> None:  # type: ignore[no-untyped-def]
@@ -18,3 +18,5 @@ def test_demo_data_is_valid_and_idempotent(db) -> None:  # type: ignore[no-untyp
     assert {e.regime for e in empresas} == {"MEI", "SIMPLES", "PRESUMIDO", "REAL"}
     assert any(not e.cnpj.isdigit() for e in empresas)  # one alphanumeric CNPJ (IN RFB 2.229/2024)
     assert db.scalar(select(func.count()).select_from(Contact)) == len(empresas)
+    # registered through the real path: every empresa has obligations and current tarefas
+    assert db.scalar(select(func.count(func.distinct(Tarefa.empresa_id)))) == len(empresas)

@@ -1,0 +1,159 @@
+"""Time the monthly generation (obligations + tarefas + requests) for 1k, 5k and 10k empresas.
+
+Run: ``.venv/bin/python bench/generate.py [--n 1000 5000 10000]``. Uses its own database
+(``contab_bench_generate``) on the local PostgreSQL (or an embedded one, like the tests). The
+work is exactly what the flows' tasks do per chunk of 2,000 empresas (assignment, tarefas of one
+competência, requests of the previous one), without Prefect's orchestration overhead. Prints
+time, rows and rows/s per size, the cost ratio vs the 1k baseline measured in the same run
+(linear growth = the size ratio), the re-run time (idempotent: 0 rows) and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DB = "contab_bench_generate"
+CHUNK = 2000
+PLACES = [("SP", "3550308"), ("RJ", "3304557"), ("MG", "3106200"), ("PR", "4106902"),
+          ("SC", "4205407"), ("SP", "3509502")]  # fmt: skip
+# regime, has_employees, has_withholdings, is_service_provider, characteristics
+PROFILES = [
+    ("MEI", False, False, False, {}),
+    ("MEI", True, False, False, {}),
+    ("SIMPLES", False, False, False, {}),
+    ("SIMPLES", True, False, False, {}),
+    ("SIMPLES", True, True, True, {}),
+    ("PRESUMIDO", True, True, True, {}),
+    ("PRESUMIDO", False, False, False, {"keeps_ecd": True}),
+    ("REAL", True, True, False, {"lucro_real_anual": True}),
+]
+
+
+def setup() -> None:
+    """Point the settings at a fresh, migrated benchmark database."""
+    from app.localservices import create_database, ensure_postgres, ensure_redis, port_open
+
+    var = ROOT / "var" / "bench"
+    var.mkdir(parents=True, exist_ok=True)
+    pg_port = 5432 if port_open("127.0.0.1", 5432) else 55432
+    redis_port = 6379 if port_open("127.0.0.1", 6379) else 56379
+    os.environ.update({"APP_ENV": "dev", "APP_KEY": "bench-" + "x" * 40, "DB_HOST": "127.0.0.1",
+                       "DB_PORT": str(pg_port), "DB_DATABASE": DB, "DB_USERNAME": "postgres",
+                       "DB_PASSWORD": "", "REDIS_PORT": str(redis_port),
+                       "STORAGE_LOCAL_ROOT": str(var / "storage")})  # fmt: skip
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    ensure_postgres("127.0.0.1", pg_port, ROOT / "var" / "test" / "pg")
+    ensure_redis("127.0.0.1", redis_port, ROOT / "var" / "test" / "redis")
+    create_database(f"postgresql://postgres@127.0.0.1:{pg_port}/postgres", DB, drop=True)
+    from app.migrate import upgrade
+
+    upgrade()
+
+
+def seed(n: int) -> None:
+    """Empty the tables and insert ``n`` empresas (valid CNPJs) and one contact each."""
+    import json
+
+    from sqlalchemy import text
+
+    from app.db import session_scope
+    from app.fiscal.cnpj import cnpj_check_digits
+    from app.services.obligations import sync_catalogue
+    from app.services.requests import seed_templates
+
+    with session_scope() as s:
+        s.execute(text("TRUNCATE empresas, tarefas, company_obligations, document_requests, "
+                       "request_items, notifications, contacts, audit_log RESTART IDENTITY CASCADE"))  # fmt: skip
+        sync_catalogue(s)
+        seed_templates(s)
+        cols: dict[str, list[object]] = {k: [] for k in "c r g u i e w p x".split()}
+        for k in range(n):
+            base = f"{k + 10_000_000:08d}0001"
+            reg, emp, wh, sp, chars = PROFILES[k % len(PROFILES)]
+            uf, ibge = PLACES[k % len(PLACES)]
+            for key, v in zip("c r g u i e w p x".split(),
+                              (base + cnpj_check_digits(base), f"Empresa {k}", reg, uf, ibge,
+                               emp, wh, sp, json.dumps(chars)), strict=True):  # fmt: skip
+                cols[key].append(v)
+        s.execute(
+            text(
+                "INSERT INTO empresas (cnpj, razao_social, regime, uf, ibge_code, has_employees, "
+                "has_withholdings, is_service_provider, characteristics, anexos, responsibles, "
+                "active) SELECT c, r, g, u, i, e, w, p, CAST(x AS jsonb), '[]', '{}', true "
+                "FROM unnest(CAST(:c AS varchar[]), CAST(:r AS varchar[]), CAST(:g AS varchar[]), "
+                "CAST(:u AS varchar[]), CAST(:i AS varchar[]), CAST(:e AS bool[]), "
+                "CAST(:w AS bool[]), CAST(:p AS bool[]), CAST(:x AS text[])) "
+                "AS t(c, r, g, u, i, e, w, p, x)"
+            ),
+            cols,
+        )
+        s.execute(
+            text(
+                "INSERT INTO contacts (empresa_id, name, email, preferences, opt_out_email, "
+                "opt_out_whatsapp, active) SELECT id, 'Contato', 'c' || id || '@cliente.exemplo', "
+                "'{}', false, false, true FROM empresas"
+            )
+        )
+
+
+def run_once() -> tuple[float, int]:
+    """What the monthly flows do: assignment + tarefas (2026-06) + requests (2026-05)."""
+    from datetime import UTC, datetime
+
+    from app.db import session_scope
+    from app.fiscal.competencia import Competencia
+    from app.services.holidays_db import load_holiday_index
+    from app.services.obligations import reconcile_assignments
+    from app.services.requests import generate_requests
+    from app.services.tarefas import empresa_chunks, generate_tarefas
+
+    t0 = time.perf_counter()
+    rows = 0
+    with session_scope() as s:
+        chunks = empresa_chunks(s, chunk_size=CHUNK)
+    for chunk in chunks:
+        with session_scope() as s:
+            rows += reconcile_assignments(s, empresa_ids=chunk, effective=Competencia(2026, 1))
+            rows += generate_tarefas(s, empresa_ids=chunk, competencias=[Competencia(2026, 6)],
+                                     holidays=load_holiday_index(s))  # fmt: skip
+            out = generate_requests(s, empresa_ids=chunk, competencia=Competencia(2026, 5),
+                                    now=datetime.now(UTC))  # fmt: skip
+            rows += out["criadas"] + out["itens"] + out["notificacoes"]
+    return time.perf_counter() - t0, rows
+
+
+def main() -> None:
+    """Print one line per size plus the linear-growth check."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, nargs="*", default=[1000, 5000, 10000])
+    sizes = parser.parse_args().n
+    setup()
+    base: tuple[int, float] | None = None
+    for n in sizes:
+        seed(n)
+        elapsed, rows = run_once()
+        rerun, again = run_once()
+        if base is None:
+            base = (n, elapsed)
+        ratio = elapsed / base[1]
+        print(
+            f"{n:6d} empresas: {elapsed:6.2f} s, {rows:7d} rows, {rows / elapsed:8.0f} rows/s | "
+            f"cost x{ratio:4.1f} for size x{n / base[0]:4.1f} | re-run {rerun:5.2f} s, "
+            f"{again} new rows"
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (RSS): {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

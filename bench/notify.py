@@ -1,0 +1,212 @@
+"""Notification delivery benchmark (issue 5 item 7): the outbox drained to local protocol peers.
+
+Run: ``.venv/bin/python bench/notify.py [--n 10000] [--whatsapp-n N] [--whatsapp-rate 80]``
+
+E-mail: N notifications queued, then drained exactly as the ``enviar-notificacoes`` task does
+(``deliver_batch``: claim 500 with SKIP LOCKED, send on one SMTP connection with the Redis
+journal, record) to the dev SMTP sink (``app.notify.mailsink``) running in another process,
+which writes every message as .eml. Baseline in the same run: the bare channel
+(``EmailChannel.send_many`` of pre-built messages, no database, no journal) to the same sink.
+
+WhatsApp: N notifications drained to the local Cloud API fake (a thread), the token bucket set
+to ``--whatsapp-rate`` (default 80/s, the Cloud API's standard throughput). Baseline: that rate.
+
+Duplicates are counted on the receiving side: Message-IDs in the sink's .eml files, and
+``biz_opaque_callback_data`` keys at the fake. Database ``contab_bench_notify`` (re-created).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DB = "contab_bench_notify"
+CONTEXT = {
+    "empresa": "Padaria Pão Bom Ltda",
+    "competencia": "2026-05",
+    "itens_faltantes": ["NF-e de entrada", "extrato bancário"],
+}
+
+
+def _setup(tmp: Path) -> None:
+    from app.localservices import create_database, ensure_postgres, ensure_redis, port_open
+
+    pg_port = 5432 if port_open("127.0.0.1", 5432) else 55432
+    redis_port = 6379 if port_open("127.0.0.1", 6379) else 56379
+    os.environ.update(
+        {
+            "APP_ENV": "dev",
+            "APP_KEY": "bench-" + secrets.token_urlsafe(32),
+            "DB_HOST": "127.0.0.1",
+            "DB_PORT": str(pg_port),
+            "DB_DATABASE": DB,
+            "DB_USERNAME": "postgres",
+            "DB_PASSWORD": "",
+            "REDIS_HOST": "127.0.0.1",
+            "REDIS_PORT": str(redis_port),
+            "REDIS_DB": "8",
+            "FILESYSTEM_DISK": "local",
+            "STORAGE_LOCAL_ROOT": str(tmp / "storage"),
+        }
+    )
+    ensure_postgres("127.0.0.1", pg_port, ROOT / "var" / "bench" / "pg")
+    ensure_redis("127.0.0.1", redis_port, ROOT / "var" / "bench" / "redis")
+    create_database(f"postgresql://postgres@127.0.0.1:{pg_port}/postgres", DB, drop=True)
+    from app.migrate import upgrade
+
+    upgrade()
+
+
+def _queue(n: int, channel: str) -> None:
+    from app.db import session_scope
+    from app.services.outbox import Recipient, enqueue_many, notification_rows
+
+    rows = []
+    for i in range(n):
+        address = f"cliente{i}@example.com.br" if channel == "email" else f"+55 11 9{i:08d}"
+        rows += notification_rows(
+            key=f"bench:{i}",
+            recipients=[Recipient(channel, address, f"Cliente {i}")],
+            template="lembrete_solicitacao",
+            context=CONTEXT,
+        )
+    with session_scope() as s:
+        enqueue_many(s, rows)
+
+
+def _drain(senders: object) -> tuple[int, float]:
+    from app.db import session_scope
+    from app.services.delivery import deliver_batch
+
+    sent, start = 0, time.perf_counter()
+    while True:
+        report = deliver_batch(transaction=session_scope, senders=senders, limit=500)  # type: ignore[arg-type]
+        sent += report.get("enviadas", 0)
+        if report["reivindicadas"] == 0:
+            return sent, time.perf_counter() - start
+
+
+def _wait_port(port: int) -> None:
+    from app.localservices import port_open
+
+    deadline = time.monotonic() + 20
+    while not port_open("127.0.0.1", port):
+        if time.monotonic() > deadline:
+            raise RuntimeError("mail sink did not start")
+        time.sleep(0.1)
+
+
+def bench_email(n: int, tmp: Path) -> None:
+    """Outbox → SMTP sink (another process) vs the bare channel."""
+    from app.cache import get_redis
+    from app.localservices import free_port
+    from app.notify.base import Message
+    from app.notify.email import EmailChannel, SmtpConfig
+    from app.services.delivery import Senders
+
+    port, mail_dir = free_port(), tmp / "mail"
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "app.notify.mailsink", "--smtp-port", str(port),
+         "--http-port", str(free_port()), "--dir", str(mail_dir)],
+        cwd=ROOT, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_port(port)
+        channel = EmailChannel(SmtpConfig(host="127.0.0.1", port=port))
+        base_n = min(n, 2000)
+        messages = [
+            Message("email", f"base{i}@example.com.br", "lembrete_solicitacao", f"base:{i}",
+                    {**CONTEXT, "nome": "Cliente"})
+            for i in range(base_n)
+        ]  # fmt: skip
+        # The bare channel is measured before and after the outbox run (the mean is the
+        # baseline), so a machine busy with something else skews both sides alike.
+        t0 = time.perf_counter()
+        channel.send_many(messages)
+        before = time.perf_counter() - t0
+        _queue(n, "email")
+        sent, seconds = _drain(Senders(redis=get_redis(), email=channel))
+        t0 = time.perf_counter()
+        channel.send_many([replace(m, idempotency_key=m.idempotency_key + ":2") for m in messages])
+        base_rate = 2 * base_n / (before + time.perf_counter() - t0)
+        base_n *= 2
+        deadline = time.monotonic() + 30
+        while len(list(mail_dir.glob("*.eml"))) < base_n + sent and time.monotonic() < deadline:
+            time.sleep(0.2)
+        ids = Counter(
+            line
+            for path in mail_dir.glob("*.eml")
+            for line in path.read_bytes().split(b"\r\n", 40)[:40]
+            if line.lower().startswith(b"message-id:")
+        )
+    finally:
+        sink.terminate()
+        sink.wait(10)
+    rate = sent / seconds
+    duplicates = sum(c - 1 for c in ids.values())
+    print(
+        f"e-mail    {sent:6d} sent in {seconds:6.1f} s = {rate:7.1f} msg/s  (target ≥ 200)"
+        f"  | bare channel {base_rate:7.1f} msg/s, outbox = {rate / base_rate:.0%} of it"
+        f"  | duplicates {duplicates}"
+    )
+
+
+def bench_whatsapp(n: int, rate: float) -> None:
+    """Outbox → Cloud API fake at the configured token-bucket rate."""
+    from app.cache import get_redis
+    from app.notify.factory import rate_limiter
+    from app.notify.whatsapp import WhatsAppChannel, WhatsAppConfig
+    from app.services.delivery import Senders
+    from tests.support.whatsapp_fake import WhatsAppFake
+
+    redis = get_redis()
+    with WhatsAppFake() as fake:
+        config = WhatsAppConfig(fake.token, fake.phone_number_id, base_url=fake.base_url)
+        limiter = rate_limiter(redis, f"bench:whatsapp:{secrets.token_hex(4)}", rate)
+        with WhatsAppChannel(config, limiter=limiter) as channel:
+            _queue(n, "whatsapp")
+            sent, seconds = _drain(Senders(redis=redis, whatsapp=channel))
+        keys = Counter(m.body["biz_opaque_callback_data"] for m in fake.messages)
+    duplicates = sum(c - 1 for c in keys.values())
+    got = sent / seconds
+    print(
+        f"WhatsApp  {sent:6d} sent in {seconds:6.1f} s = {got:7.1f} msg/s  (rate limit {rate:g}/s,"
+        f" {got / rate:.0%} of it; the first second is the bucket's burst)"
+        f"  | 429 answered {fake.requests - len(fake.messages)} | duplicates {duplicates}"
+    )
+
+
+def main() -> None:
+    """Print one line per channel."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--whatsapp-n", type=int, default=None)
+    parser.add_argument("--whatsapp-rate", type=float, default=80.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="contab-bench-notify-") as tmp:
+        _setup(Path(tmp))
+        bench_email(args.n, Path(tmp))
+        from sqlalchemy import text
+
+        from app.db import get_engine
+
+        with get_engine().begin() as conn:
+            conn.execute(text("TRUNCATE notifications RESTART IDENTITY CASCADE"))
+        bench_whatsapp(args.whatsapp_n or args.n, args.whatsapp_rate)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Monthly requests API: the client sees and answers its own request; files stored once."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.db import session_scope
+from app.fiscal.competencia import Competencia
+from app.services.requests import generate_requests, seed_templates
+from models import StoredFile
+from tests.api.conftest import auth
+
+
+def _requests(seeded) -> None:  # type: ignore[no-untyped-def]
+    with session_scope() as s:
+        seed_templates(s)
+        generate_requests(
+            s, empresa_ids=[seeded["a"], seeded["b"]], competencia=Competencia(2026, 10)
+        )
+
+
+def test_client_attaches_files_and_request_closes(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    _requests(seeded)
+    client = auth(seeded["client"])
+    mine = api_client.get("/api/solicitacoes", headers=client).json()
+    assert len(mine) == 1 and mine[0]["empresa_id"] == seeded["a"]
+    req = mine[0]
+    assert {i["codigo"] for i in req["itens"]} == {
+        "EXTRATOS_BANCARIOS",
+        "NOTAS_COMPRA",
+        "NOTAS_VENDA",
+    }
+    everything = api_client.get("/api/solicitacoes", headers=auth(seeded["office"])).json()
+    other = next(r for r in everything if r["empresa_id"] == seeded["b"])
+    assert api_client.get(f"/api/solicitacoes/{other['id']}", headers=client).status_code == 403
+    r = api_client.post(f"/api/solicitacoes/{other['id']}/nada-a-enviar", headers=client, json={})
+    assert r.status_code == 403
+
+    for code in ("EXTRATOS_BANCARIOS", "NOTAS_COMPRA"):
+        r = api_client.post(
+            f"/api/solicitacoes/{req['id']}/itens/{code}/arquivos",
+            headers=client,
+            files=[("arquivos", ("a.pdf", b"%PDF same", "application/pdf")),
+                   ("arquivos", ("b.pdf", b"%PDF other", "application/pdf"))],
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+    assert r.json()["situacao"] == "parcial"
+    r = api_client.post(
+        f"/api/solicitacoes/{req['id']}/itens/NOTAS_VENDA/arquivos",
+        headers=client,
+        files={"arquivos": ("c.xml", b"<nfe/>", "application/xml")},
+    )
+    assert r.json()["situacao"] == "concluida" and r.json()["encerrada_em"]
+    with session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(StoredFile)) == 3  # dedup by sha256
+    r = api_client.post(f"/api/solicitacoes/{req['id']}/itens/XYZ/arquivos", headers=client,
+                        files={"arquivos": ("c.xml", b"<x/>", "application/xml")})  # fmt: skip
+    assert r.status_code == 404 and r.json()["error"]["code"] == "item_nao_encontrado"
+
+    r = api_client.post(f"/api/solicitacoes/{req['id']}/faltam-documentos", headers=client,
+                        json={"itens": ["NOTAS_COMPRA"], "observacao": "Falta uma nota"})  # fmt: skip
+    body = r.json()
+    assert body["situacao"] == "parcial" and body["encerrada_em"] is None
+    assert {i["codigo"]: i["situacao"] for i in body["itens"]}["NOTAS_COMPRA"] == "pendente"
+
+
+def test_nothing_to_send(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    _requests(seeded)
+    client = auth(seeded["client"])
+    req = api_client.get("/api/solicitacoes?competencia=10/2026", headers=client).json()[0]
+    r = api_client.post(f"/api/solicitacoes/{req['id']}/nada-a-enviar", headers=client,
+                        json={"observacao": "Sem movimento em outubro"})  # fmt: skip
+    assert r.status_code == 200 and r.json()["situacao"] == "nada_a_enviar"
+    assert r.json()["observacao"] == "Sem movimento em outubro"
+    again = api_client.post(f"/api/solicitacoes/{req['id']}/nada-a-enviar", headers=client, json={})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "solicitacao_encerrada"
+    assert api_client.get("/api/solicitacoes?situacao=aberta", headers=client).json() == []

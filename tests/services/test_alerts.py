@@ -1,0 +1,103 @@
+"""enviar-alertas rules: N business days ahead, once per threshold, holidays shift the count."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from app.services.alerts import queue_due_alerts, threshold_for
+from models import Contact, Empresa, Guide, Notification, Obligation, Staff, Tarefa
+
+# Tiradentes (21/04/2026, a Tuesday) is a national holiday (Lei 662/1949).
+DUE = date(2026, 4, 23)  # Thursday
+
+
+def seed(db, *, due: date = DUE, with_guide: bool = False, status: str = "aberta") -> Tarefa:  # type: ignore[no-untyped-def]
+    staff = Staff(name="Ana Contadora", email="ana@escritorio.example.com.br")
+    empresa = Empresa(
+        cnpj="11222333000181", razao_social="Padaria Pão Bom Ltda", regime="SIMPLES",
+        uf="SP", ibge_code="3550308",
+    )  # fmt: skip
+    ob = Obligation(
+        code="DAS", name="DAS – Simples Nacional", department="fiscal", generates_guide=True,
+        rule={"alert_business_days": [5, 2, 0], "calendar_scope": "national"},
+    )  # fmt: skip
+    db.add_all([staff, empresa, ob])
+    db.flush()
+    db.add(Contact(empresa_id=empresa.id, name="João Cliente", email="joao@padaria.example.com"))
+    tarefa = Tarefa(
+        empresa_id=empresa.id, obligation_id=ob.id, competencia="2026-03", due_date=due,
+        target_date=due, status=status, department="fiscal", responsible_staff_id=staff.id,
+    )  # fmt: skip
+    db.add(tarefa)
+    db.flush()
+    if with_guide:
+        db.add(
+            Guide(
+                empresa_id=empresa.id,
+                obligation_id=ob.id,
+                tarefa_id=tarefa.id,
+                competencia="2026-03",
+                kind="DAS",
+                due_date=due,
+                status="pronta",
+            )  # fmt: skip
+        )
+        db.flush()
+    return tarefa
+
+
+def keys(db) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted(db.scalars(select(Notification.idempotency_key)))
+
+
+def test_threshold_is_the_smallest_reached() -> None:
+    assert [threshold_for(n, (5, 2, 0)) for n in (7, 6, 5, 4, 3, 2, 1, 0, -1)] == [
+        None, None, 5, 5, 5, 2, 2, 0, None,
+    ]  # fmt: skip
+
+
+def test_a_holiday_in_between_shifts_the_alert_day(db) -> None:  # type: ignore[no-untyped-def]
+    tarefa = seed(db)
+    # 14/04: 15,16,17,20,22,23 = 6 business days (21 is Tiradentes) -> too early.
+    assert queue_due_alerts(db, today=date(2026, 4, 14))["mensagens"] == 0
+    # 15/04: 16,17,20,22,23 = 5 business days (a weekday count would say 6).
+    assert queue_due_alerts(db, today=date(2026, 4, 15))["mensagens"] == 2
+    assert keys(db) == [
+        f"alerta:tarefa:{tarefa.id}:5:email:ana@escritorio.example.com.br",
+        f"alerta:tarefa:{tarefa.id}:5:email:joao@padaria.example.com",
+    ]
+    n = db.scalars(select(Notification).where(Notification.recipient.like("joao%"))).one()
+    assert n.template == "alerta_tarefa"
+    assert n.context["dias_uteis"] == 5 and n.context["vencimento"] == "2026-04-23"
+    assert n.context["nome"] == "João Cliente" and n.context["tarefa"] == "DAS – Simples Nacional"
+
+
+def test_once_per_threshold_and_missed_days_are_caught_up(db) -> None:  # type: ignore[no-untyped-def]
+    tarefa = seed(db)
+    for day in (15, 16, 16, 17):  # 5, 4, 4, 3 business days left: threshold 5 only, once
+        queue_due_alerts(db, today=date(2026, 4, day))
+    assert {k.split(":")[3] for k in keys(db)} == {"5"}
+    queue_due_alerts(db, today=date(2026, 4, 22))  # 20/04 (n=2) was missed: caught up at n=1
+    queue_due_alerts(db, today=date(2026, 4, 23))  # due today: threshold 0
+    assert {k.split(":")[3] for k in keys(db)} == {"5", "2", "0"}
+    assert len(keys(db)) == 6 and all(f":{tarefa.id}:" in k for k in keys(db))
+
+
+def test_done_tarefas_get_no_alert(db) -> None:  # type: ignore[no-untyped-def]
+    seed(db, status="concluida")
+    assert queue_due_alerts(db, today=date(2026, 4, 23))["mensagens"] == 0
+
+
+def test_guide_alert_goes_to_the_client_and_the_tarefa_alert_to_staff_only(db) -> None:  # type: ignore[no-untyped-def]
+    tarefa = seed(db, with_guide=True)
+    report = queue_due_alerts(db, today=date(2026, 4, 22))
+    assert (report["tarefas"], report["guias"]) == (1, 1)
+    guide_id = db.scalars(select(Guide.id)).one()
+    assert keys(db) == [
+        f"alerta:guia:{guide_id}:2:email:joao@padaria.example.com",
+        f"alerta:tarefa:{tarefa.id}:2:email:ana@escritorio.example.com.br",
+    ]
+    guide_alert = db.scalars(select(Notification).where(Notification.recipient.like("joao%"))).one()
+    assert guide_alert.context["tarefa"].startswith("Pagamento da guia DAS")

@@ -1,0 +1,146 @@
+"""Delivery protocol: queued once, tracked link views (IP, user agent), re-send, paid."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, PermissionDenied
+from app.services import guides, protocol
+from app.settings import get_settings
+from app.storage import get_storage
+from app.storage.signing import sign
+from models import AuditLog, Contact, Guide, GuideEvent, Notification, StoredFile
+from tests.services.test_guides import COMP, empresa, history, tarefa
+
+
+def _ready_guide(db: Session, cnpj: str = "11222333000181") -> Guide:
+    e = empresa(db, cnpj, ["I"])
+    tarefa(db, e)
+    history(db, e, D("250000.00"), "I", D("10000.00"))
+    db.add(
+        Contact(
+            empresa_id=e.id,
+            name="Maria Cliente",
+            email=f"maria-{cnpj}@cliente.test",
+            phone="5511999990000",
+            preferences={"guia_disponivel": ["email", "whatsapp"]},
+        )
+    )
+    guides.generate(db, competencia=COMP, empresa_ids=[e.id])
+    g = db.scalar(select(Guide).where(Guide.empresa_id == e.id))
+    assert g is not None and g.status == "pronta"
+    return g
+
+
+def _token(n: Notification) -> str:
+    return urlsplit(n.context["link"]).path.rsplit("/", 1)[-1]
+
+
+def _events(db: Session, g: Guide, kind: str) -> list[GuideEvent]:
+    q = select(GuideEvent).where(GuideEvent.guide_id == g.id, GuideEvent.kind == kind)
+    return list(db.scalars(q.order_by(GuideEvent.id)))
+
+
+def test_send_queues_email_with_pdf_and_whatsapp_with_tracked_link_once(db: Session) -> None:
+    g = _ready_guide(db)
+    out = protocol.send(db, guide_ids=[g.id])
+    assert out == {"enviadas": 1, "mensagens": 2, "sem_destinatario": 0}
+    assert g.status == "enviada"
+    rows = {
+        n.channel: n
+        for n in db.scalars(select(Notification).where(Notification.template == "guia_disponivel"))
+    }
+    assert set(rows) == {"email", "whatsapp"}
+    pdf = db.get(StoredFile, g.pdf_file_id)
+    assert pdf is not None and get_storage().get(pdf.storage_key).startswith(b"%PDF-")
+    assert rows["email"].attachments == [g.pdf_file_id] and rows["whatsapp"].attachments == []
+    ctx = rows["email"].context
+    assert (ctx["valor"], ctx["vencimento"], ctx["nome"]) == (
+        "492.40",
+        "2026-06-22",
+        "Maria Cliente",
+    )
+    assert "/api/guias/abrir/" in rows["whatsapp"].context["link"]
+    assert len(_events(db, g, "enfileirada")) == 2
+
+    assert protocol.send(db, guide_ids=[g.id])["enviadas"] == 0  # already sent: nothing
+    assert len(list(db.scalars(select(Notification.id)))) == 2
+
+
+def test_every_view_is_recorded_with_ip_and_user_agent(db: Session) -> None:
+    g = _ready_guide(db)
+    protocol.send(db, guide_ids=[g.id])
+    n = db.scalar(select(Notification).where(Notification.channel == "whatsapp"))
+    assert n is not None
+    key, filename = protocol.record_view(db, token=_token(n), ip="203.0.113.9", user_agent="UA/1")
+    assert key.startswith("guide/") and filename.endswith(".pdf")
+    protocol.record_view(db, token=_token(n), ip="198.51.100.7", user_agent="UA/2")
+    views = _events(db, g, "visualizada")
+    assert [(v.ip, v.user_agent, v.details["primeira"]) for v in views] == [
+        ("203.0.113.9", "UA/1", True),
+        ("198.51.100.7", "UA/2", False),
+    ]
+    assert views[0].notification_id == n.id and g.status == "visualizada"
+
+
+def test_tampered_or_expired_link_is_refused_and_nothing_recorded(db: Session) -> None:
+    g = _ready_guide(db)
+    protocol.send(db, guide_ids=[g.id])
+    n = db.scalar(select(Notification).where(Notification.channel == "email"))
+    assert n is not None
+    token = _token(n)
+    payload, mac = token.split(".")
+    with pytest.raises(PermissionDenied) as bad:
+        protocol.record_view(db, token=payload[:-2] + "xx." + mac, ip="1.2.3.4", user_agent="x")
+    assert bad.value.code == "link_invalido"
+    secret = get_settings().APP_KEY.get_secret_value()
+    expired = sign(secret, f"guia:{g.id}", expires_in=-1, extra={"g": g.id, "m": "x"})
+    with pytest.raises(PermissionDenied) as old:
+        protocol.record_view(db, token=expired, ip="1.2.3.4", user_agent="x")
+    assert old.value.code == "link_expirado"
+    assert _events(db, g, "visualizada") == [] and g.status == "enviada"
+
+
+def test_resend_is_explicit_counted_and_audited(db: Session) -> None:
+    g = _ready_guide(db)
+    with pytest.raises(Conflict):
+        protocol.resend(db, guide_id=g.id, actor="op")  # never sent yet: use enviar-guias
+    g.status = "pronta"
+    protocol.send(db, guide_ids=[g.id])
+    assert protocol.resend(db, guide_id=g.id, actor="op", reason="cliente pediu") == 2
+    assert protocol.resend(db, guide_id=g.id, actor="op") == 2
+    keys = sorted(db.scalars(select(Notification.idempotency_key)))
+    assert [k.split(":")[3] for k in keys] == ["0", "0", "1", "1", "2", "2"]
+    resent = _events(db, g, "reenviada")
+    assert [e.details["reenvio"] for e in resent] == [1, 2] and resent[0].actor == "op"
+    audits = db.scalars(select(AuditLog.reason).where(AuditLog.action == "guia.reenviada"))
+    assert list(audits) == ["cliente pediu", None]
+
+
+def test_paid_by_client_with_receipt_and_provider_status_moves_the_guide(db: Session) -> None:
+    g = _ready_guide(db)
+    protocol.send(db, guide_ids=[g.id])
+    n = db.scalar(select(Notification).where(Notification.channel == "whatsapp"))
+    assert n is not None
+    protocol.status_hook(db, n, "entregue")
+    assert g.status == "entregue"
+    receipt = protocol.store_bytes(
+        db,
+        empresa_id=g.empresa_id,
+        data=b"%PDF-1.4 comprovante",
+        filename="comprovante.pdf",
+        content_type="application/pdf",
+        purpose="receipt",
+        actor="cliente",
+    )
+    protocol.mark_paid(db, guide_id=g.id, actor="cliente", by_client=True, receipt_file_id=receipt)
+    assert g.status == "paga" and g.paid_at is not None and g.receipt_file_id == receipt
+    protocol.status_hook(db, n, "lida")
+    assert g.status == "paga"  # a status never goes back
+    paid = _events(db, g, "paga")
+    assert paid[0].details == {"por": "cliente", "comprovante": receipt}

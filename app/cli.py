@@ -156,8 +156,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_RESTARTS = 5
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
-    """Run everything locally until Ctrl-C."""
+    """Run everything locally until Ctrl-C; a crashed process is restarted (up to 5 times)."""
     from app.devstack import DevStack
 
     stack = DevStack(settings=_settings(), api_port=args.port)
@@ -182,10 +185,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
             flush=True,
         )
         while not stop["now"]:
-            for mp in stack.supervisor.processes:
-                if not mp.alive():
-                    print(f"processo {mp.name} terminou ({mp.proc.returncode}); veja {mp.log_path}")
+            for mp in list(stack.supervisor.processes):
+                if mp.alive():
+                    continue
+                print(f"processo {mp.name} terminou ({mp.proc.returncode}); veja {mp.log_path}")
+                if mp.restarts >= MAX_RESTARTS:
+                    print(f"{mp.name} caiu {mp.restarts + 1} vezes; encerrando tudo.")
                     stop["now"] = True
+                    break
+                print(f"reiniciando {mp.name}…", flush=True)
+                stack.supervisor.restart(mp)
             time.sleep(1)
     except KeyboardInterrupt:
         pass
@@ -237,9 +246,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _point_prefect_at_settings() -> None:
+    """Prefect reads its own env vars at import: give it PREFECT_API_URL from our settings/.env.
+
+    Without it the Prefect client would silently start an ephemeral local server instead of
+    talking to the platform's server.
+    """
+    import os
+
+    from app.settings import Settings
+
+    os.environ.setdefault("PREFECT_API_URL", Settings().PREFECT_API_URL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `contab` console script."""
     args = build_parser().parse_args(argv)
+    _point_prefect_at_settings()
     try:
         return int(args.func(args))
     except ConfigError as exc:

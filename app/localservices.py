@@ -243,6 +243,10 @@ class ManagedProcess:
     proc: subprocess.Popen[bytes]
     signals_to_stop: int = 1  # prefect worker needs 2 SIGTERMs (PREFECT.md)
     log_path: Path | None = None
+    args: tuple[str, ...] = ()
+    cwd: Path | None = None
+    extra_env: Mapping[str, str] | None = None
+    restarts: int = 0
 
     def alive(self) -> bool:
         """True while running."""
@@ -311,9 +315,19 @@ class Supervisor:
             start_new_session=True,
         )
         log.close()
-        mp = ManagedProcess(name, proc, signals_to_stop, log_path)
+        mp = ManagedProcess(name, proc, signals_to_stop, log_path, tuple(args), cwd, extra_env)
         self.processes.append(mp)
         return mp
+
+    def restart(self, mp: ManagedProcess) -> ManagedProcess:
+        """Start a dead process again with the same command (its restart count carried over)."""
+        mp.stop()
+        self.processes.remove(mp)
+        new = self.start(
+            mp.name, mp.args, cwd=mp.cwd, extra_env=mp.extra_env, signals_to_stop=mp.signals_to_stop
+        )
+        new.restarts = mp.restarts + 1
+        return new
 
     def stop_all(self) -> None:
         """Stop every process, last started first."""

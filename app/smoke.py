@@ -84,12 +84,12 @@ def run_smoke(url: str, *, timeout: float = 120, run_flows: bool = True) -> tupl
             for pool, state in results.items():
                 check(state == "Completed", f"fluxo de teste no pool {pool}: {state}")
         except Exception as exc:  # noqa: BLE001
-            check(False, f"execução de fluxos de teste: {exc}")
+            check(False, f"execução de fluxos de teste: {type(exc).__name__}: {exc}")
         try:
             from app.prefect_ops import late_runs
 
             late = late_runs()
             check(not any(late.values()), f"execuções atrasadas por pool: {late}")
         except Exception as exc:  # noqa: BLE001
-            check(False, f"fila: {exc}")
+            check(False, f"fila: {type(exc).__name__}: {exc}")
     return ok, lines

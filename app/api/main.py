@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.routes import companies, files, health
@@ -74,6 +75,19 @@ def create_app() -> FastAPI:
         )
         return JSONResponse(
             {"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(DataError)
+    async def _data_error(_: Request, exc: DataError) -> JSONResponse:
+        # e.g. an id beyond bigint or a value that overflows a column: the caller's input
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "entrada_invalida",
+                    "message": "Valor fora do intervalo aceito (identificador ou campo grande).",
+                }
+            },
+            status_code=422,
         )
 
     @app.exception_handler(Exception)

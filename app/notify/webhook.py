@@ -39,7 +39,10 @@ def verify_webhook_signature(app_secret: str, body: bytes, header_value: str | N
     """True when the header signs exactly these raw bytes (constant-time compare)."""
     if not app_secret or not header_value or not header_value.startswith(_PREFIX):
         return False
-    return hmac.compare_digest(sign_webhook(app_secret, body), header_value.strip())
+    # bytes: compare_digest raises TypeError on non-ASCII str (a forged header must be a 401)
+    return hmac.compare_digest(
+        sign_webhook(app_secret, body).encode(), header_value.strip().encode("utf-8", "replace")
+    )
 
 
 def verify_subscription(params: Mapping[str, str], verify_token: str) -> str | None:
@@ -47,7 +50,9 @@ def verify_subscription(params: Mapping[str, str], verify_token: str) -> str | N
     if (
         verify_token
         and params.get("hub.mode") == "subscribe"
-        and hmac.compare_digest(params.get("hub.verify_token", ""), verify_token)
+        and hmac.compare_digest(
+            params.get("hub.verify_token", "").encode("utf-8", "replace"), verify_token.encode()
+        )
     ):
         return params.get("hub.challenge")
     return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -119,7 +119,7 @@ TEMPLATE_PARAMETERS: Mapping[str, tuple[tuple[str, Formatter], ...]] = {
 class WhatsAppConfig:
     """Cloud API access (WHATSAPP_API_KEY …), sandbox allow-list and client limits."""
 
-    api_key: str
+    api_key: str = field(repr=False)
     phone_number_id: str
     base_url: str = DEFAULT_BASE_URL
     timeout: float = 10.0

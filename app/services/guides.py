@@ -54,6 +54,9 @@ EDITABLE_STATUSES = ("calculada", "aguardando_documento", "pronta")
 OVERDUE_FROM = ("pronta", "enviada", "entregue", "visualizada")
 DEFAULT_GENERATION_DAY = 5
 
+# guides.amount is Numeric(15, 2): 13 integer digits.
+MAX_AMOUNT = Decimal("1e13")
+
 
 def office_setting(session: Session, key: str, default: Any) -> Any:
     """An office setting's ``value["valor"]`` (operators edit ``office_settings``), or default."""
@@ -430,7 +433,12 @@ def register_document(
             f"A guia já foi enviada (status {guide.status}); use o reenvio após corrigir.",
             code="guia_ja_enviada",
         )
-    if not isinstance(amount, Decimal) or not amount.is_finite() or amount < 0:
+    if (
+        not isinstance(amount, Decimal)
+        or not amount.is_finite()
+        or amount < 0
+        or amount >= MAX_AMOUNT
+    ):
         raise InvalidInput("Valor da guia inválido.", code="valor_invalido")
     if not (barcode or pix_code or official_file_id or guide.official_file_id):
         raise InvalidInput(

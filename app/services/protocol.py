@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.services import audit, outbox
 from app.services.guide_pdf import GuidePdfData, render_guide_pdf
 from app.services.guides import office_setting
@@ -366,7 +367,12 @@ def mark_paid(
     guide = _guide(session, guide_id)
     if guide.status == "cancelada":
         raise Conflict("Guia cancelada não pode ser paga.", code="guia_cancelada")
-    when = paid_at or datetime.now(UTC)
+    now = datetime.now(UTC)
+    when = paid_at or now
+    if when.tzinfo is None:  # a date/time typed by a person in the office: São Paulo time
+        when = when.replace(tzinfo=ZoneInfo("America/Sao_Paulo"))
+    if when > now + timedelta(minutes=5):
+        raise InvalidInput("A data de pagamento não pode estar no futuro.", code="data_futura")
     guide.paid_at = when
     if receipt_file_id is not None:
         guide.receipt_file_id = receipt_file_id

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.schemas import EmpresaOut
+from app.errors import NotFound
 from app.fiscal.competencia import Competencia
 from app.services.empresas import create_empresa, update_empresa
 from app.services.tokens import require_office
@@ -41,8 +42,8 @@ class EmpresaPatch(BaseModel):
     """Changes; ``vigencia`` is the first competência a regime change applies to."""
 
     razao_social: str | None = Field(default=None, min_length=2, max_length=200)
-    nome_fantasia: str | None = None
-    municipio: str | None = None
+    nome_fantasia: str | None = Field(default=None, max_length=200)
+    municipio: str | None = Field(default=None, max_length=100)
     regime: str | None = None
     has_employees: bool | None = None
     has_withholdings: bool | None = None
@@ -108,6 +109,8 @@ def obligations_route(
 ) -> list[AssignmentOut]:
     """The obligations attached to an empresa, with their validity (scoped)."""
     principal.check_empresa(empresa_id)
+    if session.get(Empresa, empresa_id) is None:
+        raise NotFound("Empresa não encontrada.", code="empresa_nao_encontrada")
     rows = session.execute(
         select(CompanyObligation, Obligation.code, Obligation.name)
         .join(Obligation, Obligation.id == CompanyObligation.obligation_id)

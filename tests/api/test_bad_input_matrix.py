@@ -1,0 +1,279 @@
+"""Bad input matrix: every mutating route answers malformed input with a 4xx and a stable code.
+
+For each POST/PATCH/PUT/DELETE route of the OpenAPI schema, an office token sends invalid ids,
+broken JSON, wrong types, missing fields, huge strings and broken multipart bodies. The answer is
+never a 5xx; an error is always ``{"error": {"code", "message"}}`` with a snake_case code; and
+input that cannot be valid is always refused with a 4xx.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from app.notify.webhook import SIGNATURE_HEADER, sign_webhook
+from app.settings import get_settings
+from tests.api.conftest import auth
+from tests.api.test_scope_matrix import CASES, World, build_world, in_process_client
+
+CODE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+HUGE = "x" * 20_000
+BAD_IDS = ("-1", "0", str(2**63), str(2**64), "abc", "1.5", "9" * 40)
+MUTATING = {"POST", "PATCH", "PUT", "DELETE"}
+WEBHOOK = "/api/whatsapp/webhook"
+
+
+@pytest.fixture
+def http() -> Iterator[Any]:
+    """An HTTP client of the app that reports crashes as 500 answers."""
+    with in_process_client() as client:
+        yield client
+
+
+@pytest.fixture
+def world(seeded: dict[str, Any]) -> World:
+    """Real rows of every kind for empresa A and empresa B."""
+    return build_world(seeded)
+
+
+@dataclass
+class Probe:
+    """One malformed request and whether it can possibly be valid."""
+
+    label: str
+    url: str
+    kwargs: dict[str, Any]
+    must_fail: bool
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        return _resolve(spec, spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]])
+    for alt in schema.get("anyOf", []):
+        if alt.get("type") != "null":
+            return _resolve(spec, alt)
+    return schema
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    alts = schema.get("anyOf", [schema])
+    return {a.get("type", "any") for a in alts} - {"null"}
+
+
+def _is_file(schema: dict[str, Any]) -> bool:
+    alts = schema.get("anyOf", [schema])
+    for a in alts:
+        inner = a.get("items", a)
+        if "contentMediaType" in inner or inner.get("format") == "binary":
+            return True
+    return False
+
+
+def _wrong(schema: dict[str, Any]) -> Any:
+    """A JSON value no reading of this property's schema accepts."""
+    return [1, 2] if "object" in _types(schema) else {"x": 1}
+
+
+def _probes(spec: dict[str, Any], method: str, path: str, objs: dict[str, Any]) -> Iterator[Probe]:
+    op = spec["paths"][path][method.lower()]
+    case = CASES[(method, path)]
+    good_params = {p: (objs[k] if k in objs else k) for p, k in case.params.items()}
+    url = path.format(**good_params)
+    base: dict[str, Any] = {}
+    if case.query:
+        base["params"] = case.query(objs)
+    if case.json:
+        base["json"] = case.json(objs)
+    if case.data:
+        base["data"] = case.data(objs)
+    if case.files:
+        base["files"] = case.files(objs)
+
+    for param in op.get("parameters", []):
+        if param["in"] != "path":
+            continue
+        for bad in BAD_IDS if "integer" in _types(param["schema"]) else ("../x", "Ç" * 3000):
+            bad_url = path.format(**(good_params | {param["name"]: bad}))
+            yield Probe(f"{param['name']}={bad[:20]}", bad_url, base, True)
+
+    body = op.get("requestBody")
+    if body is None:
+        for name, value in (base.get("params") or {}).items():
+            yield Probe(f"?{name}=longo", url, base | {"params": {name: HUGE[:8000]}}, False)
+        return
+    required_body = bool(body.get("required"))
+    media, content = next(iter(body["content"].items()))
+    schema = _resolve(spec, content["schema"])
+    props: dict[str, Any] = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    if media == "application/json":
+        valid = base.get("json", {})
+        hdr = {"Content-Type": "application/json"}
+        yield Probe("json quebrado", url, {"content": b'{"nope', "headers": hdr}, True)
+        tops: tuple[Any, ...] = ([], "texto", 1, True)
+        for top in tops:
+            yield Probe(f"json {top!r}", url, {"json": top}, True)
+        if not required_body:
+            yield Probe("json null", url, {"json": None}, False)
+        if required:
+            yield Probe("json {}", url, {"json": {}}, True)
+        for name, prop in props.items():
+            yield Probe(f"{name} tipo errado", url, {"json": valid | {name: _wrong(prop)}}, True)
+            if "string" in _types(prop):
+                yield Probe(f"{name} enorme", url, {"json": valid | {name: HUGE}}, False)
+            if name in required:
+                rest = {k: v for k, v in valid.items() if k != name}
+                yield Probe(f"{name} ausente", url, {"json": rest}, True)
+    else:  # multipart/form-data
+        mp = "multipart/form-data"
+        file_fields = [n for n, p in props.items() if _is_file(p)]
+        text_fields = [n for n in props if n not in file_fields]
+        must = bool(required)
+        yield Probe("multipart vazio", url, {"content": b"--b--\r\n",
+                    "headers": {"Content-Type": f"{mp}; boundary=b"}}, must)  # fmt: skip
+        yield Probe("multipart sem boundary", url,
+                    {"content": b"garbage", "headers": {"Content-Type": mp}}, must)  # fmt: skip
+        yield Probe("sem corpo", url, {}, must)
+        yield Probe("json em rota multipart", url, {"json": {"x": 1}}, must)
+        data = base.get("data", {})
+        for name in file_fields:
+            for label, upload in (
+                ("vazio", ("vazio.pdf", b"", "application/pdf")),
+                ("nome enorme", ("n" * 5000 + ".pdf", b"%PDF-1.4 x", "application/pdf")),
+                ("nome com barras", ("../../etc/passwd", b"%PDF-1.4 x", "application/pdf")),
+            ):
+                yield Probe(
+                    f"{name} {label}", url, {"data": data, "files": [(name, upload)]}, False
+                )
+            if name in required:
+                yield Probe(f"{name} como texto", url, {"data": data | {name: "abc"}}, True)
+        for name in text_fields:
+            for value in ("abc", "NaN", "Infinity", "-1", "1e999", "ontem", HUGE):
+                files = base.get("files")
+                kwargs = {"data": data | {name: value}} | ({"files": files} if files else {})
+                yield Probe(f"{name}={value[:10]}", url, kwargs, False)
+
+
+def _check(r: Any, probe: Probe) -> str | None:
+    """A description of what is wrong with the answer, or None."""
+    if r.status_code >= 500:
+        return f"{r.status_code} {r.text[:160]}"
+    if probe.must_fail and not 400 <= r.status_code < 500:
+        return f"accepted ({r.status_code}) input that cannot be valid"
+    if r.status_code >= 400:
+        try:
+            err = r.json()["error"]
+        except (ValueError, KeyError, TypeError):
+            return f"{r.status_code} without the error envelope: {r.text[:160]}"
+        if not isinstance(err.get("message"), str) or not CODE.match(str(err.get("code"))):
+            return f"bad error envelope {err}"
+    return None
+
+
+def test_mutating_routes_answer_bad_input_with_4xx_and_a_stable_code(
+    http: Any,
+    seeded: dict[str, Any],
+    world: World,
+) -> None:
+    spec = http.get("/api/openapi.json").json()
+    office = auth(seeded["office"])
+    problems: list[str] = []
+    routes = sorted(
+        (m.upper(), p) for p, ops in spec["paths"].items() for m in ops if m.upper() in MUTATING
+    )
+    assert len(routes) >= 15  # the matrix really runs over the API
+    for method, path in routes:
+        if path == WEBHOOK:
+            continue  # signature-authenticated: see the webhook tests below
+        for probe in _probes(spec, method, path, world["a"]):
+            kwargs = dict(probe.kwargs)
+            kwargs["headers"] = office | kwargs.get("headers", {})
+            r = http.request(method, probe.url, **kwargs)
+            wrong = _check(r, probe)
+            if wrong:
+                problems.append(f"{method} {path} [{probe.label}]: {wrong}")
+    assert not problems, f"{len(problems)} bad answers:\n" + "\n".join(problems)
+
+
+def test_get_routes_with_absurd_ids_are_4xx_or_empty(
+    http: Any,
+    seeded: dict[str, Any],
+    world: World,
+) -> None:
+    office = auth(seeded["office"])
+    problems = []
+    for path in ("/api/documentos", "/api/guias", "/api/tarefas", "/api/solicitacoes"):
+        for bad in BAD_IDS:
+            r = http.get(path, params={"empresa_id": bad}, headers=office)
+            if r.status_code >= 500 or (r.status_code == 200 and _has_rows(r.json())):
+                problems.append(f"GET {path}?empresa_id={bad[:20]}: {r.status_code} {r.text[:100]}")
+            elif r.status_code >= 400 and not CODE.match(_code(r)):
+                problems.append(f"GET {path}?empresa_id={bad[:20]}: envelope {r.text[:100]}")
+    spec = http.get("/api/openapi.json").json()
+    for path, ops in sorted(spec["paths"].items()):
+        params = [p for p in ops.get("get", {}).get("parameters", []) if p["in"] == "path"]
+        if not params or "integer" not in _types(params[0]["schema"]):
+            continue
+        for bad in BAD_IDS:
+            r = http.get(path.format(**{params[0]["name"]: bad}), headers=office)
+            if not 400 <= r.status_code < 500 or not CODE.match(_code(r)):
+                problems.append(f"GET {path} ({bad[:20]}): {r.status_code} {r.text[:100]}")
+    assert not problems, "\n".join(problems)
+
+
+def _has_rows(body: Any) -> bool:
+    if isinstance(body, list):
+        return bool(body)
+    return bool(body.get("itens") or body.get("items"))
+
+
+@pytest.fixture
+def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A configured WhatsApp app secret and verify token."""
+    monkeypatch.setenv("WHATSAPP_APP_SECRET", "segredo-webhook")
+    monkeypatch.setenv("WHATSAPP_VERIFY_TOKEN", "verifica-123")
+    get_settings.cache_clear()
+    yield "segredo-webhook"
+    get_settings.cache_clear()
+
+
+def test_webhook_refuses_malformed_signatures_and_payloads(
+    http: Any, clean_db: None, webhook_secret: str
+) -> None:
+    problems = []
+    for header in ("", "sha256=", "sha1=abc", "sha256=" + "0" * 64, "sha256=é"):
+        r = http.post(
+            WEBHOOK, content=b'{"entry": []}', headers={SIGNATURE_HEADER: header.encode("latin-1")}
+        )
+        if r.status_code != 401 or not CODE.match(r.json()["error"]["code"]):
+            problems.append(f"signature {header!r}: {r.status_code} {r.text[:100]}")
+    bodies: list[bytes] = [
+        b"not json", b"[]", b'"x"', b"null", b'{"entry": "x"}', b'{"entry": [1]}',
+        b'{"entry": [{"changes": "x"}]}', b'{"entry": [{"changes": [{"value": []}]}]}',
+        b'{"entry": [{"changes": [{"value": {"statuses": [{"id": 1, "status": {}}]}}]}]}',
+        b'{"entry": [{"changes": [{"value": {"statuses": [{"id": "w", "status": "read",'
+        b' "timestamp": "amanha", "errors": "x"}]}}]}]}',
+    ]  # fmt: skip
+    for raw in bodies:
+        r = http.post(
+            WEBHOOK, content=raw, headers={SIGNATURE_HEADER: sign_webhook(webhook_secret, raw)}
+        )
+        if r.status_code >= 500 or (r.status_code >= 400 and not CODE.match(_code(r))):
+            problems.append(f"signed body {raw[:60]!r}: {r.status_code} {r.text[:100]}")
+    for token in ("errado", "verificação", "x" * 5000):
+        params = {"hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "42"}
+        r = http.get(WEBHOOK, params=params)
+        if r.status_code != 403:
+            problems.append(f"verify_token {token[:12]!r}: {r.status_code} {r.text[:100]}")
+    assert not problems, "\n".join(problems)
+
+
+def _code(r: Any) -> str:
+    try:
+        return str(r.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return ""

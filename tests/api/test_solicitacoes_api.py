@@ -75,3 +75,34 @@ def test_nothing_to_send(api_client, seeded) -> None:  # type: ignore[no-untyped
     again = api_client.post(f"/api/solicitacoes/{req['id']}/nada-a-enviar", headers=client, json={})
     assert again.status_code == 409 and again.json()["error"]["code"] == "solicitacao_encerrada"
     assert api_client.get("/api/solicitacoes?situacao=aberta", headers=client).json() == []
+
+
+def test_too_many_files_in_one_call_is_refused(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    _requests(seeded)
+    from sqlalchemy import select
+
+    from app.db import session_scope
+    from models import DocumentRequest, RequestItem
+
+    with session_scope() as s:
+        req = s.scalar(select(DocumentRequest).where(DocumentRequest.empresa_id == seeded["a"]))
+        code = s.scalar(select(RequestItem.code).where(RequestItem.request_id == req.id))
+    files = [
+        ("arquivos", (f"f{i}.pdf", b"%PDF-1.4 x" + bytes([i % 256]), "application/pdf"))
+        for i in range(51)
+    ]
+    r = api_client.post(
+        f"/api/solicitacoes/{req.id}/itens/{code}/arquivos",
+        files=files,
+        headers=auth(seeded["client"]),
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "arquivos_demais"
+    with session_scope() as s:
+        assert (
+            s.scalar(
+                select(RequestItem.status).where(
+                    RequestItem.request_id == req.id, RequestItem.code == code
+                )
+            )
+            == "pendente"
+        )

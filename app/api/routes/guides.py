@@ -143,6 +143,8 @@ def list_guides(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[GuideOut]:
     """Guides by competência, status and empresa (a client sees only its own)."""
+    if empresa_id is not None:
+        principal.check_empresa(empresa_id)  # 403 like every other list, never a silent swap
     if not principal.is_office:
         empresa_id = principal.empresa_id
     rows = guides.list_guides(

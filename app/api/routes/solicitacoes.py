@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.routes.tarefas import read_upload
+from app.errors import InvalidInput
 from app.fiscal.competencia import Competencia
 from app.services.requests import (
     answer_nothing_to_send,
@@ -21,8 +22,10 @@ from app.services.requests import (
     report_missing,
 )
 from app.services.tokens import Principal
+from app.settings import get_settings
 
 router = APIRouter(tags=["solicitacoes"])
+MAX_FILES_PER_CALL = 50
 
 
 class ItemOut(BaseModel):
@@ -128,12 +131,24 @@ def attach_route(
 ) -> SolicitacaoOut:
     """Attach one or more files to an item (stored once per content); the item is received."""
     _out(session, request_id, principal)  # 404 / scope first
+    if len(arquivos) > MAX_FILES_PER_CALL:
+        raise InvalidInput(
+            f"Envie no máximo {MAX_FILES_PER_CALL} arquivos por vez.", code="arquivos_demais"
+        )
+    total_limit = get_settings().UPLOAD_MAX_TOTAL_BYTES
+    received = 0
     for upload in arquivos:
+        data = read_upload(upload)
+        received += len(data)
+        if received > total_limit:  # the transaction rolls back: nothing half-attached
+            raise InvalidInput(
+                "O total enviado excede o limite por envio.", code="limite_total_excedido"
+            )
         attach_file(
             session,
             request_id=request_id,
             item_code=codigo,
-            data=read_upload(upload),
+            data=data,
             filename=upload.filename or "arquivo",
             content_type=upload.content_type or "application/octet-stream",
             actor=principal.actor,

@@ -15,7 +15,6 @@ send never queues twice. PDFs are rendered lazily here, at send time, not in gen
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,10 +26,10 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.services import audit, outbox
+from app.services.files import store_file
 from app.services.guide_pdf import GuidePdfData, render_guide_pdf
 from app.services.guides import office_setting
 from app.settings import get_settings
-from app.storage import get_storage
 from app.storage.signing import sign, verify
 from models import Empresa, Guide, GuideEvent, Notification, Obligation, StoredFile
 
@@ -82,35 +81,16 @@ def store_bytes(
     purpose: str,
     actor: str,
 ) -> int:
-    """Store a file (deduplicated per empresa by sha256); returns the stored_files id."""
-    digest = hashlib.sha256(data).hexdigest()
-    key = f"{purpose}/{empresa_id}/{digest}"
-    get_storage().put(key, data, content_type=content_type)
-    stmt = (
-        insert(StoredFile)
-        .values(
-            empresa_id=empresa_id,
-            sha256=digest,
-            size=len(data),
-            content_type=content_type,
-            original_name=filename[:255],
-            storage_key=key,
-            purpose=purpose,
-            uploaded_by=actor,
-        )
-        .on_conflict_do_nothing(index_elements=["empresa_id", "sha256"])
-        .returning(StoredFile.id)
+    """Store a guide document/receipt/PDF once per (empresa, sha256); returns its id."""
+    return store_file(
+        session,
+        empresa_id=empresa_id,
+        data=data,
+        filename=filename,
+        content_type=content_type,
+        purpose=purpose,
+        uploaded_by=actor,
     )
-    new_id = session.execute(stmt).scalar()
-    if new_id is not None:
-        return int(new_id)
-    found = session.scalar(
-        select(StoredFile.id).where(
-            StoredFile.empresa_id == empresa_id, StoredFile.sha256 == digest
-        )
-    )
-    assert found is not None
-    return int(found)
 
 
 def _filename(empresa: Empresa, guide: Guide) -> str:

@@ -19,7 +19,6 @@ never queued twice even when two runs overlap.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tomllib
 from collections import defaultdict
@@ -36,10 +35,9 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, InvalidInput, NotFound
 from app.fiscal.competencia import Competencia
 from app.services import audit, outbox
+from app.services.files import store_file
 from app.services.holidays_db import HolidayIndex, load_holiday_index
 from app.services.obligations import empresa_traits, office_today
-from app.settings import get_settings
-from app.storage import get_storage
 from models import (
     Contact,
     DocumentRequest,
@@ -47,7 +45,6 @@ from models import (
     OfficeSetting,
     RequestItem,
     RequestTemplate,
-    StoredFile,
 )
 
 __all__ = [
@@ -509,57 +506,6 @@ def report_missing(
         details={"itens": sorted(wanted)},
     )
     return row
-
-
-def store_file(
-    session: Session,
-    *,
-    empresa_id: int,
-    data: bytes,
-    filename: str,
-    content_type: str,
-    purpose: str,
-    uploaded_by: str,
-) -> int:
-    """Keep a file in storage once per (empresa, sha256); returns the stored_files id."""
-    if not data:
-        raise InvalidInput("Arquivo vazio.", code="arquivo_vazio")
-    limit = get_settings().UPLOAD_MAX_FILE_BYTES
-    if len(data) > limit:
-        raise InvalidInput(
-            f"Arquivo maior que o limite de {limit // 1024} KiB.", code="arquivo_grande_demais"
-        )
-    sha = hashlib.sha256(data).hexdigest()
-    found = session.scalar(
-        select(StoredFile.id).where(StoredFile.empresa_id == empresa_id, StoredFile.sha256 == sha)
-    )
-    if found is not None:
-        return int(found)
-    key = f"{purpose}/{empresa_id}/{sha[:2]}/{sha}"
-    get_storage().put(key, data, content_type=content_type)
-    stmt = (
-        insert(StoredFile)
-        .values(
-            empresa_id=empresa_id,
-            sha256=sha,
-            size=len(data),
-            content_type=content_type[:100],
-            original_name=(filename or "arquivo")[:255],
-            storage_key=key,
-            purpose=purpose[:20],
-            uploaded_by=uploaded_by[:200],
-        )
-        .on_conflict_do_nothing(index_elements=["empresa_id", "sha256"])
-        .returning(StoredFile.id)
-    )
-    new_id = session.execute(stmt).scalar()
-    if new_id is None:  # a concurrent request stored the same bytes first
-        new_id = session.scalar(
-            select(StoredFile.id).where(
-                StoredFile.empresa_id == empresa_id, StoredFile.sha256 == sha
-            )
-        )
-    return int(new_id)  # type: ignore[arg-type]
 
 
 def attach_file(

@@ -8,9 +8,9 @@ from prefect import task
 
 from app.db import session_scope
 from app.fiscal.competencia import Competencia
+from app.services.office import office_settings
 from app.services.requests import (
     generate_requests,
-    office_setting,
     refresh_requests,
     seed_templates,
     send_reminders,
@@ -31,7 +31,7 @@ def seed_templates_task() -> int:
 def monthly_day_task() -> int:
     """The day of the month the office sends the monthly requests (default 1)."""
     with session_scope() as session:
-        return int(office_setting(session, MONTHLY_DAY_SETTING, {"dia": 1})["dia"])
+        return int(office_settings(session, MONTHLY_DAY_SETTING, {"dia": 1})["dia"])
 
 
 @task(name="gerar-solicitacoes-do-lote", **TASK_DEFAULTS)

@@ -19,6 +19,7 @@ from app.api.routes import documents as documents_routes
 from app.api.routes import empresas_admin as empresas_admin_routes
 from app.api.routes import guides as guides_routes
 from app.api.routes import notifications as notifications_routes
+from app.api.routes import office as office_routes
 from app.api.routes import revenue as revenue_routes
 from app.api.routes import solicitacoes as solicitacoes_routes
 from app.api.routes import tarefas as tarefas_routes
@@ -106,6 +107,7 @@ def create_app() -> FastAPI:
     app.include_router(notifications_routes.router)
     app.include_router(guides_routes.router)
     app.include_router(revenue_routes.router)
+    app.include_router(office_routes.router)
     for r in (empresas_admin_routes.router, tarefas_routes.router, solicitacoes_routes.router):
         app.include_router(r)
     return app

@@ -32,7 +32,8 @@ from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import load_catalogue
 from app.fiscal.simples import calculate_das
 from app.services import audit, ledger, outbox
-from models import Empresa, Guide, Obligation, OfficeSetting, Staff, Tarefa
+from app.services.office import office_value
+from models import Empresa, Guide, Obligation, Staff, Tarefa
 
 __all__ = [
     "CALCULATED_OBLIGATIONS",
@@ -45,7 +46,6 @@ __all__ = [
     "list_guides",
     "register_document",
     "mark_overdue",
-    "office_setting",
 ]
 
 # Obligation code → how its amount is obtained; anything absent waits for an official document.
@@ -58,17 +58,9 @@ DEFAULT_GENERATION_DAY = 5
 MAX_AMOUNT = Decimal("1e13")
 
 
-def office_setting(session: Session, key: str, default: Any) -> Any:
-    """An office setting's ``value["valor"]`` (operators edit ``office_settings``), or default."""
-    row = session.get(OfficeSetting, key)
-    if row is None or not isinstance(row.value, dict):
-        return default
-    return row.value.get("valor", row.value.get("dia", default))
-
-
 def generation_day(session: Session) -> int:
     """Day of the month gerar-guias acts on (office setting ``dia_geracao_guias``, default 5)."""
-    day = int(office_setting(session, "dia_geracao_guias", DEFAULT_GENERATION_DAY))
+    day = int(office_value(session, "dia_geracao_guias", DEFAULT_GENERATION_DAY))
     if not 1 <= day <= 28:
         raise InvalidInput(
             "dia_geracao_guias deve estar entre 1 e 28.", code="configuracao_invalida"

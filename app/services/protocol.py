@@ -28,7 +28,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.services import audit, outbox
 from app.services.files import store_file
 from app.services.guide_pdf import GuidePdfData, render_guide_pdf
-from app.services.guides import office_setting
+from app.services.office import office_value
 from app.settings import get_settings
 from app.storage.signing import sign, verify
 from models import Empresa, Guide, GuideEvent, Notification, Obligation, StoredFile
@@ -99,7 +99,7 @@ def _filename(empresa: Empresa, guide: Guide) -> str:
 
 def ensure_pdfs(session: Session, *, guide_ids: Sequence[int]) -> int:
     """Render and store the office PDF of guides that lack one; returns how many were rendered."""
-    office = str(office_setting(session, "nome_escritorio", get_settings().MAIL_FROM_NAME))
+    office = str(office_value(session, "nome_escritorio", get_settings().MAIL_FROM_NAME))
     rows = session.execute(
         select(Guide, Empresa, Obligation.name)
         .join(Empresa, Empresa.id == Guide.empresa_id)

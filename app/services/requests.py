@@ -38,11 +38,11 @@ from app.services import audit, outbox
 from app.services.files import store_file
 from app.services.holidays_db import HolidayIndex, load_holiday_index
 from app.services.obligations import empresa_traits, office_today
+from app.services.office import office_settings
 from models import (
     Contact,
     DocumentRequest,
     Empresa,
-    OfficeSetting,
     RequestItem,
     RequestTemplate,
 )
@@ -55,7 +55,6 @@ __all__ = [
     "generate_requests",
     "get_request",
     "list_requests",
-    "office_setting",
     "refresh_requests",
     "report_missing",
     "seed_templates",
@@ -108,12 +107,6 @@ def seed_templates(session: Session) -> int:
         .returning(RequestTemplate.id)
     )
     return len(session.execute(stmt).all())
-
-
-def office_setting(session: Session, key: str, default: dict[str, Any]) -> dict[str, Any]:
-    """An office setting (JSON object) merged over its defaults."""
-    value = session.scalar(select(OfficeSetting.value).where(OfficeSetting.key == key))
-    return {**default, **(value or {})}
 
 
 def generate_requests(
@@ -339,7 +332,7 @@ def send_reminders(
     """Queue the reminders that are due today for open requests; returns reminders counted."""
     moment = now or datetime.now(UTC)
     today = office_today(moment)
-    policy = office_setting(session, REMINDER_SETTING, REMINDER_DEFAULTS)
+    policy = office_settings(session, REMINDER_SETTING, REMINDER_DEFAULTS)
     every, maximum = int(policy["a_cada_dias_uteis"]), int(policy["maximo"])
     hol = holidays if holidays is not None else load_holiday_index(session)
     rows = session.execute(

@@ -128,6 +128,10 @@ CASES: dict[tuple[str, str], Case] = {
         query=lambda o: {"motivo": "exclusão de teste"},
     ),
     ("GET", "/api/notificacoes"): Case("office_only"),
+    ("GET", "/api/escritorio/configuracoes"): Case("office_only"),
+    ("PUT", "/api/escritorio/configuracoes/{chave}"): Case(
+        "office_only", params={"chave": "configuracao"}, json=lambda o: {"dia": 10}
+    ),
     ("POST", "/api/notificacoes/{notification_id}/reenfileirar"): Case(
         "office_only", params={"notification_id": "notificacao"}, json=lambda o: {"motivo": "x"}
     ),
@@ -268,6 +272,7 @@ def _objects(s: Any, empresa_id: int, tag: str) -> dict[str, Any]:
         "guia": guide.id,
         "solicitacao": req.id,
         "item": item.code,
+        "configuracao": "dia_geracao_guias",  # office-wide: the same for A and B
     }
 
 
@@ -425,7 +430,10 @@ def test_office_only_routes_refuse_the_client_on_its_own_objects(http, seeded, w
 
 
 def test_unknown_object_ids_are_404_not_500(http, seeded, world) -> None:  # type: ignore[no-untyped-def]
-    missing = {k: 987654321 for k in world["b"] if k != "item"} | {"item": "NAO_EXISTE"}
+    missing = {k: 987654321 for k in world["b"] if k not in {"item", "configuracao"}} | {
+        "item": "NAO_EXISTE",
+        "configuracao": "nao_existe",
+    }
     wrong: list[str] = []
     for (method, path), case in sorted(CASES.items()):
         if case.kind not in {"object", "office_only"} or not case.params:

@@ -2,14 +2,17 @@
 
 Run: ``.venv/bin/python bench/notify.py [--n 10000] [--whatsapp-n N] [--whatsapp-rate 80]``
 
-E-mail: N notifications queued, then drained exactly as the ``enviar-notificacoes`` task does
-(``deliver_batch``: claim 500 with SKIP LOCKED, send on one SMTP connection with the Redis
-journal, record) to the dev SMTP sink (``app.notify.mailsink``) running in another process,
-which writes every message as .eml. Baseline in the same run: the bare channel
-(``EmailChannel.send_many`` of pre-built messages, no database, no journal) to the same sink.
+E-mail: N notifications queued, then drained by the ``enviar-notificacoes`` task itself
+(``tasks.notifications.send_notifications_batch``, called batch after batch as the flow does:
+channels from the settings, claim 500 with SKIP LOCKED, send on one SMTP connection with the
+Redis journal, record) to the dev SMTP sink (``app.notify.mailsink``) running in another
+process, which writes every message as .eml. Baseline in the same run: the bare channel
+(``EmailChannel.send_many``: render + SMTP, no database, no journal) to the same sink.
 
-WhatsApp: N notifications drained to the local Cloud API fake (a thread), the token bucket set
-to ``--whatsapp-rate`` (default 80/s, the Cloud API's standard throughput). Baseline: that rate.
+WhatsApp: N notifications drained by ``deliver_batch`` to the local Cloud API fake (a thread),
+the token bucket set to ``--whatsapp-rate`` (default 80/s, the Cloud API's standard
+throughput). The channel is composed here rather than from the settings because outside
+production the factory puts WhatsApp in sandbox mode (nothing would reach the fake).
 
 Duplicates are counted on the receiving side: Message-IDs in the sink's .eml files, and
 ``biz_opaque_callback_data`` keys at the fake. Database ``contab_bench_notify`` (re-created).
@@ -39,7 +42,7 @@ CONTEXT = {
 }
 
 
-def _setup(tmp: Path) -> None:
+def _setup(tmp: Path, mail_port: int) -> None:
     from app.localservices import create_database, ensure_postgres, ensure_redis, port_open
 
     pg_port = 5432 if port_open("127.0.0.1", 5432) else 55432
@@ -58,6 +61,8 @@ def _setup(tmp: Path) -> None:
             "REDIS_DB": "8",
             "FILESYSTEM_DISK": "local",
             "STORAGE_LOCAL_ROOT": str(tmp / "storage"),
+            "MAIL_HOST": "127.0.0.1",
+            "MAIL_PORT": str(mail_port),
         }
     )
     ensure_postgres("127.0.0.1", pg_port, ROOT / "var" / "bench" / "pg")
@@ -97,6 +102,18 @@ def _drain(senders: object) -> tuple[int, float]:
             return sent, time.perf_counter() - start
 
 
+def _drain_with_task() -> tuple[int, float]:
+    """Run the ``enviar-notificacoes`` batch task (its plain function) until the outbox is empty."""
+    from tasks.notifications import send_notifications_batch
+
+    sent, start = 0, time.perf_counter()
+    while True:
+        report = send_notifications_batch.fn(limit=500)
+        sent += report.get("enviadas", 0)
+        if report["reivindicadas"] == 0:
+            return sent, time.perf_counter() - start
+
+
 def _wait_port(port: int) -> None:
     from app.localservices import port_open
 
@@ -107,15 +124,15 @@ def _wait_port(port: int) -> None:
         time.sleep(0.1)
 
 
-def bench_email(n: int, tmp: Path) -> None:
+def bench_email(n: int, tmp: Path, port: int) -> None:
     """Outbox → SMTP sink (another process) vs the bare channel."""
+    import tasks.notifications  # noqa: F401  (imports Prefect: outside the timed part)
     from app.cache import get_redis
     from app.localservices import free_port
     from app.notify.base import Message
-    from app.notify.email import EmailChannel, SmtpConfig
-    from app.services.delivery import Senders
+    from app.notify.factory import email_channel, email_limiter
 
-    port, mail_dir = free_port(), tmp / "mail"
+    mail_dir = tmp / "mail"
     sink = subprocess.Popen(
         [sys.executable, "-m", "app.notify.mailsink", "--smtp-port", str(port),
          "--http-port", str(free_port()), "--dir", str(mail_dir)],
@@ -123,7 +140,8 @@ def bench_email(n: int, tmp: Path) -> None:
     )  # fmt: skip
     try:
         _wait_port(port)
-        channel = EmailChannel(SmtpConfig(host="127.0.0.1", port=port))
+        channel = email_channel()  # what the task builds from MAIL_HOST/MAIL_PORT
+        limiter = email_limiter(get_redis())
         base_n = min(n, 2000)
         messages = [
             Message("email", f"base{i}@example.com.br", "lembrete_solicitacao", f"base:{i}",
@@ -136,7 +154,7 @@ def bench_email(n: int, tmp: Path) -> None:
         channel.send_many(messages)
         before = time.perf_counter() - t0
         _queue(n, "email")
-        sent, seconds = _drain(Senders(redis=get_redis(), email=channel))
+        sent, seconds = _drain_with_task()
         t0 = time.perf_counter()
         channel.send_many([replace(m, idempotency_key=m.idempotency_key + ":2") for m in messages])
         base_rate = 2 * base_n / (before + time.perf_counter() - t0)
@@ -159,6 +177,7 @@ def bench_email(n: int, tmp: Path) -> None:
         f"e-mail    {sent:6d} sent in {seconds:6.1f} s = {rate:7.1f} msg/s  (target ≥ 200)"
         f"  | bare channel {base_rate:7.1f} msg/s, outbox = {rate / base_rate:.0%} of it"
         f"  | duplicates {duplicates}"
+        f"  | e-mail rate limit {'off' if limiter is None else f'{limiter.rate_per_s:g}/s'}"
     )
 
 
@@ -195,8 +214,11 @@ def main() -> None:
     parser.add_argument("--whatsapp-rate", type=float, default=80.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="contab-bench-notify-") as tmp:
-        _setup(Path(tmp))
-        bench_email(args.n, Path(tmp))
+        from app.localservices import free_port
+
+        mail_port = free_port()
+        _setup(Path(tmp), mail_port)
+        bench_email(args.n, Path(tmp), mail_port)
         from sqlalchemy import text
 
         from app.db import get_engine

@@ -1,31 +1,35 @@
 """SMTP e-mail channel: renders the pt-BR templates and delivers them over ``smtplib``.
 
 Reply codes follow RFC 5321 §4.2.1: ``4yz`` is a transient failure (retry later), ``5yz`` a
-permanent one. Connection problems (refused, timeout, TLS, dropped) are transient.
+permanent one. Connection problems (refused, timeout, TLS, dropped) are transient. When the
+server advertises PIPELINING (RFC 2920), MAIL, RCPT and DATA go in one write: two round trips
+per message instead of four.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
+import secrets
 import smtplib
 import ssl
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from email.encoders import encode_base64
+from dataclasses import dataclass, field
+from email import message_from_bytes
 from email.header import Header
-from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.message import Message as MimeMessage
 from email.policy import compat32
-from email.utils import formataddr, formatdate
-from typing import Literal
+from email.utils import encode_rfc2231, formataddr, formatdate, quote
+from functools import lru_cache
+from typing import Literal, cast
 
 from app.notify.base import (
     DESTINATARIO_INVALIDO,
     FALHA_PERMANENTE,
     FALHA_TEMPORARIA,
+    Attachment,
     ChannelError,
     Message,
     SendResult,
@@ -36,7 +40,7 @@ from app.notify.render import render
 __all__ = ["IDEMPOTENCY_HEADER", "EmailChannel", "SmtpConfig", "SmtpSession", "message_id_for"]
 
 IDEMPOTENCY_HEADER = "X-Contab-Idempotency-Key"
-# SMTP needs CRLF line ends; sendmail() sends bytes untouched (RFC 5321 §2.3.8).
+CRLF = b"\r\n"  # SMTP needs CRLF line ends; DATA is sent byte for byte (RFC 5321 §2.3.8)
 _WIRE = compat32.clone(linesep="\r\n")
 
 # First digit of the SMTP reply code -> stable error code (RFC 5321 §4.2.1).
@@ -47,6 +51,8 @@ _RCPT_REPLY_CLASS: Mapping[int, str] = {4: FALHA_TEMPORARIA, 5: DESTINATARIO_INV
 # A pragmatic address check: one @, a dot in the domain, no spaces, brackets or line breaks
 # (the latter would allow header injection).
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+_MIME_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+$")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +62,7 @@ class SmtpConfig:
     host: str
     port: int = 25
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     security: Literal["none", "starttls", "ssl"] = "none"
     sender_address: str = "nao-responda@localhost"
     sender_name: str = "Escritório Contábil"
@@ -94,6 +100,71 @@ def _text(raw: bytes | str) -> str:
     return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
 
 
+# ---------------------------------------------------------------------------- MIME on the wire
+# The message is written as bytes directly: the stdlib generator (compat32) costs ~0.7 ms per
+# message in header folding alone, more than everything else a send does. The output is the
+# same structure the generator wrote (text + HTML alternative, base64 parts, attachments in a
+# mixed wrapper); headers that are not short ASCII are folded by the stdlib policy itself.
+
+
+def _header(name: str, value: str) -> bytes:
+    """One header line; RFC 5322 §2.1.1's 78 columns, non-ASCII encoded per RFC 2047."""
+    line = f"{name}: {value}"
+    if len(line) <= 78 and line.isascii() and line.isprintable():
+        return line.encode() + CRLF  # nothing to fold or encode: as compat32 would write it
+    return _folded(name, " ".join(value.splitlines()))  # a line break would inject a header
+
+
+@lru_cache(maxsize=1024)
+def _folded(name: str, value: str, charset: str | None = None) -> bytes:
+    # Subjects and sender names repeat across a batch: fold each distinct one once. compat32
+    # folds a Header object as such (typeshed says str only).
+    return _WIRE.fold_binary(name, cast(str, Header(value, charset)) if charset else value)
+
+
+def _part(content_type: str, payload: bytes, extra: bytes = b"") -> bytes:
+    # base64 lines of 76 characters (RFC 2045 §6.8); "_" never occurs in base64, so the
+    # "_"-bearing boundaries below cannot collide with any part's content (RFC 2046 §5.1.1).
+    body = base64.encodebytes(payload).replace(b"\n", CRLF)
+    return (
+        _header("Content-Type", content_type)
+        + b"MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n"
+        + extra
+        + CRLF
+        + body
+    )
+
+
+def _multipart(subtype: str, parts: list[bytes], headers: bytes = b"") -> bytes:
+    boundary = f"==contab_{secrets.token_hex(12)}".encode()
+    out = [
+        b"Content-Type: multipart/" + subtype.encode() + b';\r\n boundary="' + boundary + b'"\r\n',
+        b"MIME-Version: 1.0\r\n",
+        headers,
+        CRLF,
+    ]
+    for part in parts:
+        out += [b"--", boundary, CRLF, part, CRLF]
+    out += [b"--", boundary, b"--", CRLF]
+    return b"".join(out)
+
+
+def _attachment(attachment: Attachment) -> bytes:
+    filename, content, mime = attachment
+    mime = mime if _MIME_TYPE.match(mime) else "application/octet-stream"
+    name = " ".join(filename.split())  # no line breaks may reach a header
+    param = (
+        f'filename="{quote(name)}"'
+        if name.isascii()
+        else (f"filename*={encode_rfc2231(name, 'utf-8')}")
+    )
+    disposition = _header("Content-Disposition", f"attachment; {param}")
+    return _part(mime, content, disposition)
+
+
+# ---------------------------------------------------------------------------- SMTP session
+
+
 class SmtpSession:
     """One open SMTP connection reused for many messages (see ``EmailChannel.open``)."""
 
@@ -103,25 +174,70 @@ class SmtpSession:
 
     def send(self, message: Message) -> SendResult:
         """Deliver one message on this connection, reconnecting once if the server dropped it."""
-        mail = self._channel.build(message)
-        raw = mail.as_bytes(policy=_WIRE)
+        raw, message_id = self._channel.encode(message)
         for attempt in (1, 2):
             try:
-                smtp = self._connection()
-                smtp.sendmail(self._channel.config.sender_address, [message.to], raw)
-                return SendResult(provider_id=str(mail["Message-ID"]))
+                self._transfer(self._connection(), message.to, raw)
+                return SendResult(provider_id=message_id)
             except smtplib.SMTPServerDisconnected as exc:
                 self.close()
                 if attempt == 2:
                     raise _map_error(exc) from exc
             except (smtplib.SMTPException, OSError) as exc:
-                # A refusal leaves the session usable (smtplib sent RSET); anything else may not.
+                # A refusal leaves the session usable (we sent RSET); anything else may not.
                 if not isinstance(
                     exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
                 ):
                     self.close()
                 raise _map_error(exc) from exc
         raise AssertionError("unreachable")
+
+    def _transfer(self, smtp: smtplib.SMTP, to: str, raw: bytes) -> None:
+        """One mail transaction: MAIL, RCPT, DATA and the content; raises smtplib's errors."""
+        sender = self._channel.config.sender_address
+        options = f" SIZE={len(raw)}" if smtp.has_extn("size") else ""
+        if not (sender + to).isascii():
+            if not smtp.has_extn("smtputf8"):
+                raise smtplib.SMTPRecipientsRefused({to: (553, b"SMTPUTF8 indisponivel")})
+            options += " SMTPUTF8"
+        commands = [f"MAIL FROM:<{sender}>{options}\r\n", f"RCPT TO:<{to}>\r\n", "DATA\r\n"]
+        if smtp.has_extn("pipelining"):
+            smtp.send("".join(commands).encode())
+            replies = [smtp.getreply() for _ in commands]
+        else:  # stop at the first refusal, as RFC 5321 §3.3 expects without pipelining
+            replies = []
+            for command in commands:
+                smtp.send(command.encode())
+                replies.append(smtp.getreply())
+                if replies[-1][0] >= 400:
+                    break
+        (mail_code, mail_text), *rest = replies
+        rcpt = rest[0] if rest else (503, b"")
+        data_code, data_text = rest[1] if len(rest) > 1 else (503, b"")
+        accepted = mail_code == 250 and rcpt[0] in (250, 251)
+        if data_code == 354 and accepted:
+            smtp.send(_LEADING_DOT.sub(b"..", raw) + b".\r\n")  # dot-stuffing, RFC 5321 §4.5.2
+            code, text = smtp.getreply()
+            if code == 250:
+                return
+            self._reset(smtp)
+            raise smtplib.SMTPDataError(code, text)
+        if data_code == 354:  # DATA accepted after a refusal: end it empty (RFC 2920 §3.1)
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        self._reset(smtp)
+        if mail_code != 250:
+            raise smtplib.SMTPSenderRefused(mail_code, mail_text, sender)
+        if not accepted:
+            raise smtplib.SMTPRecipientsRefused({to: rcpt})
+        raise smtplib.SMTPDataError(data_code, data_text)
+
+    @staticmethod
+    def _reset(smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.rset()
+        except smtplib.SMTPServerDisconnected:
+            pass
 
     @property
     def connected(self) -> bool:
@@ -149,40 +265,42 @@ class EmailChannel:
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
+        self._from = _header(
+            "From", formataddr((config.sender_name, config.sender_address), charset="utf-8")
+        )
 
-    def build(self, message: Message) -> MIMEMultipart:
-        """Render the template into a MIME message (text + HTML alternative + attachments)."""
-        # email.mime (compat32) rather than EmailMessage: the new header registry costs ~2 ms
-        # per message, which alone would cap a batch below the 200 e-mails/s target.
+    def encode(self, message: Message) -> tuple[bytes, str]:
+        """Render the template into the wire bytes (CRLF) of the mail, and its Message-ID."""
         if not _ADDRESS.match(message.to):
             raise channel_error(DESTINATARIO_INVALIDO, f"Endereço: {message.to!r}.")
         context = {"links": message.links, **message.context}
         if message.links and "link" not in context:
             context["link"] = message.links[0].url
         rendered = render(message.template, context, subject=message.subject)
-        cfg = self.config
-        body = MIMEMultipart("alternative")
-        body.attach(MIMEText(rendered.text, "plain", "utf-8"))
-        body.attach(MIMEText(rendered.html, "html", "utf-8"))
-        if message.attachments:
-            mail = MIMEMultipart("mixed")
-            mail.attach(body)
-            for filename, content, mime in message.attachments:
-                maintype, _, subtype = mime.partition("/")
-                part = MIMEBase(maintype or "application", subtype or "octet-stream")
-                part.set_payload(content)
-                encode_base64(part)
-                part.add_header("Content-Disposition", "attachment", filename=filename)
-                mail.attach(part)
-        else:
-            mail = body
-        mail["From"] = formataddr((cfg.sender_name, cfg.sender_address), charset="utf-8")
-        mail["To"] = message.to
-        mail["Subject"] = Header(rendered.subject, "utf-8")  # type: ignore[assignment]
-        mail["Date"] = formatdate(localtime=False)
-        mail["Message-ID"] = message_id_for(message.idempotency_key, cfg.sender_address)
-        mail[IDEMPOTENCY_HEADER] = message.idempotency_key
-        return mail
+        message_id = message_id_for(message.idempotency_key, self.config.sender_address)
+        headers = b"".join(
+            (
+                self._from,
+                _header("To", message.to),
+                _folded("Subject", rendered.subject, "utf-8"),
+                _header("Date", formatdate(localtime=False)),
+                _header("Message-ID", message_id),
+                _header(IDEMPOTENCY_HEADER, message.idempotency_key),
+            )
+        )
+        bodies = [
+            _part('text/plain; charset="utf-8"', rendered.text.encode()),
+            _part('text/html; charset="utf-8"', rendered.html.encode()),
+        ]
+        if not message.attachments:
+            return _multipart("alternative", bodies, headers), message_id
+        parts = [_multipart("alternative", bodies)]
+        parts += [_attachment(a) for a in message.attachments]
+        return _multipart("mixed", parts, headers), message_id
+
+    def build(self, message: Message) -> MimeMessage:
+        """The message as a stdlib ``email`` object (parsed back from :meth:`encode`)."""
+        return message_from_bytes(self.encode(message)[0], policy=compat32)
 
     def connect(self) -> smtplib.SMTP:
         """Open, secure and authenticate a connection (every socket call has the timeout)."""

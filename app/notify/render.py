@@ -81,6 +81,9 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates ship with the code: compiled once per process, never re-checked on disk
+        # (auto_reload stat()s each template and its parents on every render).
+        auto_reload=False,
     )
     env.filters.update(FILTERS)
     return env

@@ -7,9 +7,11 @@ One batch (:func:`deliver_batch`) is three steps, two of them short transactions
    a ``claimed_by`` token unique to this batch and ``attempts + 1``; committed at once, so two
    workers never hold the same row.
 2. **send** — outside any transaction, one SMTP connection and one httpx client per batch, a
-   Redis token bucket per channel. Around each provider call a Redis *journal* entry is written:
-   ``enviando`` before the call (at the latest just before it: it rides on the previous row's
-   round trip), ``enviada <provider id>`` right after the provider accepted.
+   Redis token bucket per channel. Each channel's rows go out in order in their own thread (a
+   *lane*: e-mails never wait behind WhatsApp's rate limit), so at most one row per channel is
+   in flight. Around each provider call a Redis *journal* entry is written: ``enviando`` before
+   the call (at the latest just before it: it rides on the previous row's round trip),
+   ``enviada <provider id>`` right after the provider accepted.
 3. **record** — one transaction: ``enviada`` (provider id, sent_at) | back to ``pendente`` with
    backoff and jitter (transient, until ``max_attempts`` = 3, the guide) | ``falhou`` with the
    stable code and reason (permanent, or attempts exhausted); one DeliveryAttempt row each.
@@ -21,12 +23,12 @@ worker; the next run recovers it with the journal:
 - journal ``enviada`` → recorded as sent with the journaled provider id; **not resent**;
 - no journal → the worker died before trying it → back to ``pendente``, attempt not counted;
 - journal ``enviando`` → the worker died while the provider was answering, the only case whose
-  outcome is unknown. It goes back to ``pendente`` with a DeliveryAttempt
-  ``reenvio_apos_falha`` (visible as a possible duplicate). The resend is the same message: the
-  e-mail keeps its Message-ID (derived from the idempotency key, receivers deduplicate) and the
-  WhatsApp message carries the key in ``biz_opaque_callback_data`` — if Meta had accepted it,
-  its status webhook has meanwhile reconciled the row by that key (see ``apply_status``), so it
-  is no longer ``enviando`` and is not resent.
+  outcome is unknown (at most one row per channel). It goes back to ``pendente`` with a
+  DeliveryAttempt ``reenvio_apos_falha`` (visible as a possible duplicate). The resend is the
+  same message: the e-mail keeps its Message-ID (derived from the idempotency key, receivers
+  deduplicate) and the WhatsApp message carries the key in ``biz_opaque_callback_data`` — if
+  Meta had accepted it, its status webhook has meanwhile reconciled the row by that key (see
+  ``apply_status``), so it is no longer ``enviando`` and is not resent.
 The duplicate window is therefore the instant between the provider's acceptance and one Redis
 SET (well under a millisecond) of a crashed worker; everything else is exactly-once.
 

@@ -10,8 +10,10 @@ that was sent from one that was never tried (policy: ``app.services.delivery``).
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -154,37 +156,69 @@ def _failure(c: Claimed, exc: ChannelError | StorageError, ms: int | None) -> Ou
 
 
 def send_claimed(claimed: list[Claimed], senders: Senders, *, budget: float) -> list[Outcome]:
-    """Send the claimed rows (no database); one outcome per row, in order."""
+    """Send the claimed rows (no database); one outcome per row, in order.
+
+    Each channel's rows go out in their own thread, so e-mails never queue behind the WhatsApp
+    rate limit (both mostly wait on the network); within a channel the order is kept.
+    """
     deadline = senders.clock() + budget
+    lanes: dict[str, list[Claimed]] = {}
+    for c in claimed:
+        lanes.setdefault(c.channel, []).append(c)
+    stop = threading.Event()  # one lane failed unexpectedly: the others stop early
+    if len(lanes) == 1:
+        results = [_send_lane(rows, senders, deadline, stop) for rows in lanes.values()]
+    else:
+        with ThreadPoolExecutor(len(lanes), thread_name_prefix="envio") as pool:
+            futures = [pool.submit(_send_lane, r, senders, deadline, stop) for r in lanes.values()]
+            results = [f.result() for f in futures]
+    by_id = {o.notification_id: o for lane in results for o in lane}
+    return [by_id[c.id] for c in claimed]
+
+
+def _send_lane(
+    claimed: list[Claimed], senders: Senders, deadline: float, stop: threading.Event
+) -> list[Outcome]:
+    """Send one channel's rows in order; the journal pre-marks the next row of this lane."""
     outcomes: list[Outcome] = []
-    paused: dict[str, float] = {}  # channel -> monotonic time it may send again
-    down: dict[str, ChannelError] = {}
-    smtp_cm = senders.email.open() if senders.email is not None else None
+    paused = 0.0  # monotonic time this channel may send again
+    down: str | None = None  # why the channel is down, once it is
+    email = senders.email if claimed[0].channel == "email" else None
+    smtp_cm = email.open() if email is not None else None
     smtp = smtp_cm.__enter__() if smtp_cm is not None else None
     marked: set[int] = set()  # rows whose "enviando" journal entry is already written
+    following: list[int | None] = []  # the next row to be tried after each row
+    upcoming: int | None = None
+    for c in reversed(claimed):
+        following.append(upcoming)
+        upcoming = c.id if c.blocked is None else upcoming
+    following.reverse()
     try:
-        for index, c in enumerate(claimed):
+        for c, after in zip(claimed, following, strict=True):
             if c.blocked is not None:
                 outcomes.append(Outcome(c.id, PERMANENT, None, c.blocked, _blocked_text(c)))
                 continue
-            wait = paused.get(c.channel, 0.0) - senders.clock()
+            wait = paused - senders.clock()
             if 0 < wait <= MAX_INLINE_WAIT_SECONDS:
                 time.sleep(wait)
             elif wait > 0:
                 outcomes.append(Outcome(c.id, RELEASED, retry_after=wait))
                 continue
-            if c.channel in down or senders.clock() > deadline:
-                retry = CHANNEL_DOWN_RETRY_SECONDS if c.channel in down else 0.0
+            if down is not None or stop.is_set() or senders.clock() > deadline:
+                retry = CHANNEL_DOWN_RETRY_SECONDS if down is not None else 0.0
                 outcomes.append(Outcome(c.id, RELEASED, retry_after=retry))
                 continue
-            after = next((n.id for n in claimed[index + 1 :] if n.blocked is None), None)
             outcome = _send_one(c, senders, smtp, marked, after)
             if outcome.kind == THROTTLED:
-                retry = 1.0 if outcome.retry_after is None else outcome.retry_after
-                paused[c.channel] = senders.clock() + retry
+                paused = senders.clock() + (
+                    1.0 if outcome.retry_after is None else outcome.retry_after
+                )
             if outcome.kind == CHANNEL_DOWN:
-                down[c.channel] = ChannelError(outcome.error_message or "", code=CHANNEL_DOWN)
+                down = outcome.error_message or CANAL_INDISPONIVEL
             outcomes.append(outcome)
+    except BaseException:
+        stop.set()
+        raise
     finally:
         if smtp_cm is not None:
             smtp_cm.__exit__(None, None, None)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import smtplib
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from email import message_from_bytes
+from email.policy import default as default_policy
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.errors import ChannelError
 from app.notify.base import Attachment, Link, Message
-from app.notify.email import IDEMPOTENCY_HEADER, EmailChannel, message_id_for
+from app.notify.email import IDEMPOTENCY_HEADER, EmailChannel, SmtpConfig, message_id_for
 from app.notify.mailsink import MailSink, free_port
 from tests.support.smtp_sink import SmtpSink
 
@@ -180,3 +186,89 @@ def test_dev_sink_keeps_eml_files_and_serves_an_inbox(tmp_path) -> None:
         assert [m.subject for m in reopened.messages] == [
             "Guia DAS de 05/2026 disponível – vence em 22/06/2026"
         ]
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "sem-pipelining"])
+def test_refusals_and_delivery_behave_alike_with_and_without_pipelining(
+    pipelining: bool,
+) -> None:
+    with SmtpSink(pipelining=pipelining) as sink:
+        sink.reject("cliente1@example.com.br")
+        with EmailChannel(sink.smtp_config()).open() as session:
+            session.send(alerta(0))
+            with pytest.raises(ChannelError) as refused:
+                session.send(alerta(1))
+            sink.tempfail_next(1)
+            with pytest.raises(ChannelError) as deferred:
+                session.send(alerta(2))
+            session.send(alerta(3))  # the connection survives both refusals
+        probe = smtplib.SMTP(sink.host, sink.port, timeout=5)
+        probe.ehlo()
+        advertised = probe.has_extn("pipelining")
+        probe.quit()
+
+    assert advertised is pipelining  # so both code paths of the client ran
+    assert (refused.value.code, refused.value.details["smtp_code"]) == (
+        "destinatario_invalido", 550,
+    )  # fmt: skip
+    assert (deferred.value.code, deferred.value.permanent) == ("falha_temporaria", False)
+    first, last = sink.messages
+    assert (first.rcpt_tos, last.rcpt_tos) == (
+        ("cliente0@example.com.br",), ("cliente3@example.com.br",),
+    )  # fmt: skip
+    assert last.subject == "Prazo em 3 dias úteis: DCTFWeb (01/2026) – Empresa 3"
+    assert sink.connections == 1
+
+
+def test_hostile_or_unusual_values_cannot_inject_headers_and_arrive_intact(
+    smtp_sink: SmtpSink,
+) -> None:
+    long_name = 'Relatório de março – Pão & Cia "filial" ' * 3 + "final.pdf"
+    hostile_key = "lembrete:" + "k" * 120 + "\r\nBcc: intruso@example.com"
+    message = Message(
+        channel="email",
+        to="ana@example.com.br",
+        template="lembrete_solicitacao",
+        idempotency_key=hostile_key,
+        context={
+            "nome": "Ana",
+            "empresa": "Padaria " + " ".join(["Pão Quente"] * 12),
+            "competencia": "2026-05",
+            "itens_faltantes": [".", ".linha que começa com ponto"],
+        },
+        attachments=(
+            Attachment(long_name, PDF, "application/pdf"),
+            Attachment("nota\r\nBcc: intruso@example.com.pdf", b"x", "text/plain\r\nBcc: y"),
+        ),
+    )
+    config = smtp_sink.smtp_config(sender_name='Escritório "Contábil" & Cia, Ltda')
+
+    EmailChannel(config).send(message)
+
+    [mail] = smtp_sink.messages
+    assert mail.rcpt_tos == ("ana@example.com.br",)
+    assert mail.header("Bcc") is None
+    assert mail.message["From"].addresses[0].display_name == 'Escritório "Contábil" & Cia, Ltda'
+    assert mail.subject.endswith("Padaria " + " ".join(["Pão Quente"] * 12))
+    assert mail.header(IDEMPOTENCY_HEADER) == "lembrete:" + "k" * 120 + " Bcc: intruso@example.com"
+    assert "- .\n- .linha que começa com ponto\n" in mail.text
+    assert mail.attachments == (
+        Attachment(long_name, PDF, "application/pdf"),
+        Attachment("nota Bcc: intruso@example.com.pdf", b"x", "application/octet-stream"),
+    )
+    assert all(not part.defects for part in mail.message.walk())
+
+
+@given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=140))
+@settings(max_examples=300, deadline=None)
+def test_any_printable_idempotency_key_round_trips_through_the_headers(key: str) -> None:
+    channel = EmailChannel(SmtpConfig(host="unused", sender_address="n@escritorio.example"))
+
+    raw, message_id = channel.encode(replace(alerta(0), idempotency_key=key))
+
+    parsed = message_from_bytes(raw, policy=default_policy)
+    # Unfolding (RFC 5322 §2.2.3) gives the key back; folding only ever adds whitespace.
+    assert " ".join(str(parsed[IDEMPOTENCY_HEADER]).split()) == " ".join(key.split())
+    assert parsed["Message-ID"] == message_id == message_id_for(key, "n@escritorio.example")
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))  # RFC 5322 §2.1.1
+    assert parsed.get_body(("plain",)).get_content().startswith("Olá, Equipe.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,6 +15,7 @@ from app.db import session_scope
 from app.notify.email import EmailChannel, message_id_for
 from app.notify.whatsapp import WhatsAppChannel, WhatsAppConfig
 from app.services.delivery import Senders, claim_batch, deliver_batch
+from app.services.delivery_send import JOURNAL_PREFIX
 from app.services.outbox import Recipient, enqueue, requeue
 from app.storage import get_storage
 from models import DeliveryAttempt, Notification, StoredFile
@@ -272,3 +275,48 @@ def test_permanent_whatsapp_error_and_opt_out_stop_without_retry(
         failed = s.scalars(select(Notification).where(Notification.status == "falhou")).one()
         assert failed.last_error_code == "destinatario_invalido"
     assert len(wa.messages) == 1
+
+
+class HoldingSink(SmtpSink):
+    """Holds every DATA until ``release`` is set (answers 451 if nobody sets it in 5 s)."""
+
+    release = threading.Event()
+
+    def _accept(self, session, envelope):  # type: ignore[no-untyped-def]
+        if not self.release.wait(5):
+            return "451 4.3.0 Ninguem liberou"
+        return super()._accept(session, envelope)
+
+
+def test_a_slow_smtp_server_does_not_hold_whatsapp_messages_back(
+    clean_db: None, wa: WhatsAppFake, redis_client
+) -> None:  # type: ignore[no-untyped-def]
+    queue(2)  # the e-mails get the lowest ids: first in the batch
+    queue(5, channel="whatsapp", prefix="wa")
+    config = WhatsAppConfig(
+        api_key=wa.token, phone_number_id=wa.phone_number_id, base_url=wa.base_url
+    )
+    sink = HoldingSink()
+    sink.release = threading.Event()
+
+    def release_once_whatsapp_got_everything() -> None:
+        deadline = time.monotonic() + 30
+        while len(wa.messages) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sink.release.set()
+
+    watcher = threading.Thread(target=release_once_whatsapp_got_everything)
+    watcher.start()
+    with sink, WhatsAppChannel(config) as whatsapp:
+        senders = Senders(
+            redis=redis_client, email=EmailChannel(sink.smtp_config()), whatsapp=whatsapp
+        )
+        report = drain(senders)
+    watcher.join()
+
+    # The SMTP server only answered once WhatsApp had everything: the channels ran side by side.
+    assert report["enviadas"] == 7 and statuses() == {"enviada": 7}
+    assert len(set(message_ids(sink))) == 2 and len({m.wamid for m in wa.messages}) == 5
+    with session_scope() as s:
+        journal = [f"{JOURNAL_PREFIX}{i}" for i in s.scalars(select(Notification.id))]
+    assert redis_client.exists(*journal) == 0  # recorded: the journal is clean

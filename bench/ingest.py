@@ -1,23 +1,35 @@
 """Ingest benchmark (issue 3 item 9): baseline vs our validation path vs end-to-end into the DB.
 
-Run: ``.venv/bin/python bench/ingest.py [--n 10000] [--batch 200]``
+Run: ``.venv/bin/python bench/ingest.py [--n 10000] [--workers N]``
 
 Generates N NF-e (~10 KiB, 8 items) into a zip on disk (streamed: never all in memory), then
 measures in one run:
 
-(a) baseline — hardened lxml parse + a handful of precompiled XPaths (the physical floor);
-(b) ours — ``parse_bytes`` + ``validate`` (XSD, chave, consistency) + empresa match + row mapping;
-(c) end-to-end — POST of the zip to the real API app (in-process ASGI client), storage of every
-    file, then the ``processar-upload-xml`` tasks (``.fn``, one transaction per batch, as the
-    worker runs them) into PostgreSQL.
+(a)  baseline — hardened lxml parse + 7 precompiled XPaths, one process (the physical floor);
+     also on the worker pool (same cores as (b)) for a like-for-like ratio;
+(b1) ours, one process — ``classify``: hardened parse, field extraction, validation (XSD,
+     chave, consistency), empresa match and row mapping;
+(b)  ours as the flow runs it — the same function on the ingest process pool (``--workers``,
+     default the number of CPUs), chunks streamed from the zip;
+(c)  end-to-end — a real HTTP upload of the zip to the API (uvicorn subprocess) which stores
+     every file, records the upload and triggers ``processar-upload-xml`` on a real Prefect
+     server (own PostgreSQL database); then *that* flow run is executed in this process with full
+     Prefect orchestration (``run_flow``: flow and task runs recorded by the server, the batch
+     tasks use the process pool) until every document is indexed in PostgreSQL.
+     Included: HTTP upload, zip expansion, sha256, storage writes, DB rows, the trigger, flow and
+     task orchestration, process-pool start-up, storage reads, parse + validation, bulk writes.
+     Excluded: a Prefect worker's polling delay and the start of the flow-run subprocess
+     (a fixed cost per upload, independent of N). Imports are warmed by a small upload first.
 
-Prints docs/s, the ratios (b)/(a) and (c)/(a), and peak RSS. The database is a dedicated
-``contab_bench_ingest`` (dropped and re-created); storage goes to a temporary directory.
+Prints docs/s, ratios, and peak RSS of the API process, of this process (flow) and of the pool
+workers. Databases ``contab_bench_ingest`` and ``contab_bench_ingest_prefect`` are re-created;
+storage goes to a temporary directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import resource
 import secrets
@@ -27,27 +39,56 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import Executor, Future
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CNPJ = "11222333000181"
 OTHER = "99888777000136"
+DB = "contab_bench_ingest"
 
 
-def _setup(tmp: Path) -> None:
-    from app.localservices import create_database, ensure_postgres, ensure_redis, port_open
+def _setup(tmp: Path) -> Any:
+    """Databases, Redis, migrations and a Prefect server with the deployment; the supervisor."""
+    from app.devstack import prefect_env
+    from app.localservices import (
+        Supervisor,
+        create_database,
+        ensure_postgres,
+        ensure_redis,
+        free_port,
+        port_open,
+        venv_bin,
+        wait_for_http,
+    )
 
     pg_port = 5432 if port_open("127.0.0.1", 5432) else 55432
     redis_port = 6379 if port_open("127.0.0.1", 6379) else 56379
+    api_url = f"http://127.0.0.1:{free_port()}/api"
+    admin = f"postgresql://postgres@127.0.0.1:{pg_port}"
+    var = ROOT / "var" / "bench"
+    ensure_postgres("127.0.0.1", pg_port, var / "pg")
+    ensure_redis("127.0.0.1", redis_port, var / "redis")
+    create_database(f"{admin}/postgres", DB, drop=True)
+    create_database(f"{admin}/postgres", f"{DB}_prefect", drop=True)
+    os.environ.update(
+        prefect_env(
+            api_url,
+            tmp / "prefect",
+            f"{admin.replace('postgresql://', 'postgresql+asyncpg://')}/{DB}_prefect",
+        )
+    )
     os.environ.update(
         {
             "APP_ENV": "dev",
             "APP_KEY": "bench-" + secrets.token_urlsafe(32),
             "DB_HOST": "127.0.0.1",
             "DB_PORT": str(pg_port),
-            "DB_DATABASE": "contab_bench_ingest",
+            "DB_DATABASE": DB,
             "DB_USERNAME": "postgres",
             "DB_PASSWORD": "",
             "REDIS_HOST": "127.0.0.1",
@@ -55,32 +96,56 @@ def _setup(tmp: Path) -> None:
             "FILESYSTEM_DISK": "local",
             "STORAGE_LOCAL_ROOT": str(tmp / "storage"),
             "UPLOAD_MAX_TOTAL_BYTES": str(2 * 1024**3),
-            # Nothing listens here: the API records the upload; the bench runs the flow's tasks.
-            "PREFECT_API_URL": "http://127.0.0.1:9/api",
-            "PREFECT_HOME": str(tmp / "prefect"),
+            "PREFECT_LOGGING_LEVEL": "WARNING",
         }
-    )
-    var = ROOT / "var" / "bench"
-    ensure_postgres("127.0.0.1", pg_port, var / "pg")
-    ensure_redis("127.0.0.1", redis_port, var / "redis")
-    create_database(
-        f"postgresql://postgres@127.0.0.1:{pg_port}/postgres", "contab_bench_ingest", drop=True
     )
     from app.migrate import upgrade
 
     upgrade()
+    sup = Supervisor(tmp / "log", {})
+    server = sup.start(
+        "prefect-server",
+        [venv_bin("prefect"), "server", "start", "--host", "127.0.0.1",
+         "--port", api_url.rsplit(":", 1)[1].split("/")[0]],
+        cwd=ROOT,
+    )  # fmt: skip
+    try:
+        wait_for_http(f"{api_url}/health", 180, server.proc)
+        asyncio.run(_deploy())
+    except BaseException:
+        sup.stop_all()
+        raise
+    return sup
 
 
-def _generate(n: int, path: Path) -> int:
+async def _deploy() -> None:
+    """The documentos pool and the processar-upload-xml deployment (as prefect.yaml declares)."""
+    from prefect.client.orchestration import get_client
+
+    from app.deployments import PROCESSAR_UPLOAD_XML
+    from app.prefect_ops import _ensure_pools
+
+    await _ensure_pools()
+    flow_name, name = PROCESSAR_UPLOAD_XML.split("/")
+    async with get_client() as client:
+        flow_id = await client.create_flow_from_name(flow_name)
+        await client.create_deployment(
+            flow_id=flow_id,
+            name=name,
+            work_pool_name="documentos",
+            entrypoint="flows/documentos.py:process_upload_flow",
+            path=str(ROOT),
+        )
+
+
+def _generate(n: int, path: Path, emit: str = CNPJ, dest: str = OTHER) -> int:
     from app.fiscal.generator import make_nfe
 
-    template: dict[int, bytes] = {}
     size = 0
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for i in range(n):
             comp = f"2026-{1 + i % 12:02d}"
-            data = make_nfe(CNPJ, OTHER, comp, numero=i + 1, items=8, value=Decimal("1234.56"))
-            template.setdefault(0, data)
+            data = make_nfe(emit, dest, comp, numero=i + 1, items=8, value=Decimal("1234.56"))
             size += len(data)
             zf.writestr(f"nfe-{i:06d}.xml", data)
     return size
@@ -92,127 +157,278 @@ def _iter_zip(path: Path) -> Iterator[bytes]:
             yield zf.read(info)
 
 
-def _baseline(path: Path) -> float:
+def _chunks(path: Path) -> Iterator[list[bytes]]:
+    from app.services.documents_classify import CHUNK
+
+    chunk: list[bytes] = []
+    for data in _iter_zip(path):
+        chunk.append(data)
+        if len(chunk) == CHUNK:  # the flow's unit of work per worker task
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+_XPATHS: list[Any] = []
+
+
+def _baseline_one(data: bytes, parser: Any) -> None:
     from lxml import etree
 
+    if not _XPATHS:
+        ns = {"n": "http://www.portalfiscal.inf.br/nfe"}
+        _XPATHS.extend(
+            etree.XPath(p, namespaces=ns, smart_strings=False)
+            for p in (
+                "string(n:NFe/n:infNFe/@Id)",
+                "string(n:NFe/n:infNFe/n:emit/n:CNPJ)",
+                "string(n:NFe/n:infNFe/n:dest/n:CNPJ)",
+                "string(n:NFe/n:infNFe/n:ide/n:dhEmi)",
+                "string(n:NFe/n:infNFe/n:total/n:ICMSTot/n:vNF)",
+                "string(n:protNFe/n:infProt/n:nProt)",
+                "string(n:protNFe/n:infProt/n:cStat)",
+            )
+        )
+    root = etree.fromstring(data, parser)
+    for xp in _XPATHS:
+        xp(root)
+
+
+def _baseline_chunk(chunk: list[bytes]) -> int:
+    """(a) on a pool worker: parse + extract a chunk."""
     from app.fiscal.xmlsec import make_parser
 
     parser = make_parser()
-    ns = {"n": "http://www.portalfiscal.inf.br/nfe"}
-    paths = [
-        etree.XPath(p, namespaces=ns, smart_strings=False)
-        for p in (
-            "string(n:NFe/n:infNFe/@Id)",
-            "string(n:NFe/n:infNFe/n:emit/n:CNPJ)",
-            "string(n:NFe/n:infNFe/n:dest/n:CNPJ)",
-            "string(n:NFe/n:infNFe/n:ide/n:dhEmi)",
-            "string(n:NFe/n:infNFe/n:total/n:ICMSTot/n:vNF)",
-            "string(n:protNFe/n:infProt/n:nProt)",
-            "string(n:protNFe/n:infProt/n:cStat)",
-        )
-    ]
+    for data in chunk:
+        _baseline_one(data, parser)
+    return len(chunk)
+
+
+def _baseline(path: Path) -> float:
+    from app.fiscal.xmlsec import make_parser
+
+    parser = make_parser()
     elapsed = 0.0
     for data in _iter_zip(path):
         t0 = time.perf_counter()
-        root = etree.fromstring(data, parser)
-        for xp in paths:
-            xp(root)
+        _baseline_one(data, parser)
         elapsed += time.perf_counter() - t0
     return elapsed
 
 
 def _ours(path: Path) -> float:
-    from datetime import UTC, datetime
-
-    from app.fiscal.nfe import match_company, parse_bytes, validate
-    from app.services.documents_rows import document_values
+    from app.services.documents_classify import Job, classify
 
     now = datetime.now(UTC)
     elapsed = 0.0
-    for data in _iter_zip(path):
+    for i, data in enumerate(_iter_zip(path)):
         t0 = time.perf_counter()
-        tree, doc = parse_bytes(data)
-        doc = validate(doc, tree)
-        direction = match_company(doc, CNPJ) or "saida"
-        document_values(doc, empresa_id=1, direction=direction, stored_file_id=1, now=now)
+        out = classify(Job(i, i, data), cnpj=CNPJ, empresa_id=1, now=now)
         elapsed += time.perf_counter() - t0
-        assert doc.ok, doc.errors
+        assert out.status == "documento", (out.error_code, out.error_message)
     return elapsed
 
 
-def _end_to_end(path: Path, batch: int) -> tuple[float, float, dict[str, int]]:
-    from fastapi.testclient import TestClient
-    from sqlalchemy import func, select
+def _on_pool(pool: Executor, path: Path, ours: bool) -> float:
+    """Wall time of (a) or (b) on the pool; the zip is read here while the workers work."""
+    from app.services.documents_classify import Job, classify_many
 
-    from app.api.main import create_app
-    from app.db import session_scope
-    from app.services.documents_lifecycle import start_upload
-    from app.services.tokens import create_token
-    from models import Empresa, FiscalDocument
-    from tasks.documents import complete_upload, process_batch
+    now = datetime.now(UTC)
+    pending: list[Future[Any]] = []
+    t0 = time.perf_counter()
+    for k, chunk in enumerate(_chunks(path)):
+        if ours:
+            jobs = [Job(k * 1000 + i, None, d) for i, d in enumerate(chunk)]
+            pending.append(pool.submit(classify_many, jobs, CNPJ, 1, now))
+        else:
+            pending.append(pool.submit(_baseline_chunk, chunk))
+        while len(pending) > 8:  # bounded: a few chunks in flight
+            pending.pop(0).result()
+    for f in pending:
+        f.result()
+    return time.perf_counter() - t0
 
-    with session_scope() as s:
-        emp = Empresa(cnpj=CNPJ, razao_social="Bench", regime="SIMPLES", uf="SP",
-                      ibge_code="3550308")  # fmt: skip
-        s.add(emp)
-        s.flush()
-        _, token = create_token(s, name="bench", scope="office")
-        emp_id = emp.id
-    with TestClient(create_app()) as client, path.open("rb") as fh:
+
+def _api_proc(sup: Any, port: int) -> Any:
+    from app.localservices import venv_bin, wait_for_http
+
+    api = sup.start(
+        "api",
+        [venv_bin("uvicorn"), "app.api.main:app", "--host", "127.0.0.1", "--port", str(port),
+         "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT,
+    )  # fmt: skip
+    wait_for_http(f"http://127.0.0.1:{port}/api/live", 120, api.proc)
+    return api
+
+
+def _upload_and_run(port: int, token: str, emp_id: int, path: Path) -> tuple[float, float, Any]:
+    """POST the zip, then run the flow run the API created; (api s, flow s, final flow run)."""
+    import httpx
+    from prefect.flow_engine import load_flow_run, run_flow
+
+    from flows.documentos import process_upload_flow
+
+    with httpx.Client(timeout=600) as client, path.open("rb") as fh:
         t0 = time.perf_counter()
         r = client.post(
-            f"/api/empresas/{emp_id}/uploads",
-            files=[("arquivos", ("lote.zip", fh, "application/zip"))],
+            f"http://127.0.0.1:{port}/api/empresas/{emp_id}/uploads",
+            files={"arquivos": ("lote.zip", fh, "application/zip")},
             headers={"Authorization": f"Bearer {token}"},
         )
         t_api = time.perf_counter() - t0
-    assert r.status_code == 202, r.text
-    uid = r.json()["upload_id"]
+    assert r.status_code == 202 and r.json()["flow_run_id"], r.text
     t1 = time.perf_counter()
-    with session_scope() as s:
-        batches = start_upload(s, upload_id=uid, batch_size=batch)
-    for ids in batches:
-        process_batch.fn(uid, ids)
-    result = complete_upload.fn(uid)
+    fr = load_flow_run(r.json()["flow_run_id"])
+    run_flow(process_upload_flow, flow_run=fr, parameters=fr.parameters)
     t_flow = time.perf_counter() - t1
+    return t_api, t_flow, load_flow_run(fr.id)
+
+
+def _cpu_seconds(pgid: int | None = None, pid: int | None = None) -> float:
+    """User+system CPU of one process, or of every process of a process group (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if (pid is not None and int(stat.parent.name) == pid) or (
+            pgid is not None and int(fields[2]) == pgid
+        ):
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def _own_cpu() -> tuple[float, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def _vmhwm(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _end_to_end(tmp: Path, sup: Any, path: Path, n: int) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from app.db import session_scope
+    from app.localservices import free_port
+    from app.services.tokens import create_token
+    from models import Empresa, FiscalDocument, Upload
+
     with session_scope() as s:
-        indexed = s.scalar(select(func.count()).select_from(FiscalDocument)) or 0
-    assert indexed == sum(1 for _ in zipfile.ZipFile(path).infolist()), result
-    return t_api, t_flow, result["por_status"]
+        emps = [
+            Empresa(cnpj=c, razao_social=f"Bench {c}", regime="SIMPLES", uf="SP",
+                    ibge_code="3550308")
+            for c in (CNPJ, OTHER)
+        ]  # fmt: skip
+        s.add_all(emps)
+        s.flush()
+        _, token = create_token(s, name="bench", scope="office")
+        emp_id, warm_id = emps[0].id, emps[1].id
+    port = free_port()
+    api = _api_proc(sup, port)
+    warm = tmp / "warm.zip"
+    _generate(20, warm, emit=OTHER, dest=CNPJ)
+    _upload_and_run(port, token, warm_id, warm)  # imports, connections, first trigger
+    server_pgid = os.getpgid(sup.processes[0].proc.pid)
+    cpu0 = (_cpu_seconds(pid=api.proc.pid), *_own_cpu(), _cpu_seconds(pgid=server_pgid))
+    t_api, t_flow, fr = _upload_and_run(port, token, emp_id, path)
+    cpu1 = (_cpu_seconds(pid=api.proc.pid), *_own_cpu(), _cpu_seconds(pgid=server_pgid))
+    cpu = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
+    with session_scope() as s:
+        indexed = s.scalar(
+            select(func.count())
+            .select_from(FiscalDocument)
+            .where(FiscalDocument.empresa_id == emp_id)
+        )
+        up = s.scalars(select(Upload).where(Upload.empresa_id == emp_id)).one()
+        summary, status = up.summary, up.status
+    assert indexed == n, (indexed, summary)
+    assert fr.state is not None and fr.state.is_completed(), fr.state
+    return {
+        "t_api": t_api,
+        "t_flow": t_flow,
+        "status": status,
+        "por_status": summary.get("por_status"),
+        "flow_state": fr.state.name,
+        "api_rss": _vmhwm(api.proc.pid),
+        "cpu": cpu,
+    }
 
 
 def main() -> None:
     """Generate, measure, print."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000)
-    ap.add_argument("--batch", type=int, default=200)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
+    os.environ["INGEST_WORKERS"] = str(args.workers)
     tmp = Path(tempfile.mkdtemp(prefix="contab-bench-"))
+    sup = None
     try:
-        _setup(tmp)
+        t0 = time.perf_counter()
+        sup = _setup(tmp)
+        print(f"setup (PostgreSQL, Prefect server, deployment): {time.perf_counter() - t0:.1f} s")
         zpath = tmp / "lote.zip"
         t0 = time.perf_counter()
         raw = _generate(args.n, zpath)
+        n = args.n
         print(
-            f"N={args.n} docs, {raw / args.n / 1024:.1f} KiB each, zip "
-            f"{zpath.stat().st_size / 1024**2:.1f} MiB (generated in {time.perf_counter() - t0:.1f} s)"
+            f"N={n} docs, {raw / n / 1024:.1f} KiB each, zip {zpath.stat().st_size / 1024**2:.1f}"
+            f" MiB (generated in {time.perf_counter() - t0:.1f} s); workers={args.workers}"
         )
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        from app.services.documents_classify import classify_pool
+
         a = _baseline(zpath)
-        b = _ours(zpath)
-        t_api, t_flow, statuses = _end_to_end(zpath, args.batch)
-        c = t_api + t_flow
-        n = args.n
-        print(f"(a) baseline lxml parse+extract : {n / a:10,.0f} docs/s")
-        print(f"(b) parse+validate (ours)       : {n / b:10,.0f} docs/s   (b)/(a) = {a / b:.0%}")
+        b1 = _ours(zpath)
+        with classify_pool(args.workers) as pool:
+            if pool is not None:
+                pool.submit(int).result()  # started and warm
+                a_pool = _on_pool(pool, zpath, ours=False)
+                b = _on_pool(pool, zpath, ours=True)
+            else:
+                a_pool, b = a, b1
+        e2e = _end_to_end(tmp, sup, zpath, n)
+        c = e2e["t_api"] + e2e["t_flow"]
+        w = args.workers
+        print(f"(a)  baseline lxml parse+extract, 1 process : {n / a:8,.0f} docs/s")
+        print(f"(a') baseline on {w} worker process(es)     : {n / a_pool:8,.0f} docs/s")
+        print(f"(b1) ours parse+validate+map, 1 process   : {n / b1:8,.0f} docs/s"
+              f"   (b1)/(a) = {a / b1:.0%}")  # fmt: skip
+        print(f"(b)  ours on {w} worker process(es) (flow) : {n / b:8,.0f} docs/s"
+              f"   (b)/(a) = {a / b:.0%}   (b)/(a') = {a_pool / b:.0%}")  # fmt: skip
         print(
-            f"(c) end-to-end API+flow into DB : {n / c:10,.0f} docs/s   (c)/(a) = {a / c:.0%}"
-            f"   [API upload {t_api:.1f} s, processing {t_flow:.1f} s]"
+            f"(c)  end-to-end HTTP+Prefect flow into DB : {n / c:8,.0f} docs/s   (c)/(a) = "
+            f"{a / c:.0%}   [API upload {e2e['t_api']:.1f} s, flow run {e2e['t_flow']:.1f} s,"
+            f" {e2e['flow_state']}]"
         )
-        print(f"    upload files: {statuses}")
+        print(f"     upload {e2e['status']}: {e2e['por_status']}")
+        api_cpu, flow_cpu, pool_cpu, server_cpu = e2e["cpu"]
+        print(
+            f"     CPU during (c), ms per doc: API {api_cpu * 1e3 / n:.2f}, flow process"
+            f" {flow_cpu * 1e3 / n:.2f}, pool workers {pool_cpu * 1e3 / n:.2f}, Prefect server"
+            f" {server_cpu * 1e3 / n:.2f} (PostgreSQL not counted); total"
+            f" {sum(e2e['cpu']) * 1e3 / n:.2f} ms/doc"
+        )
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak RSS: {rss:.0f} MiB (after generation: {rss0:.0f} MiB)")
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(
+            f"peak RSS: API process {e2e['api_rss']:.0f} MiB; bench+flow process {rss:.0f} MiB"
+            f" (after generation {rss0:.0f} MiB); largest finished child (pool worker) "
+            f"{kids:.0f} MiB"
+        )
     finally:
+        if sup is not None:
+            sup.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -1,8 +1,10 @@
 """Document flows on the `documentos` pool (guide §6.1 "Processar upload de XML", "Validar
 documentos").
 
-- ``processar-upload-xml`` (triggered by the API per upload): batches of ~200 files per task,
+- ``processar-upload-xml`` (triggered by the API per upload): batches of ~500 files per task,
   one transaction each, sequential — idempotent, so a flow retry or a re-run changes nothing.
+  The CPU-bound parse + XSD validation of each batch runs on a process pool opened once per
+  flow run (``workers``, default ``INGEST_WORKERS`` or the number of CPUs).
 - ``validar-documentos`` (daily 02:30, and on demand): first processes uploads recorded while the
   Prefect API was unreachable (status ``recebido`` with no flow run for 5+ minutes), then
   re-validates documents in ``aviso``/``pendente`` and applies pending events. Catch-up: a missed
@@ -18,6 +20,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
+from app.services.documents_classify import classify_pool
 from tasks.defaults import flow_defaults
 from tasks.documents import (
     claim_untriggered_uploads,
@@ -27,16 +30,21 @@ from tasks.documents import (
     revalidate_documents,
 )
 
+# Below this many files an upload is classified in the flow's own process.
+POOL_MIN_FILES = 1500
+
 
 @flow(name="processar-upload-xml", log_prints=False, **flow_defaults(3600))
-def process_upload_flow(upload_id: int) -> dict[str, Any]:
+def process_upload_flow(upload_id: int, workers: int | None = None) -> dict[str, Any]:
     """Parse, validate and index every pending file of one upload, in batches."""
     logger = get_run_logger()
     batches = plan_upload(upload_id)
-    totals: dict[str, int] = {}
-    for ids in batches:
-        for status, n in process_batch(upload_id, ids).items():
-            totals[status] = totals.get(status, 0) + n
+    if workers is None and sum(len(b) for b in batches) < POOL_MIN_FILES:
+        # starting worker processes costs ~2 s of CPU each: only worth it for bulk uploads
+        workers = 1
+    with classify_pool(workers):
+        for k, ids in enumerate(batches):
+            process_batch(upload_id, ids, batches[k + 1] if k + 1 < len(batches) else None)
     result = complete_upload(upload_id)
     logger.info("Upload %s: %s lote(s), %s", upload_id, len(batches), result["por_status"])
     create_table_artifact(

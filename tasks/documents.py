@@ -10,6 +10,7 @@ from prefect import task
 from app.db import session_scope
 from app.services.documents import ingest_batch
 from app.services.documents_admin import revalidate_batch
+from app.services.documents_classify import active_pool
 from app.services.documents_lifecycle import (
     claim_for_retry,
     finish_upload,
@@ -28,10 +29,22 @@ def plan_upload(upload_id: int) -> list[list[int]]:
 
 
 @task(name="processar-lote-de-xml", **TASK_DEFAULTS)
-def process_batch(upload_id: int, file_ids: list[int]) -> dict[str, int]:
-    """Parse, validate and index one batch of files (one transaction)."""
+def process_batch(
+    upload_id: int, file_ids: list[int], next_file_ids: list[int] | None = None
+) -> dict[str, int]:
+    """Parse, validate and index one batch of files (one transaction; CPU work on the pool).
+
+    ``next_file_ids``: the flow's next batch, classified in the background meanwhile.
+    """
     with session_scope() as session:
-        return ingest_batch(session, storage=get_storage(), upload_id=upload_id, file_ids=file_ids)
+        return ingest_batch(
+            session,
+            storage=get_storage(),
+            upload_id=upload_id,
+            file_ids=file_ids,
+            pool=active_pool(),
+            next_file_ids=next_file_ids,
+        )
 
 
 @task(name="concluir-upload", **TASK_DEFAULTS)

@@ -90,7 +90,9 @@ def parse_untrusted(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree
     if not data.strip():
         raise _reject("nao_e_xml", "O arquivo está vazio.")
     scan = _sniff(data)
-    if _DOCTYPE_RE.search(scan):
+    # Every match of the regex starts with "<!": the substring test (memchr speed) spares the
+    # regex scan for the common document without comments, CDATA or declarations.
+    if b"<!" in scan and _DOCTYPE_RE.search(scan):
         raise _reject("xml_doctype_proibido", "XML com DOCTYPE/entidades não é aceito.")
     try:
         root = etree.fromstring(data, _thread_parser())

@@ -1,10 +1,12 @@
 """Ingest uploaded files into fiscal documents and events, in batches (issue 3, items 3–4).
 
 One call of :func:`ingest_batch` handles hundreds of files in the caller's transaction: one read
-per file from storage, one hardened parse + validation per document (``app.fiscal.nfe``), then
-bulk statements (documents upserted by (empresa, chave), events inserted idempotently, upload
-files updated by primary key). Only ``pendente`` files are touched, so re-running an upload
-changes nothing. Per-file outcome (``upload_files.status``):
+per file from storage, one hardened parse + validation per document (``app.fiscal.nfe``, via
+:mod:`app.services.documents_classify` — on the flow's process pool when there is one, the next
+batch classified ahead while this one is written), then one bulk statement per table
+(:mod:`app.services.documents_bulk`: documents upserted by (empresa, chave), events inserted
+idempotently, upload files updated by primary key). Only ``pendente`` files are touched, so
+re-running an upload changes nothing. Per-file outcome (``upload_files.status``):
 
 - ``indexado`` — a new document, or a protocolled copy replacing an unprotocolled one;
 - ``duplicado`` — the document (same empresa + chave) or event was already there;
@@ -19,24 +21,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, Table, any_, select, text
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
-from app.errors import AppError, InvalidDocument, StorageError
-from app.fiscal.nfe import DocumentKind, DocumentStatus, match_company, parse_bytes, validate
-from app.services.documents_events import apply_pending_events, record_events
-from app.services.documents_rows import (
-    DOCUMENT_KINDS,
-    STATUS_RANK,
-    document_values,
-    embedded_cancel_values,
-    event_values,
+from app.errors import StorageError
+from app.services.documents_bulk import recordset, rows_json
+from app.services.documents_classify import (
+    QUARANTINE_MESSAGES,
+    Classified,
+    Pending,
+    prefetch,
+    start_classification,
+    take_prefetched,
 )
+from app.services.documents_events import apply_pending_events, record_events
+from app.services.documents_rows import STATUS_RANK
 from app.storage.base import Storage
 from models import Empresa, FiscalDocument, OperationalLog, StoredFile, Upload, UploadFile
 
@@ -44,52 +49,42 @@ __all__ = ["ingest_batch", "pending_file_ids", "QUARANTINE_MESSAGES"]
 
 log = logging.getLogger("contab.documents")
 LOG_SOURCE = "processar-upload-xml"
-# Codes decided here (the parser's own codes come with their messages).
-QUARANTINE_MESSAGES: dict[str, str] = {
-    "documento_de_outra_empresa": "O documento não tem esta empresa como emitente nem como "
-    "destinatária.",
-    "evento_nao_registrado": "Evento sem registro na SEFAZ (retEvento com cStat 135/136/155).",
-    "evento_nao_suportado": "Tipo de evento não suportado.",
-    "arquivo_nao_encontrado": "Arquivo não encontrado no armazenamento.",
-    "sem_conteudo": "Conteúdo não armazenado (ver motivo na recepção).",
-}
-EVENT_UNLINKED = {
-    "code": "evento_sem_vinculo_confirmado",
-    "message": "Evento não cita esta empresa; será aplicado só se a NF-e dela chegar.",
-}
-_UPDATABLE = (
-    "stored_file_id", "layout_version", "modelo", "serie", "numero", "issued_at", "competencia",
-    "tp_amb", "emitter_doc", "emitter_name", "emitter_uf", "recipient_doc", "recipient_name",
-    "total", "totals", "item_count", "cfops", "protocol", "cstat", "authorised_at", "status",
-    "validation_status", "validation", "warnings", "cancelled_at", "direction", "kind",
+_DOC_COLUMNS = (
+    "empresa_id", "stored_file_id", "chave", "kind", "layout_version", "modelo", "serie",
+    "numero", "issued_at", "competencia", "direction", "tp_amb", "emitter_doc", "emitter_name",
+    "emitter_uf", "recipient_doc", "recipient_name", "total", "totals", "item_count", "cfops",
+    "protocol", "cstat", "authorised_at", "status", "validation_status", "validation",
+    "warnings", "cancelled_at",
 )  # fmt: skip
-
-
+# Columns a protocolled copy rewrites on an unprotocolled document (empresa_id/chave are the key).
+_UPDATABLE = tuple(c for c in _DOC_COLUMNS if c not in ("empresa_id", "chave"))
+_DOCS = cast(Table, FiscalDocument.__table__)
 _UF = cast(Table, UploadFile.__table__)
-_UPDATE_FILE = (
-    update(_UF)
-    .where(_UF.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("b_status"),
-        error_code=bindparam("b_code"),
-        error_message=bindparam("b_message"),
-        warnings=bindparam("b_warnings", type_=_UF.c.warnings.type),
-        document_id=bindparam("b_document"),
-        updated_at=func.now(),
-    )
+_UPSERT_DOCUMENTS = text(
+    f"""
+    INSERT INTO fiscal_documents ({", ".join(_DOC_COLUMNS)})
+    SELECT {", ".join(_DOC_COLUMNS)} FROM {recordset(_DOCS, _DOC_COLUMNS)}
+    ON CONFLICT (empresa_id, chave) DO UPDATE
+       SET {", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATABLE)}, updated_at = :now
+     WHERE fiscal_documents.status = 'sem_protocolo' AND EXCLUDED.status <> 'sem_protocolo'
+    RETURNING chave, id
+    """
 )
-
-
-@dataclass(slots=True)
-class _Outcome:
-    id: int
-    status: str = "quarentena"
-    error_code: str | None = None
-    error_message: str | None = None
-    warnings: list[dict[str, str]] = field(default_factory=list)
-    document_id: int | None = None
-    chave: str | None = None
-    event: tuple[str, str, int] | None = None
+_FILE_COLUMNS = ("id", "status", "error_code", "error_message", "warnings", "document_id")
+_UPDATE_FILES = text(
+    f"""
+    UPDATE upload_files AS uf
+       SET status = v.status, error_code = v.error_code, error_message = v.error_message,
+           warnings = v.warnings, document_id = v.document_id, updated_at = now()
+      FROM {recordset(_UF, _FILE_COLUMNS)}
+     WHERE uf.id = v.id
+    """
+)
+_EXISTING = text(
+    "SELECT chave, id FROM fiscal_documents WHERE empresa_id = :emp AND chave = ANY(:chaves)"
+)
+# Storage reads are I/O (S3: one HTTP request per file): a few threads overlap them.
+_READ_THREADS = 8
 
 
 def pending_file_ids(session: Session, *, upload_id: int) -> list[int]:
@@ -102,66 +97,24 @@ def pending_file_ids(session: Session, *, upload_id: int) -> list[int]:
     return list(session.scalars(q))
 
 
-def _quarantine(out: _Outcome, code: str, message: str | None = None) -> None:
-    out.status, out.error_code = "quarentena", code
-    out.error_message = message or QUARANTINE_MESSAGES.get(code, code)
-
-
 class _Batch:
-    """Classifies the files of one batch, then writes everything in bulk."""
+    """The classified files of one batch, written in bulk (documents, events, file outcomes)."""
 
-    def __init__(self, session: Session, upload: Upload, cnpj: str) -> None:
-        self.session, self.upload, self.cnpj = session, upload, cnpj
+    def __init__(self, session: Session, empresa_id: int, results: list[Classified]) -> None:
+        self.session, self.empresa_id, self.results = session, empresa_id, results
         self.now = datetime.now(UTC)
-        self.docs: dict[str, tuple[dict[str, Any], list[_Outcome]]] = {}
-        self.events: list[tuple[dict[str, Any], _Outcome | None]] = []
+        self.docs: dict[str, tuple[dict[str, Any], list[Classified]]] = {}
+        self.events: list[tuple[dict[str, Any], Classified | None]] = []
+        self.document_ids: dict[int, int | None] = {}
+        for r in results:
+            if r.status == "documento" and r.values is not None:
+                self._add_doc(r.values, r)
+                if r.embedded_event:
+                    self.events.append((r.embedded_event, None))
+            elif r.status == "evento" and r.values is not None:
+                self.events.append((r.values, r))
 
-    def classify(self, out: _Outcome, data: bytes, stored_file_id: int | None) -> None:
-        try:
-            tree, doc = parse_bytes(data)
-        except InvalidDocument as exc:
-            _quarantine(out, exc.code, exc.message)
-            return
-        doc = validate(doc, tree)
-        out.warnings = [w.to_dict() for w in doc.warnings]
-        out.chave = doc.chave
-        if doc.errors:
-            first = doc.errors[0]
-            detail = f" {first.detail}" if first.detail else ""
-            _quarantine(out, first.code, first.message + detail)
-            return
-        direction = match_company(doc, self.cnpj)
-        if doc.kind is DocumentKind.EVENTO_NFE:
-            self._event(out, doc, direction, stored_file_id)
-        elif doc.kind in DOCUMENT_KINDS:
-            if direction is None:
-                _quarantine(out, "documento_de_outra_empresa")
-                return
-            emp = self.upload.empresa_id
-            values = document_values(
-                doc, empresa_id=emp, direction=direction, stored_file_id=stored_file_id,
-                now=self.now,
-            )  # fmt: skip
-            self._add_doc(values, out)
-            if ev := embedded_cancel_values(doc, empresa_id=emp, stored_file_id=stored_file_id):
-                self.events.append((ev, None))
-        else:
-            _quarantine(out, "documento_nao_fiscal", "XML não é um documento fiscal reconhecido.")
-
-    def _event(self, out: _Outcome, doc: Any, direction: str | None, stored_id: int | None) -> None:
-        if doc.status is not DocumentStatus.EVENT_REGISTERED:
-            _quarantine(out, "evento_nao_registrado")
-            return
-        values = event_values(doc, empresa_id=self.upload.empresa_id, stored_file_id=stored_id)
-        if direction is None and values["chave"][6:20] != self.cnpj:
-            # The empresa may be the recipient of an NF-e whose cancellation names no CNPJDest
-            # (optional in retEvento): keep it; it can only ever apply to this empresa's own
-            # document with that chave, so nothing foreign is ever changed.
-            out.warnings.append(EVENT_UNLINKED)
-        out.event = (values["chave"], values["tp_evento"], values["n_seq"])
-        self.events.append((values, out))
-
-    def _add_doc(self, values: dict[str, Any], out: _Outcome) -> None:
+    def _add_doc(self, values: dict[str, Any], out: Classified) -> None:
         chave = values["chave"]
         current = self.docs.get(chave)
         if current is None:
@@ -174,62 +127,59 @@ class _Batch:
     def write_documents(self) -> None:
         if not self.docs:
             return
-        # Core table + executemany: SQLAlchemy batches it as INSERT … VALUES (…), (…) with a
-        # cached statement (a giant .values([...]) recompiles per call and is ~5x slower).
-        table = cast(Table, FiscalDocument.__table__)
-        base = insert(table)
-        stmt = base.on_conflict_do_update(
-            index_elements=["empresa_id", "chave"],
-            set_={c: base.excluded[c] for c in _UPDATABLE} | {"updated_at": self.now},
-            where=(table.c.status == "sem_protocolo") & (base.excluded.status != "sem_protocolo"),
-        ).returning(table.c.chave, table.c.id)
-        params = [v for v, _ in self.docs.values()]
-        written: dict[str, int] = dict(self.session.execute(stmt, params).tuples().all())
-        existing = dict(
-            self.session.execute(
-                select(FiscalDocument.chave, FiscalDocument.id).where(
-                    FiscalDocument.empresa_id == self.upload.empresa_id,
-                    FiscalDocument.chave.in_([c for c in self.docs if c not in written]),
-                )
-            )
-            .tuples()
-            .all()
-        )
+        rows = [v for v, _ in self.docs.values()]
+        params = {"rows": rows_json(_DOC_COLUMNS, rows), "now": self.now}
+        res = self.session.execute(_UPSERT_DOCUMENTS, params)
+        written: dict[str, int] = dict(res.tuples().all())
+        missing = [c for c in self.docs if c not in written]
+        existing: dict[str, int] = {}
+        if missing:
+            q = self.session.execute(_EXISTING, {"emp": self.empresa_id, "chaves": missing})
+            existing = dict(q.tuples().all())
         for chave, (_, outs) in self.docs.items():
             doc_id = written.get(chave) or existing.get(chave)
             for i, out in enumerate(outs):
-                out.document_id = doc_id
+                self.document_ids[out.file_id] = doc_id
                 out.status = "indexado" if i == 0 and chave in written else "duplicado"
 
     def write_events(self) -> None:
         inserted = record_events(self.session, rows=[v for v, _ in self.events])
         chaves = set(self.docs) | {v["chave"] for v, _ in self.events}
         if chaves:
-            apply_pending_events(self.session, empresa_id=self.upload.empresa_id, chaves=chaves)
-        event_outs = [o for _, o in self.events if o is not None]
+            apply_pending_events(self.session, empresa_id=self.empresa_id, chaves=chaves)
+        event_outs = [(v, o) for v, o in self.events if o is not None]
         if not event_outs:
             return
-        present = dict(
-            self.session.execute(
-                select(FiscalDocument.chave, FiscalDocument.id).where(
-                    FiscalDocument.empresa_id == self.upload.empresa_id,
-                    FiscalDocument.chave.in_({o.chave for o in event_outs}),
-                )
-            )
-            .tuples()
-            .all()
-        )
-        claimed: set[tuple[str, str, int] | None] = set()
-        for out in event_outs:
-            out.document_id = present.get(out.chave or "")
-            if out.event not in inserted or out.event in claimed:
+        chaves_ev = sorted({v["chave"] for v, _ in event_outs})
+        q = self.session.execute(_EXISTING, {"emp": self.empresa_id, "chaves": chaves_ev})
+        present: dict[str, int] = dict(q.tuples().all())
+        claimed: set[tuple[str, str, int]] = set()
+        for values, out in event_outs:
+            key = (values["chave"], values["tp_evento"], values["n_seq"])
+            doc_id = self.document_ids[out.file_id] = present.get(values["chave"])
+            if key not in inserted or key in claimed:
                 out.status = "duplicado"
             else:
-                out.status = "evento_aplicado" if out.document_id else "evento_pendente"
-            claimed.add(out.event)
+                out.status = "evento_aplicado" if doc_id else "evento_pendente"
+            claimed.add(key)
+
+    def write_files(self) -> None:
+        rows = [
+            {
+                "id": r.file_id,
+                "status": r.status,
+                "error_code": r.error_code,
+                "error_message": r.error_message,
+                "warnings": r.warnings,
+                "document_id": self.document_ids.get(r.file_id),
+            }
+            for r in self.results
+        ]
+        if rows:
+            self.session.execute(_UPDATE_FILES, {"rows": rows_json(_FILE_COLUMNS, rows)})
 
 
-def _log_quarantine(session: Session, upload: Upload, outcomes: Sequence[_Outcome]) -> None:
+def _log_quarantine(session: Session, upload: Upload, outcomes: Sequence[Classified]) -> None:
     rows = [
         {
             "level": "WARNING",
@@ -237,7 +187,7 @@ def _log_quarantine(session: Session, upload: Upload, outcomes: Sequence[_Outcom
             "message": f"Arquivo em quarentena ({o.error_code}): {o.error_message}"[:2000],
             "details": {
                 "upload_id": upload.id,
-                "upload_file_id": o.id,
+                "upload_file_id": o.file_id,
                 "empresa_id": upload.empresa_id,
                 "code": o.error_code,
             },
@@ -251,63 +201,88 @@ def _log_quarantine(session: Session, upload: Upload, outcomes: Sequence[_Outcom
         session.execute(insert(OperationalLog).values(rows))
 
 
-def ingest_batch(
-    session: Session, *, storage: Storage, upload_id: int, file_ids: Sequence[int]
-) -> dict[str, int]:
-    """Process the given pending files of an upload; return counts per resulting status."""
-    upload = session.get(Upload, upload_id)
-    if upload is None:
-        return {}
-    cnpj = session.scalar(select(Empresa.cnpj).where(Empresa.id == upload.empresa_id)) or ""
-    rows = session.execute(
+def _read(storage: Storage, key: str | None) -> bytes | str:
+    """The file's bytes, or the quarantine code when there is nothing to read."""
+    if key is None:
+        return "sem_conteudo"
+    try:
+        return storage.get(key)
+    except StorageError as exc:
+        if exc.code != "arquivo_nao_encontrado":
+            raise  # transient: the task retries the whole batch
+        return exc.code
+
+
+def _read_all(storage: Storage, rows: Sequence[Any]) -> list[tuple[int, int | None, bytes | str]]:
+    """(file id, stored file id, bytes or quarantine code) per row; reads on a few threads."""
+    keys = [key for _, _, key in rows]
+    if len(rows) > 1:
+        with ThreadPoolExecutor(min(_READ_THREADS, len(rows))) as readers:
+            contents = list(readers.map(lambda k: _read(storage, k), keys))
+    else:
+        contents = [_read(storage, k) for k in keys]
+    return [(fid, sid, c) for (fid, sid, _), c in zip(rows, contents, strict=True)]
+
+
+def _start(
+    storage: Storage, rows: Sequence[Any], pool: Executor | None, cnpj: str, empresa_id: int
+) -> Pending:
+    now = datetime.now(UTC)
+    files = _read_all(storage, rows)
+    return start_classification(files, pool=pool, cnpj=cnpj, empresa_id=empresa_id, now=now)
+
+
+def _file_rows(session: Session, upload_id: int, file_ids: Sequence[int], lock: bool) -> Any:
+    q = (
         select(UploadFile.id, UploadFile.stored_file_id, StoredFile.storage_key)
         .outerjoin(StoredFile, StoredFile.id == UploadFile.stored_file_id)
         .where(
             UploadFile.upload_id == upload_id,
-            UploadFile.id.in_(list(file_ids)),
+            UploadFile.id == any_(cast_(list(file_ids), ARRAY(BigInteger))),
             UploadFile.status == "pendente",
         )
         .order_by(UploadFile.position)
-        .with_for_update(of=UploadFile, skip_locked=True)
-    ).all()
-    batch = _Batch(session, upload, cnpj)
-    outcomes: list[_Outcome] = []
-    for file_id, stored_id, key in rows:
-        out = _Outcome(file_id)
-        outcomes.append(out)
-        if key is None:
-            _quarantine(out, "sem_conteudo")
-            continue
-        try:
-            data = storage.get(key)
-        except StorageError as exc:
-            if exc.code != "arquivo_nao_encontrado":
-                raise  # transient: the task retries the whole batch
-            _quarantine(out, exc.code)
-            continue
-        try:
-            batch.classify(out, data, stored_id)
-        except AppError as exc:  # any other domain finding on one file: quarantine it
-            if exc.retryable:
-                raise
-            _quarantine(out, exc.code, exc.message)
+    )
+    if lock:
+        q = q.with_for_update(of=UploadFile, skip_locked=True)
+    return session.execute(q).all()
+
+
+def ingest_batch(
+    session: Session,
+    *,
+    storage: Storage,
+    upload_id: int,
+    file_ids: Sequence[int],
+    pool: Executor | None = None,
+    next_file_ids: Sequence[int] | None = None,
+) -> dict[str, int]:
+    """Process the given pending files of an upload; return counts per resulting status.
+
+    ``pool`` (optional) runs the CPU-bound classification in worker processes; reads, writes
+    and the transaction stay here. ``next_file_ids`` (the flow's next batch) starts that
+    batch's classification in the background while this one is written.
+    """
+    upload = session.get(Upload, upload_id)
+    if upload is None:
+        return {}
+    cnpj = session.scalar(select(Empresa.cnpj).where(Empresa.id == upload.empresa_id)) or ""
+    emp = upload.empresa_id
+    rows = _file_rows(session, upload_id, file_ids, lock=True)
+    known = {}
+    if pending := take_prefetched(upload_id, file_ids):  # started by the previous batch
+        known = pending.collect()
+    missing = [r for r in rows if r[0] not in known]
+    if missing:
+        known.update(_start(storage, missing, pool, cnpj, emp).collect())
+    outcomes = [known[r[0]] for r in rows]
+    if next_file_ids and pool is not None:
+        ahead = _file_rows(session, upload_id, next_file_ids, lock=False)
+        prefetch(upload_id, next_file_ids, lambda: _start(storage, ahead, pool, cnpj, emp))
+    batch = _Batch(session, upload.empresa_id, outcomes)
     batch.write_documents()
     batch.write_events()
-    if outcomes:
-        session.execute(
-            _UPDATE_FILE,
-            [
-                {
-                    "b_id": o.id,
-                    "b_status": o.status,
-                    "b_code": o.error_code,
-                    "b_message": o.error_message,
-                    "b_warnings": o.warnings,
-                    "b_document": o.document_id,
-                }
-                for o in outcomes
-            ],
-        )
+    batch.write_files()
     _log_quarantine(session, upload, outcomes)
     counts: dict[str, int] = {}
     for o in outcomes:

@@ -12,12 +12,12 @@ and the ``validar-documentos`` flow).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, bindparam, text
 from sqlalchemy.orm import Session
 
+from app.services.documents_bulk import recordset, rows_json
 from models import FiscalEvent
 
 __all__ = ["EVENT_EFFECTS", "apply_pending_events", "record_events"]
@@ -30,6 +30,19 @@ EVENT_EFFECTS: Mapping[str, str] = {
 }
 CANCEL_EVENTS = tuple(k for k, v in EVENT_EFFECTS.items() if v == "cancelar")
 
+_EVENTS = cast(Table, FiscalEvent.__table__)
+_EVENT_COLUMNS = (
+    "empresa_id", "chave", "tp_evento", "n_seq", "cstat", "event_at", "protocol", "details",
+    "stored_file_id",
+)  # fmt: skip
+_INSERT_EVENTS = text(
+    f"""
+    INSERT INTO fiscal_events ({", ".join(_EVENT_COLUMNS)})
+    SELECT {", ".join(_EVENT_COLUMNS)} FROM {recordset(_EVENTS, _EVENT_COLUMNS)}
+    ON CONFLICT (empresa_id, chave, tp_evento, n_seq) DO NOTHING
+    RETURNING chave, tp_evento, n_seq
+    """
+)
 _CANCEL = text(
     """
     UPDATE fiscal_documents d
@@ -66,13 +79,8 @@ def record_events(session: Session, *, rows: Sequence[dict[str, Any]]) -> set[tu
     if not rows:
         return set()
     unique = {(r["chave"], r["tp_evento"], r["n_seq"]): r for r in rows}
-    stmt = (
-        insert(FiscalEvent)
-        .values(list(unique.values()))
-        .on_conflict_do_nothing(index_elements=["empresa_id", "chave", "tp_evento", "n_seq"])
-        .returning(FiscalEvent.chave, FiscalEvent.tp_evento, FiscalEvent.n_seq)
-    )
-    return {(c, t, n) for c, t, n in session.execute(stmt).tuples()}
+    params = {"rows": rows_json(_EVENT_COLUMNS, unique.values())}
+    return {(c, t, n) for c, t, n in session.execute(_INSERT_EVENTS, params).tuples()}
 
 
 def apply_pending_events(

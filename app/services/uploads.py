@@ -9,23 +9,28 @@ Decisions (issue 3, item 1/6):
   content is still kept while the upload stays under ``UPLOAD_MAX_TOTAL_BYTES``. Past the total
   limit the rejection is recorded *without* content (``limite_total_excedido``, the message says
   so) — the request never grows memory or disk beyond the configured total.
-- Work is flushed in chunks (bulk INSERT … ON CONFLICT), so a zip of 10,000 XMLs costs a few dozen
-  statements and memory stays bounded by one chunk.
+- Work is flushed in chunks of 500 files: one array-parameter statement per table and chunk
+  (``INSERT … SELECT … FROM unnest(…)``), so a zip of 10,000 XMLs costs a few dozen statements.
+  Storage writes run on a few threads (disk and S3 writes are I/O) and overlap the reading of
+  the next chunk; every write has finished before the transaction commits. Memory stays bounded
+  by two chunks of expanded files plus the received zip itself (``Storage.put`` takes bytes).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, cast
 
-from sqlalchemy import Table, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
+from app.services.documents_bulk import recordset, rows_json
 from app.services.ziputil import ZipEntry, ZipLimits, is_zip, iter_zip
 from app.storage.base import Storage
 from models import Empresa, StoredFile, Upload, UploadFile
@@ -45,6 +50,32 @@ RETENTION = timedelta(days=7 * 366)
 _CHUNK = 500
 _READ = 1024 * 1024
 _NAME_MAX = 255
+_PUT_THREADS = 8
+_SF = cast(Table, StoredFile.__table__)
+_SF_COLUMNS = (
+    "empresa_id", "sha256", "size", "content_type", "original_name", "storage_key", "purpose",
+    "uploaded_by", "retention_until",
+)  # fmt: skip
+_SF_EXISTING = text(
+    "SELECT sha256, id FROM stored_files WHERE empresa_id = :emp AND sha256 = ANY(:shas)"
+)
+_SF_INSERT = text(
+    f"""
+    INSERT INTO stored_files ({", ".join(_SF_COLUMNS)})
+    SELECT {", ".join(_SF_COLUMNS)} FROM {recordset(_SF, _SF_COLUMNS)}
+    ON CONFLICT (empresa_id, sha256) DO NOTHING
+    RETURNING sha256, id
+    """
+)
+_UF = cast(Table, UploadFile.__table__)
+_UF_COLUMNS = (
+    "upload_id", "position", "original_name", "stored_file_id", "status", "error_code",
+    "error_message", "warnings",
+)  # fmt: skip
+_UF_INSERT = text(
+    f"INSERT INTO upload_files ({', '.join(_UF_COLUMNS)}) "
+    f"SELECT {', '.join(_UF_COLUMNS)} FROM {recordset(_UF, _UF_COLUMNS)}"
+)
 
 # code → pt-BR message for rejections decided at reception (rules as data)
 RECEPTION_ERRORS: dict[str, str] = {
@@ -102,20 +133,38 @@ class _Receiver:
         self.deduplicated = 0
         self.zips: list[dict[str, Any]] = []
         self.retention = datetime.now(UTC) + RETENTION
+        self.writer = ThreadPoolExecutor(_PUT_THREADS, thread_name_prefix="upload-put")
+        self.puts: list[Future[None]] = []  # storage writes of the last flushed chunk
 
     def budget(self) -> int:
         return self.limits.max_total_bytes - self.total
 
     def read(self, stream: IO[bytes]) -> bytes | None:
         """Read a stream whole, or None when it would pass the upload's total limit."""
-        chunks: list[bytes] = []
-        size = 0
+        if stream.seekable():  # spooled upload: check the size first, then one read, one copy
+            start = stream.tell()
+            size = stream.seek(0, io.SEEK_END) - start
+            stream.seek(start)
+            return stream.read(size) if size <= self.budget() else None
+        buf = io.BytesIO()
         while chunk := stream.read(_READ):
-            size += len(chunk)
-            if size > self.budget():
+            if buf.tell() + len(chunk) > self.budget():
                 return None
-            chunks.append(chunk)
-        return b"".join(chunks)
+            buf.write(chunk)
+        return buf.getvalue()
+
+    def wait_puts(self) -> None:
+        """Block until the pending storage writes finished (re-raising the first failure)."""
+        puts, self.puts = self.puts, []
+        for fut in puts:
+            fut.result()
+
+    def close(self) -> None:
+        """Finish every storage write, then stop the writer threads."""
+        try:
+            self.wait_puts()
+        finally:
+            self.writer.shutdown(wait=True, cancel_futures=True)
 
     def add(self, row: _Row) -> None:
         if row.data is not None:
@@ -136,21 +185,22 @@ class _Receiver:
         by_sha = {r.sha256: r for r in rows if r.sha256 and r.data is not None}
         if not by_sha:
             return {}
-        q = select(StoredFile.sha256, StoredFile.id).where(
-            StoredFile.empresa_id == emp, StoredFile.sha256.in_(list(by_sha))
-        )
-        ids: dict[str, int] = {sha: fid for sha, fid in self.session.execute(q).tuples()}
+        params = {"emp": emp, "shas": list(by_sha)}
+        ids: dict[str, int] = dict(self.session.execute(_SF_EXISTING, params).tuples().all())
         self.deduplicated += sum(1 for r in rows if r.sha256 in ids)
-        new = [r for sha, r in by_sha.items() if sha not in ids]
         values = []
-        for r in new:
-            assert r.sha256 is not None and r.data is not None
-            key = storage_key(emp, r.sha256)
-            self.storage.put(key, r.data, content_type=r.content_type)
+        for sha, r in by_sha.items():
+            if sha in ids:
+                continue
+            assert r.data is not None
+            key = storage_key(emp, sha)
+            self.puts.append(
+                self.writer.submit(self.storage.put, key, r.data, content_type=r.content_type)
+            )
             values.append(
                 {
                     "empresa_id": emp,
-                    "sha256": r.sha256,
+                    "sha256": sha,
                     "size": len(r.data),
                     "content_type": r.content_type[:100],
                     "original_name": r.name[:_NAME_MAX],
@@ -161,24 +211,23 @@ class _Receiver:
                 }
             )
         if values:
-            table = cast(Table, StoredFile.__table__)
-            stmt = (
-                insert(table)
-                .on_conflict_do_nothing(index_elements=["empresa_id", "sha256"])
-                .returning(table.c.sha256, table.c.id)
+            got: dict[str, int] = dict(
+                self.session.execute(_SF_INSERT, {"rows": rows_json(_SF_COLUMNS, values)})
+                .tuples()
+                .all()
             )
-            got: dict[str, int] = dict(self.session.execute(stmt, values).tuples().all())
             self.stored_new += len(got)
             ids.update(got)
-            missing = [sha for sha in (v["sha256"] for v in values) if sha not in ids]
-            if missing:  # lost a race with a concurrent upload of the same file
-                ids.update(dict(self.session.execute(q).tuples().all()))
+            if any(v["sha256"] not in ids for v in values):
+                # lost a race with a concurrent upload of the same file
+                ids.update(dict(self.session.execute(_SF_EXISTING, params).tuples().all()))
         return ids
 
     def flush(self) -> None:
         rows, self.rows = self.rows, []
         if not rows:
             return
+        self.wait_puts()  # the previous chunk's writes: at most two chunks in memory
         ids = self.store(rows)
         values = []
         for r in rows:
@@ -195,9 +244,7 @@ class _Receiver:
                 }
             )
             self.position += 1
-        self.session.execute(
-            insert(cast(Table, UploadFile.__table__)), values
-        )  # executemany, batched
+        self.session.execute(_UF_INSERT, {"rows": rows_json(_UF_COLUMNS, values)})
 
     def add_zip(self, name: str, data: bytes, limits: ZipLimits) -> None:
         entries: Iterator[ZipEntry] = iter_zip(data, limits)
@@ -245,16 +292,21 @@ def receive_upload(
     zip_limits = ZipLimits(
         max_file_bytes=limits.max_file_bytes, max_total_bytes=limits.max_total_bytes
     )
-    for f in files:
-        name = (f.name or "arquivo").replace("\x00", "")[:_NAME_MAX]
-        data = rx.read(f.stream)
-        if data is None:
-            rx.add(_Row(name, f.content_type, None, "limite_total_excedido", rx._total_message()))
-        elif is_zip(name, data[:4]):
-            rx.add_zip(name, data, zip_limits)
-        else:
-            rx.add(_Row(name, f.content_type or "application/octet-stream", data))
-    rx.flush()
+    try:
+        for f in files:
+            name = (f.name or "arquivo").replace("\x00", "")[:_NAME_MAX]
+            data = rx.read(f.stream)
+            if data is None:
+                msg = rx._total_message()
+                rx.add(_Row(name, f.content_type, None, "limite_total_excedido", msg))
+            elif is_zip(name, data[:4]):
+                rx.add_zip(name, data, zip_limits)
+            else:
+                rx.add(_Row(name, f.content_type or "application/octet-stream", data))
+            del data
+        rx.flush()
+    finally:
+        rx.close()
     if rx.position == 0:
         raise InvalidInput("Nenhum arquivo enviado.", code="upload_vazio")
     upload.file_count = rx.position

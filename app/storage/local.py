@@ -24,20 +24,28 @@ class LocalStorage:
         self.base_url = base_url.rstrip("/")
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root) or path == self.root:
+        # Lexical check (no filesystem calls: this runs once per stored file in bulk uploads).
+        # Keys are made by contab, never by users; still refuse anything that could escape.
+        norm = os.path.normpath(key)
+        if (
+            not key
+            or os.path.isabs(key)
+            or norm != key.rstrip("/")
+            or norm == "."
+            or norm.startswith("..")
+            or "\x00" in key
+        ):
             raise StorageError(f"Chave de armazenamento inválida: {key!r}", code="chave_invalida")
-        return path
+        return self.root / norm
 
     def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         """Write atomically (temp file + rename) so a crash never leaves half a file."""
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # created 0600
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            os.chmod(tmp, 0o600)
             os.replace(tmp, path)
         except OSError as exc:
             raise StorageError(f"Falha ao gravar {key}: {exc.strerror}") from exc

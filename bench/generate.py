@@ -11,7 +11,6 @@ time, rows and rows/s per size, the cost ratio vs the 1k baseline measured in th
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
 import time
@@ -39,25 +38,11 @@ PROFILES = [
 
 def setup() -> None:
     """Point the settings at a fresh, migrated benchmark database."""
-    from app.localservices import create_database, ensure_postgres, ensure_redis, port_open
+    import tempfile
 
-    var = ROOT / "var" / "bench"
-    var.mkdir(parents=True, exist_ok=True)
-    pg_port = 5432 if port_open("127.0.0.1", 5432) else 55432
-    redis_port = 6379 if port_open("127.0.0.1", 6379) else 56379
-    os.environ.update({"APP_ENV": "dev", "APP_KEY": "bench-" + "x" * 40, "DB_HOST": "127.0.0.1",
-                       "DB_PORT": str(pg_port), "DB_DATABASE": DB, "DB_USERNAME": "postgres",
-                       "DB_PASSWORD": "", "REDIS_PORT": str(redis_port),
-                       "STORAGE_LOCAL_ROOT": str(var / "storage")})  # fmt: skip
-    from app.settings import get_settings
+    from benchenv import setup as bench_setup
 
-    get_settings.cache_clear()
-    ensure_postgres("127.0.0.1", pg_port, ROOT / "var" / "test" / "pg")
-    ensure_redis("127.0.0.1", redis_port, ROOT / "var" / "test" / "redis")
-    create_database(f"postgresql://postgres@127.0.0.1:{pg_port}/postgres", DB, drop=True)
-    from app.migrate import upgrade
-
-    upgrade()
+    bench_setup(DB, Path(tempfile.mkdtemp(prefix="contab-bench-generate-")))
 
 
 def seed(n: int) -> None:

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import resource
-import secrets
 import sys
 import tempfile
 import time
@@ -35,29 +33,9 @@ COMP = "2026-05"
 
 
 def _setup(tmp: Path) -> None:
-    from app.localservices import create_database, ensure_postgres, port_open
+    from benchenv import setup
 
-    pg_port = 5432 if port_open("127.0.0.1", 5432) else 55432
-    os.environ.update(
-        {
-            "APP_ENV": "dev",
-            "APP_KEY": "bench-" + secrets.token_urlsafe(32),
-            "DB_HOST": "127.0.0.1",
-            "DB_PORT": str(pg_port),
-            "DB_DATABASE": DB,
-            "DB_USERNAME": "postgres",
-            "DB_PASSWORD": "",
-            "FILESYSTEM_DISK": "local",
-            "STORAGE_LOCAL_ROOT": str(tmp / "storage"),
-            "PREFECT_API_URL": "http://127.0.0.1:9/api",
-            "PREFECT_HOME": str(tmp / "prefect"),
-        }
-    )
-    ensure_postgres("127.0.0.1", pg_port, ROOT / "var" / "bench" / "pg")
-    create_database(f"postgresql://postgres@127.0.0.1:{pg_port}/postgres", DB, drop=True)
-    from app.migrate import upgrade
-
-    upgrade()
+    setup(DB, tmp, redis=False, PREFECT_API_URL="http://127.0.0.1:9/api")
 
 
 def _copy(cur: object, table: str, columns: str, lines: list[str]) -> None:

@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import os
 import resource
-import secrets
 import shutil
 import sys
 import tempfile
@@ -54,26 +53,20 @@ DB = "contab_bench_ingest"
 
 def _setup(tmp: Path) -> Any:
     """Databases, Redis, migrations and a Prefect server with the deployment; the supervisor."""
+    from benchenv import setup
+
     from app.devstack import prefect_env
     from app.localservices import (
         Supervisor,
         create_database,
-        ensure_postgres,
-        ensure_redis,
         free_port,
-        port_open,
         venv_bin,
         wait_for_http,
     )
 
-    pg_port = 5432 if port_open("127.0.0.1", 5432) else 55432
-    redis_port = 6379 if port_open("127.0.0.1", 6379) else 56379
     api_url = f"http://127.0.0.1:{free_port()}/api"
-    admin = f"postgresql://postgres@127.0.0.1:{pg_port}"
-    var = ROOT / "var" / "bench"
-    ensure_postgres("127.0.0.1", pg_port, var / "pg")
-    ensure_redis("127.0.0.1", redis_port, var / "redis")
-    create_database(f"{admin}/postgres", DB, drop=True)
+    env = setup(DB, tmp, UPLOAD_MAX_TOTAL_BYTES=str(2 * 1024**3), PREFECT_LOGGING_LEVEL="WARNING")
+    admin = f"postgresql://postgres@127.0.0.1:{env['DB_PORT']}"
     create_database(f"{admin}/postgres", f"{DB}_prefect", drop=True)
     os.environ.update(
         prefect_env(
@@ -82,26 +75,7 @@ def _setup(tmp: Path) -> Any:
             f"{admin.replace('postgresql://', 'postgresql+asyncpg://')}/{DB}_prefect",
         )
     )
-    os.environ.update(
-        {
-            "APP_ENV": "dev",
-            "APP_KEY": "bench-" + secrets.token_urlsafe(32),
-            "DB_HOST": "127.0.0.1",
-            "DB_PORT": str(pg_port),
-            "DB_DATABASE": DB,
-            "DB_USERNAME": "postgres",
-            "DB_PASSWORD": "",
-            "REDIS_HOST": "127.0.0.1",
-            "REDIS_PORT": str(redis_port),
-            "FILESYSTEM_DISK": "local",
-            "STORAGE_LOCAL_ROOT": str(tmp / "storage"),
-            "UPLOAD_MAX_TOTAL_BYTES": str(2 * 1024**3),
-            "PREFECT_LOGGING_LEVEL": "WARNING",
-        }
-    )
-    from app.migrate import upgrade
-
-    upgrade()
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
     sup = Supervisor(tmp / "log", {})
     server = sup.start(
         "prefect-server",

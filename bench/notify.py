@@ -21,7 +21,6 @@ Duplicates are counted on the receiving side: Message-IDs in the sink's .eml fil
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import secrets
 import subprocess
@@ -43,34 +42,9 @@ CONTEXT = {
 
 
 def _setup(tmp: Path, mail_port: int) -> None:
-    from app.localservices import create_database, ensure_postgres, ensure_redis, port_open
+    from benchenv import setup
 
-    pg_port = 5432 if port_open("127.0.0.1", 5432) else 55432
-    redis_port = 6379 if port_open("127.0.0.1", 6379) else 56379
-    os.environ.update(
-        {
-            "APP_ENV": "dev",
-            "APP_KEY": "bench-" + secrets.token_urlsafe(32),
-            "DB_HOST": "127.0.0.1",
-            "DB_PORT": str(pg_port),
-            "DB_DATABASE": DB,
-            "DB_USERNAME": "postgres",
-            "DB_PASSWORD": "",
-            "REDIS_HOST": "127.0.0.1",
-            "REDIS_PORT": str(redis_port),
-            "REDIS_DB": "8",
-            "FILESYSTEM_DISK": "local",
-            "STORAGE_LOCAL_ROOT": str(tmp / "storage"),
-            "MAIL_HOST": "127.0.0.1",
-            "MAIL_PORT": str(mail_port),
-        }
-    )
-    ensure_postgres("127.0.0.1", pg_port, ROOT / "var" / "bench" / "pg")
-    ensure_redis("127.0.0.1", redis_port, ROOT / "var" / "bench" / "redis")
-    create_database(f"postgresql://postgres@127.0.0.1:{pg_port}/postgres", DB, drop=True)
-    from app.migrate import upgrade
-
-    upgrade()
+    setup(DB, tmp, REDIS_DB="8", MAIL_HOST="127.0.0.1", MAIL_PORT=str(mail_port))
 
 
 def _queue(n: int, channel: str) -> None:

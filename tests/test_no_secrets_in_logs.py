@@ -126,9 +126,11 @@ def test_tokens_and_api_calls_log_no_secret(
         with session_scope() as s:
             revoke_token(s, token_id=office_id, actor="teste", reason="vazou")
         revoked = http.get("/api/me", headers={"Authorization": f"Bearer {office}"})
-        health = http.get("/api/health")  # the Redis AUTH fails: the error is reported
+        # with a Redis password set, the health check's Redis login fails (or, on a server
+        # without a password, may pass): either way its answer must not carry a secret
+        health = http.get("/api/health")
     assert revoked.status_code == 401
-    assert health.status_code == 503
+    assert health.status_code in (200, 503)
     secrets = [*secret_env.values(), office, client, office[12:]]
     assert logs.records, "the paths logged nothing: the capture is not working"
     assert not _leaks(_records(logs) + [health.text, revoked.text], secrets)

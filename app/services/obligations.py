@@ -48,6 +48,7 @@ __all__ = [
     "current_competencia",
     "dump_json",
     "effective_rule",
+    "active_empresa_traits",
     "empresa_traits",
     "office_today",
     "reconcile_assignments",
@@ -223,6 +224,32 @@ def empresa_traits(
     return frozenset(flags | {k for k, v in cols.items() if v})
 
 
+def active_empresa_traits(
+    session: Session, empresa_ids: Sequence[int]
+) -> list[tuple[int, str, frozenset[str]]]:
+    """(id, regime, traits) of the active empresas among empresa_ids, in one query."""
+    rows = session.execute(
+        select(
+            Empresa.id,
+            Empresa.regime,
+            Empresa.has_employees,
+            Empresa.has_withholdings,
+            Empresa.is_service_provider,
+            Empresa.characteristics,
+        ).where(Empresa.id.in_(list(empresa_ids)), Empresa.active.is_(True))
+    ).all()
+    return [
+        (
+            eid,
+            regime,
+            empresa_traits(
+                has_employees=emp, has_withholdings=wh, is_service_provider=sp, characteristics=ch
+            ),
+        )
+        for eid, regime, emp, wh, sp, ch in rows
+    ]
+
+
 def _desired(regime: str, traits: frozenset[str], obligations: Iterable[ObligationRow]) -> set[int]:
     try:
         reg = Regime(regime.upper())
@@ -312,23 +339,10 @@ def reconcile_assignments(
 ) -> int:
     """Attach missing automatic obligations (new empresas, new catalogue entries) in bulk."""
     obligations = active_obligations(session)
-    rows = session.execute(
-        select(
-            Empresa.id,
-            Empresa.regime,
-            Empresa.has_employees,
-            Empresa.has_withholdings,
-            Empresa.is_service_provider,
-            Empresa.characteristics,
-        ).where(Empresa.id.in_(list(empresa_ids)), Empresa.active.is_(True))
-    ).all()
     cache: dict[tuple[str, frozenset[str]], set[int]] = {}
     emp_col: list[int] = []
     ob_col: list[int] = []
-    for eid, regime, emp, wh, sp, chars in rows:
-        traits = empresa_traits(
-            has_employees=emp, has_withholdings=wh, is_service_provider=sp, characteristics=chars
-        )
+    for eid, regime, traits in active_empresa_traits(session, empresa_ids):
         key = (regime, traits)
         if key not in cache:
             cache[key] = _desired(regime, traits, obligations.values())

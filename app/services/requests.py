@@ -37,7 +37,7 @@ from app.fiscal.competencia import Competencia
 from app.services import audit, outbox
 from app.services.files import store_file
 from app.services.holidays_db import HolidayIndex, load_holiday_index
-from app.services.obligations import empresa_traits, office_today
+from app.services.obligations import active_empresa_traits, office_today
 from app.services.office import office_settings
 from models import (
     Contact,
@@ -121,24 +121,8 @@ def generate_requests(
     templates: dict[str, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
     for t in session.scalars(select(RequestTemplate).order_by(RequestTemplate.id)):
         templates[t.regime.upper()].append((t.code, t.description, t.rule or {}))
-    emps = session.execute(
-        select(
-            Empresa.id,
-            Empresa.regime,
-            Empresa.has_employees,
-            Empresa.has_withholdings,
-            Empresa.is_service_provider,
-            Empresa.characteristics,
-        ).where(Empresa.id.in_(list(empresa_ids)), Empresa.active.is_(True))
-    ).all()
     items_of: dict[int, list[tuple[str, str, dict[str, Any]]]] = {}
-    for eid, regime, has_emp, has_wh, is_sp, chars in emps:
-        traits = empresa_traits(
-            has_employees=has_emp,
-            has_withholdings=has_wh,
-            is_service_provider=is_sp,
-            characteristics=chars,
-        )
+    for eid, regime, traits in active_empresa_traits(session, empresa_ids):
         chosen = [t for t in templates.get(regime.upper(), []) if _requires_ok(t[2], traits)]
         if chosen:  # nothing to ask → no request at all
             items_of[eid] = chosen

@@ -15,9 +15,10 @@ from typing import Any
 
 from fpdf import FPDF
 
+from app.fiscal.cnpj import format_cnpj
 from app.notify.render import brl, data_br
 
-__all__ = ["GuidePdfData", "format_cnpj", "render_guide_pdf"]
+__all__ = ["GuidePdfData", "render_guide_pdf"]
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -39,12 +40,12 @@ class GuidePdfData:
     calculation: Mapping[str, Any] = field(default_factory=dict)
 
 
-def format_cnpj(cnpj: str) -> str:
-    """Mask a 14-character CNPJ as ``12.ABC.345/01DE-35`` (anything else unchanged)."""
-    c = cnpj.strip().upper()
-    if len(c) != 14:
-        return c
-    return f"{c[:2]}.{c[2:5]}.{c[5:8]}/{c[8:12]}-{c[12:]}"
+def _cnpj(value: str) -> str:
+    """Masked CNPJ (app.fiscal.cnpj); an empresa's stored CNPJ is valid, else shown as is."""
+    try:
+        return format_cnpj(value)
+    except ValueError:
+        return value
 
 
 def _latin1(text: str) -> str:
@@ -137,7 +138,7 @@ def render_guide_pdf(data: GuidePdfData) -> bytes:
     pdf.cell(0, 7, _latin1(f"Guia de pagamento - {data.tax}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     pdf.row("Empresa", data.empresa)
-    pdf.row("CNPJ", format_cnpj(data.cnpj))
+    pdf.row("CNPJ", _cnpj(data.cnpj))
     pdf.row("Tributo", f"{data.tax} ({data.kind})")
     pdf.row("Competência", _comp(data.competencia))
     pdf.row("Vencimento", data_br(data.due_date))

@@ -6,7 +6,7 @@ import zlib
 from datetime import date
 from decimal import Decimal as D
 
-from app.services.guide_pdf import GuidePdfData, format_cnpj, render_guide_pdf
+from app.services.guide_pdf import GuidePdfData, render_guide_pdf
 
 MEMO = {
     "periodo_rbt12": ["2025-05", "2026-04"],
@@ -87,4 +87,3 @@ def test_non_das_guide_without_memo_and_amount_pending() -> None:
         render_guide_pdf(_data(kind="GFD", tax="FGTS Digital", amount=None, calculation={}))
     )
     assert "a informar" in text and "Memória de cálculo" not in text
-    assert format_cnpj("11222333000181") == "11.222.333/0001-81"

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     WHATSAPP_VERIFY_TOKEN: SecretStr = SecretStr("")
     WHATSAPP_SANDBOX_ALLOWLIST: str = ""
     WHATSAPP_RATE_PER_SECOND: float = 80.0
+    MAIL_RATE_PER_SECOND: float = Field(default=0.0, ge=0)  # 0 = no limit
+    INGEST_WORKERS: int = Field(default=0, ge=0)  # 0 = one per CPU
     PREFECT_API_URL: str = "http://127.0.0.1:4200/api"
     HEALTH_CHECK_TIMEOUT_SECONDS: float = 1.5
     WORKER_STALE_SECONDS: int = 90

@@ -100,7 +100,8 @@ class GuideEvent(Base):
     actor: Mapped[str | None] = mapped_column(String(200))
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(400))
+    # indexed: delivery status webhooks look the guide up by its notification
     notification_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("notifications.id", ondelete="SET NULL")
+        BigInteger, ForeignKey("notifications.id", ondelete="SET NULL"), index=True
     )
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -66,8 +66,8 @@ def rate_limiter(redis: Any, name: str, rate_per_s: float) -> TokenBucket:
 def email_limiter(redis: Any, settings: Settings | None = None) -> TokenBucket | None:
     """The SMTP rate limit, when MAIL_RATE_PER_SECOND is configured (unlimited otherwise)."""
     s = settings or get_settings()
-    rate = getattr(s, "MAIL_RATE_PER_SECOND", None)
-    return rate_limiter(redis, "email", float(rate)) if rate else None
+    rate = s.MAIL_RATE_PER_SECOND
+    return rate_limiter(redis, "email", rate) if rate > 0 else None
 
 
 def whatsapp_channel(

@@ -226,9 +226,11 @@ def take_prefetched(upload_id: int, file_ids: Sequence[int]) -> Pending | None:
 
 
 def ingest_workers() -> int:
-    """Worker processes for classification: ``INGEST_WORKERS``, else the number of CPUs."""
-    raw = os.environ.get("INGEST_WORKERS", "").strip()
-    return max(1, int(raw)) if raw.isdigit() else max(1, os.cpu_count() or 1)
+    """Worker processes for classification: INGEST_WORKERS, or one per CPU when 0."""
+    from app.settings import get_settings
+
+    configured = get_settings().INGEST_WORKERS
+    return configured if configured > 0 else max(1, os.cpu_count() or 1)
 
 
 # Compiled when a worker starts (the bulk of any upload); the others compile on first use.

@@ -23,7 +23,6 @@ from app.deployments import POOLS
 from app.localservices import venv_bin
 
 __all__ = [
-    "POOL_CONCURRENCY",
     "DeployReport",
     "deploy",
     "ensure_pools",
@@ -40,11 +39,6 @@ def pool_definitions(path: Path = POOLS_FILE) -> dict[str, dict[str, Any]]:
     with path.open() as fh:
         pools: dict[str, dict[str, Any]] = yaml.safe_load(fh)["pools"]
     return pools
-
-
-POOL_CONCURRENCY: dict[str, int] = {
-    name: int(spec["concurrency_limit"]) for name, spec in pool_definitions().items()
-}
 
 
 def schedule_key(schedule: Any) -> str:
@@ -90,9 +84,10 @@ async def _ensure_pools() -> list[str]:
     from prefect.exceptions import ObjectNotFound
 
     created = []
+    pools = pool_definitions()  # read per call: nothing is loaded at import time
     async with get_client() as client:
         for pool in POOLS:
-            limit = POOL_CONCURRENCY[pool]
+            limit = int(pools[pool]["concurrency_limit"])
             try:
                 existing = await client.read_work_pool(pool)
                 if existing.concurrency_limit != limit:
@@ -103,7 +98,7 @@ async def _ensure_pools() -> list[str]:
                         name=pool,
                         type="process",
                         concurrency_limit=limit,
-                        description=pool_definitions()[pool].get("description"),
+                        description=pools[pool].get("description"),
                     )
                 )
                 created.append(pool)

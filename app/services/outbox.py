@@ -26,6 +26,7 @@ __all__ = [
     "REQUEUEABLE_STATUSES",
     "Recipient",
     "empresa_recipients",
+    "empresa_recipients_many",
     "enqueue",
     "enqueue_many",
     "jsonable",
@@ -53,21 +54,29 @@ class Recipient:
     name: str = ""
 
 
-def empresa_recipients(session: Session, empresa_id: int, kind: str) -> list[Recipient]:
-    """Contacts of the empresa that want messages of this kind, on the channels they chose."""
-    out: list[Recipient] = []
+def empresa_recipients_many(
+    session: Session, empresa_ids: Iterable[int], kind: str
+) -> dict[int, list[Recipient]]:
+    """Per empresa, the contacts that want messages of this kind, on their channels (one query)."""
+    out: dict[int, list[Recipient]] = {}
     contacts = session.scalars(
-        select(Contact).where(Contact.empresa_id == empresa_id, Contact.active.is_(True))
+        select(Contact)
+        .where(Contact.empresa_id.in_(list(empresa_ids)), Contact.active.is_(True))
+        .order_by(Contact.id)
     )
     for c in contacts:
         prefs = c.preferences or DEFAULT_PREFERENCES
-        channels = prefs.get(kind, prefs.get("*", ["email"]))
-        for ch in channels:
+        for ch in prefs.get(kind, prefs.get("*", ["email"])):
             if ch == "email" and c.email and not c.opt_out_email:
-                out.append(Recipient("email", c.email, c.name))
+                out.setdefault(c.empresa_id, []).append(Recipient("email", c.email, c.name))
             elif ch == "whatsapp" and c.phone and not c.opt_out_whatsapp:
-                out.append(Recipient("whatsapp", c.phone, c.name))
+                out.setdefault(c.empresa_id, []).append(Recipient("whatsapp", c.phone, c.name))
     return out
+
+
+def empresa_recipients(session: Session, empresa_id: int, kind: str) -> list[Recipient]:
+    """Contacts of the empresa that want messages of this kind, on the channels they chose."""
+    return empresa_recipients_many(session, [empresa_id], kind).get(empresa_id, [])
 
 
 def staff_recipients(session: Session, staff_ids: Iterable[int | None]) -> list[Recipient]:

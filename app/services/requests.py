@@ -40,7 +40,6 @@ from app.services.holidays_db import HolidayIndex, load_holiday_index
 from app.services.obligations import active_empresa_traits, office_today
 from app.services.office import office_settings
 from models import (
-    Contact,
     DocumentRequest,
     Empresa,
     RequestItem,
@@ -164,24 +163,6 @@ def _requires_ok(rule: dict[str, Any], traits: frozenset[str]) -> bool:
     return need is None or need in traits
 
 
-def _recipients_by_empresa(
-    session: Session, empresa_ids: Sequence[int], kind: str
-) -> dict[int, list[outbox.Recipient]]:
-    """``outbox.empresa_recipients`` for many empresas in one query (same preference rules)."""
-    out: dict[int, list[outbox.Recipient]] = defaultdict(list)
-    contacts = session.scalars(
-        select(Contact).where(Contact.empresa_id.in_(list(empresa_ids)), Contact.active.is_(True))
-    )
-    for c in contacts:
-        prefs = c.preferences or outbox.DEFAULT_PREFERENCES
-        for ch in prefs.get(kind, prefs.get("*", ["email"])):
-            if ch == "email" and c.email and not c.opt_out_email:
-                out[c.empresa_id].append(outbox.Recipient("email", c.email, c.name))
-            elif ch == "whatsapp" and c.phone and not c.opt_out_whatsapp:
-                out[c.empresa_id].append(outbox.Recipient("whatsapp", c.phone, c.name))
-    return out
-
-
 _OUTBOX_SQL = text(
     "INSERT INTO notifications (idempotency_key, empresa_id, channel, recipient, template, "
     "context, attachments, status, attempts, max_attempts) SELECT k, e, ch, rc, tp, "
@@ -222,7 +203,9 @@ def _notify_created(
     items_of: dict[int, list[tuple[str, str, dict[str, Any]]]],
     competencia: Competencia,
 ) -> int:
-    recipients = _recipients_by_empresa(session, [e for _, e in created], "solicitacao_mensal")
+    recipients = outbox.empresa_recipients_many(
+        session, [e for _, e in created], "solicitacao_mensal"
+    )
     names = dict(
         session.execute(
             select(Empresa.id, Empresa.razao_social).where(Empresa.id.in_({e for _, e in created}))
@@ -345,7 +328,7 @@ def send_reminders(
         )
     ):
         pending[rid].append(description)
-    recipients = _recipients_by_empresa(
+    recipients = outbox.empresa_recipients_many(
         session, [r.empresa_id for r in due], "lembrete_solicitacao"
     )
     messages: list[dict[str, Any]] = []

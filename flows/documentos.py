@@ -21,6 +21,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
 from app.services.documents_classify import classify_pool
+from app.services.file_content import close_shared
 from tasks.defaults import flow_defaults
 from tasks.documents import (
     claim_untriggered_uploads,
@@ -42,9 +43,12 @@ def process_upload_flow(upload_id: int, workers: int | None = None) -> dict[str,
     if workers is None and sum(len(b) for b in batches) < POOL_MIN_FILES:
         # starting worker processes costs ~2 s of CPU each: only worth it for bulk uploads
         workers = 1
-    with classify_pool(workers):
-        for k, ids in enumerate(batches):
-            process_batch(upload_id, ids, batches[k + 1] if k + 1 < len(batches) else None)
+    try:
+        with classify_pool(workers):
+            for k, ids in enumerate(batches):
+                process_batch(upload_id, ids, batches[k + 1] if k + 1 < len(batches) else None)
+    finally:
+        close_shared()  # the upload's zip, kept open across its batches
     result = complete_upload(upload_id)
     logger.info("Upload %s: %s lote(s), %s", upload_id, len(batches), result["por_status"])
     create_table_artifact(

@@ -3,7 +3,8 @@
 The dump is `pg_dump --format=custom` (restorable by table, so "restore by module" is
 `pg_restore -t guides …`), written to ``backups/<YYYY-MM-DD>/`` in the configured storage (S3 with
 encryption in production). Stored files themselves already live in that storage; the manifest
-(key, sha256, size, empresa) lets an operator check or restore them per empresa. Retention: the
+(key, sha256, size, empresa; for a member of an uploaded zip not yet written on its own, the
+zip's id and the member name) lets an operator check or restore them per empresa. Retention: the
 office keeps 7 years — expire old backups with an S3 lifecycle rule, never from this code.
 One successful backup per day: a re-run the same day does nothing unless forced.
 """
@@ -98,7 +99,7 @@ def run_backup(
         with sessions() as s:
             files = [
                 {"id": f.id, "key": f.storage_key, "sha256": f.sha256, "size": f.size,
-                 "empresa_id": f.empresa_id}
+                 "empresa_id": f.empresa_id, "zip_id": f.container_id, "member": f.member_name}
                 for f in s.scalars(select(StoredFile).where(StoredFile.deleted_at.is_(None)))
             ]  # fmt: skip
         manifest_key = f"{prefix}/arquivos-{stamp}.json"

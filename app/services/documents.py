@@ -1,7 +1,9 @@
 """Ingest uploaded files into fiscal documents and events, in batches (issue 3, items 3–4).
 
 One call of :func:`ingest_batch` handles hundreds of files in the caller's transaction: one read
-per file from storage, one hardened parse + validation per document (``app.fiscal.nfe``, via
+per file from storage (zip members from their zip, opened once per flow run:
+:mod:`app.services.file_content`), one hardened parse + validation per document
+(``app.fiscal.nfe``, via
 :mod:`app.services.documents_classify` — on the flow's process pool when there is one, the next
 batch classified ahead while this one is written), then one bulk statement per table
 (:mod:`app.services.documents_bulk`: documents upserted by (empresa, chave), events inserted
@@ -28,7 +30,7 @@ from typing import Any, cast
 from sqlalchemy import BigInteger, Table, any_, select, text
 from sqlalchemy import cast as cast_
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.errors import StorageError
 from app.services.documents_bulk import recordset, rows_json
@@ -42,6 +44,7 @@ from app.services.documents_classify import (
 )
 from app.services.documents_events import apply_pending_events, record_events
 from app.services.documents_rows import STATUS_RANK
+from app.services.file_content import ContentReader, ContentRef, shared_reader
 from app.storage.base import Storage
 from models import Empresa, FiscalDocument, OperationalLog, StoredFile, Upload, UploadFile
 
@@ -201,27 +204,44 @@ def _log_quarantine(session: Session, upload: Upload, outcomes: Sequence[Classif
         session.execute(insert(OperationalLog).values(rows))
 
 
-def _read(storage: Storage, key: str | None) -> bytes | str:
-    """The file's bytes, or the quarantine code when there is nothing to read."""
-    if key is None:
+def _read(reader: ContentReader, ref: ContentRef | None) -> bytes | str:
+    """The file's bytes, or the quarantine code when there is nothing (right) to read."""
+    if ref is None:
         return "sem_conteudo"
     try:
-        return storage.get(key)
+        return reader.read(ref)
     except StorageError as exc:
-        if exc.code != "arquivo_nao_encontrado":
+        if exc.code not in ("arquivo_nao_encontrado", "conteudo_corrompido"):
             raise  # transient: the task retries the whole batch
         return exc.code
 
 
+def _ref(row: Any) -> ContentRef | None:
+    _, sid, key, sha, size, container, member = row
+    return None if sid is None else ContentRef(key, sha, size, container, member)
+
+
 def _read_all(storage: Storage, rows: Sequence[Any]) -> list[tuple[int, int | None, bytes | str]]:
-    """(file id, stored file id, bytes or quarantine code) per row; reads on a few threads."""
-    keys = [key for _, _, key in rows]
-    if len(rows) > 1:
-        with ThreadPoolExecutor(min(_READ_THREADS, len(rows))) as readers:
-            contents = list(readers.map(lambda k: _read(storage, k), keys))
-    else:
-        contents = [_read(storage, k) for k in keys]
-    return [(fid, sid, c) for (fid, sid, _), c in zip(rows, contents, strict=True)]
+    """(file id, stored file id, bytes or quarantine code) per row.
+
+    Zip members are read in this thread (one open zip, in-memory inflate); objects of their own
+    on a few threads (S3: one HTTP request each).
+    """
+    reader = shared_reader(storage)
+    refs = [_ref(r) for r in rows]
+    own = [i for i, ref in enumerate(refs) if ref is not None and ref.container is None]
+    skip = set(own)
+    contents: list[bytes | str] = [
+        b"" if i in skip else _read(reader, ref) for i, ref in enumerate(refs)
+    ]
+    if len(own) > 1:
+        with ThreadPoolExecutor(min(_READ_THREADS, len(own))) as readers:
+            got = readers.map(lambda i: _read(reader, refs[i]), own)
+            for i, data in zip(own, got, strict=True):
+                contents[i] = data
+    elif own:
+        contents[own[0]] = _read(reader, refs[own[0]])
+    return [(r[0], r[1], c) for r, c in zip(rows, contents, strict=True)]
 
 
 def _start(
@@ -233,9 +253,19 @@ def _start(
 
 
 def _file_rows(session: Session, upload_id: int, file_ids: Sequence[int], lock: bool) -> Any:
+    container = aliased(StoredFile)
     q = (
-        select(UploadFile.id, UploadFile.stored_file_id, StoredFile.storage_key)
+        select(
+            UploadFile.id,
+            UploadFile.stored_file_id,
+            StoredFile.storage_key,
+            StoredFile.sha256,
+            StoredFile.size,
+            container.storage_key,
+            StoredFile.member_name,
+        )
         .outerjoin(StoredFile, StoredFile.id == UploadFile.stored_file_id)
+        .outerjoin(container, container.id == StoredFile.container_id)
         .where(
             UploadFile.upload_id == upload_id,
             UploadFile.id == any_(cast_(list(file_ids), ARRAY(BigInteger))),

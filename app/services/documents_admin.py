@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.errors import InvalidDocument, InvalidInput, NotFound, StorageError
 from app.fiscal.nfe import parse_bytes, validate
 from app.services import audit
 from app.services.documents_events import apply_pending_events
 from app.services.documents_rows import validation_record, validation_status
+from app.services.file_content import ContentReader, ContentRef, materialize, shared_reader
 from app.storage.base import Storage
 from models import FiscalDocument, StoredFile
 
@@ -72,6 +73,12 @@ def document_download_url(
     stored = session.get(StoredFile, doc.stored_file_id) if doc.stored_file_id else None
     if stored is None or stored.deleted_at is not None:
         raise NotFound("Arquivo do documento não encontrado.", code="arquivo_nao_encontrado")
+    try:
+        materialize(session, storage, stored)  # a zip member gets its own object once
+    except StorageError as exc:
+        if exc.code not in ("arquivo_nao_encontrado", "conteudo_corrompido"):
+            raise
+        raise NotFound("Arquivo do documento não encontrado.", code=exc.code) from exc
     url = storage.signed_url(stored.storage_key, expires_in=expires_in, filename=f"{doc.chave}.xml")
     return url, doc
 
@@ -115,7 +122,8 @@ def delete_document(
             audit.record(
                 session, actor=actor, action="arquivo.removido", entity="stored_file",
                 entity_id=stored.id, empresa_id=doc.empresa_id, reason=reason,
-                details={"storage_key": stored.storage_key},
+                # a zip member's bytes also remain inside its zip (kept as received)
+                details={"storage_key": stored.storage_key, "zip_id": stored.container_id},
             )  # fmt: skip
     audit.record(
         session, actor=actor, action="documento.excluido", entity="fiscal_document",
@@ -140,14 +148,25 @@ def revalidate_batch(
     ).all()
     counts: dict[str, int] = {}
     now = datetime.now(UTC)
-    keys = {
-        s.id: s.storage_key
-        for s in session.scalars(
-            select(StoredFile).where(StoredFile.id.in_([d.stored_file_id for d in docs]))
-        )
+    container = aliased(StoredFile)
+    refs = {
+        sid: ContentRef(key, sha, size, ckey, member)
+        for sid, key, sha, size, ckey, member in session.execute(
+            select(
+                StoredFile.id,
+                StoredFile.storage_key,
+                StoredFile.sha256,
+                StoredFile.size,
+                container.storage_key,
+                StoredFile.member_name,
+            )  # fmt: skip
+            .outerjoin(container, container.id == StoredFile.container_id)
+            .where(StoredFile.id.in_([d.stored_file_id for d in docs]))
+        ).tuples()
     }
+    reader = shared_reader(storage)
     for doc in docs:
-        outcome = _revalidate_one(doc, storage, keys.get(doc.stored_file_id or 0), now)
+        outcome = _revalidate_one(doc, reader, refs.get(doc.stored_file_id or 0), now)
         counts[outcome] = counts.get(outcome, 0) + 1
     for empresa_id in {d.empresa_id for d in docs}:
         apply_pending_events(
@@ -158,12 +177,14 @@ def revalidate_batch(
     return (docs[-1].id if docs else None), counts
 
 
-def _revalidate_one(doc: FiscalDocument, storage: Storage, key: str | None, now: datetime) -> str:
-    if key is None:
+def _revalidate_one(
+    doc: FiscalDocument, reader: ContentReader, ref: ContentRef | None, now: datetime
+) -> str:
+    if ref is None:
         doc.validation = {**doc.validation, "revalidado_em": now.isoformat(), "erro": "sem_arquivo"}
         return "sem_arquivo"
     try:
-        tree, parsed = parse_bytes(storage.get(key))
+        tree, parsed = parse_bytes(reader.read(ref))
     except (InvalidDocument, StorageError) as exc:
         doc.validation = {**doc.validation, "revalidado_em": now.isoformat(), "erro": exc.code}
         return "erro"

@@ -3,8 +3,11 @@
 Decisions (issue 3, item 1/6):
 - Every file is stored exactly as received under ``uploads/{empresa}/{sha[:2]}/{sha}``; a file
   whose (empresa, sha256) is already stored is not stored again (``stored_files`` unique key).
-- A .zip is stored too (kept as evidence) and expanded one level by :mod:`app.services.ziputil`:
-  each member becomes an ``upload_file``; a bad archive becomes one quarantined ``upload_file``.
+- A .zip is stored as received and expanded one level by :mod:`app.services.ziputil`: each
+  member becomes an ``upload_file`` whose ``stored_files`` row points into the stored zip
+  (``container_id`` + ``member_name``, read by :mod:`app.services.file_content`) instead of an
+  object of its own — a zip of 10,000 XMLs is one object write, not 10,000; a download writes
+  the member's own object on first use. A bad archive becomes one quarantined ``upload_file``.
 - A file above ``UPLOAD_MAX_FILE_BYTES`` is quarantined at once (``arquivo_muito_grande``); its
   content is still kept while the upload stays under ``UPLOAD_MAX_TOTAL_BYTES``. Past the total
   limit the rejection is recorded *without* content (``limite_total_excedido``, the message says
@@ -54,7 +57,7 @@ _PUT_THREADS = 8
 _SF = cast(Table, StoredFile.__table__)
 _SF_COLUMNS = (
     "empresa_id", "sha256", "size", "content_type", "original_name", "storage_key", "purpose",
-    "uploaded_by", "retention_until",
+    "uploaded_by", "retention_until", "container_id", "member_name",
 )  # fmt: skip
 _SF_EXISTING = text(
     "SELECT sha256, id FROM stored_files WHERE empresa_id = :emp AND sha256 = ANY(:shas)"
@@ -112,6 +115,8 @@ class _Row:
     error_message: str | None = None
     sha256: str | None = None
     stored_id: int | None = None
+    # a zip member: (the zip's stored_files id, the member's name inside the zip)
+    member_of: tuple[int, str] | None = None
 
 
 def storage_key(empresa_id: int, sha256: str) -> str:
@@ -194,9 +199,11 @@ class _Receiver:
                 continue
             assert r.data is not None
             key = storage_key(emp, sha)
-            self.puts.append(
-                self.writer.submit(self.storage.put, key, r.data, content_type=r.content_type)
-            )
+            if r.member_of is None:
+                self.puts.append(
+                    self.writer.submit(self.storage.put, key, r.data, content_type=r.content_type)
+                )
+            container_id, member = r.member_of or (None, None)
             values.append(
                 {
                     "empresa_id": emp,
@@ -208,6 +215,8 @@ class _Receiver:
                     "purpose": "upload",
                     "uploaded_by": self.upload.uploaded_by,
                     "retention_until": self.retention,
+                    "container_id": container_id,
+                    "member_name": member,
                 }
             )
         if values:
@@ -252,18 +261,21 @@ class _Receiver:
         self.total += len(data)
         zip_row.sha256 = hashlib.sha256(data).hexdigest()
         stored = self.store([zip_row])
-        self.zips.append({"nome": name[:_NAME_MAX], "stored_file_id": stored[zip_row.sha256]})
+        zip_id = stored[zip_row.sha256]
+        self.zips.append({"nome": name[:_NAME_MAX], "stored_file_id": zip_id})
         try:
             for entry in entries:
                 shown = f"{name}/{entry.name}"
                 if entry.error_code is not None:
-                    self.add(_Row(shown, "application/octet-stream", entry.data or None,
-                                  entry.error_code, entry.error_message))  # fmt: skip
+                    row = _Row(shown, "application/octet-stream", entry.data or None,
+                               entry.error_code, entry.error_message)  # fmt: skip
                 elif len(entry.data) > self.budget():
-                    self.add(_Row(shown, "application/xml", None, "limite_total_excedido",
-                                  self._total_message()))  # fmt: skip
+                    row = _Row(shown, "application/xml", None, "limite_total_excedido",
+                               self._total_message())  # fmt: skip
                 else:
-                    self.add(_Row(shown, "application/xml", entry.data))
+                    row = _Row(shown, "application/xml", entry.data)
+                row.member_of = (zip_id, entry.name)
+                self.add(row)
         except InvalidInput as exc:  # the archive as a whole: quarantine the zip itself
             bad = _Row(name, "application/zip", None, exc.code, exc.message)
             bad.stored_id = stored[zip_row.sha256]

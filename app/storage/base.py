@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import IO, Protocol
 
 __all__ = ["Storage"]
 
@@ -17,6 +17,10 @@ class Storage(Protocol):
 
     def get(self, key: str) -> bytes:
         """Read the bytes of key; StorageError(code='arquivo_nao_encontrado') when absent."""
+
+    def open(self, key: str) -> IO[bytes]:
+        """A seekable binary file with the bytes of key (the caller closes it); for reading a
+        large object piecewise (a zip's members) without holding it in memory."""
 
     def exists(self, key: str) -> bool:
         """True when key exists."""

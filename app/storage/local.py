@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote
 
 from app.errors import StorageError
@@ -54,6 +55,17 @@ class LocalStorage:
         """Read the bytes of key."""
         try:
             return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise StorageError(
+                f"Arquivo não encontrado: {key}", code="arquivo_nao_encontrado"
+            ) from exc
+        except OSError as exc:
+            raise StorageError(f"Falha ao ler {key}: {exc.strerror}") from exc
+
+    def open(self, key: str) -> IO[bytes]:
+        """The file itself, opened for reading."""
+        try:
+            return self._path(key).open("rb")
         except FileNotFoundError as exc:
             raise StorageError(
                 f"Arquivo não encontrado: {key}", code="arquivo_nao_encontrado"

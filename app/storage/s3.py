@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import tempfile
+from typing import IO, Any
 
 import boto3
 from botocore.config import Config
@@ -11,6 +12,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from app.errors import StorageError
 
 __all__ = ["S3Storage"]
+
+_SPOOL_BYTES = 8 * 1024 * 1024
 
 
 class S3Storage:
@@ -71,6 +74,17 @@ class S3Storage:
             return bytes(body.read())
         except (BotoCoreError, ClientError) as exc:
             raise self._err(exc, f"ler {key}") from exc
+
+    def open(self, key: str) -> IO[bytes]:
+        """Download to a temporary file (in memory up to 8 MiB, then on disk) and return it."""
+        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - returned
+        try:
+            self.client.download_fileobj(self.bucket, key, spool)
+        except (BotoCoreError, ClientError) as exc:
+            spool.close()
+            raise self._err(exc, f"ler {key}") from exc
+        spool.seek(0)
+        return spool  # type: ignore[return-value]
 
     def exists(self, key: str) -> bool:
         """True when the object exists."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -11,6 +14,7 @@ import httpx
 import pytest
 
 from app.errors import StorageError
+from app.services.file_content import ContentReader, ContentRef
 from app.storage.s3 import S3Storage
 from tests.support.s3server import S3Server
 
@@ -82,3 +86,23 @@ def test_tampered_presigned_url_is_refused(s3: S3Storage) -> None:
     longer = urlunsplit(parts._replace(query=urlencode(query)))
     assert httpx.get(longer, timeout=5).status_code == 403
     assert httpx.get(url, timeout=5).status_code == 200
+
+
+def test_open_reads_an_object_and_a_zip_member_from_it(s3: S3Storage) -> None:
+    member = b"<nfeProc>" + b"x" * 50_000 + b"</nfeProc>"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a/nota.xml", member)
+    key = f"uploads/1/zz/{uuid.uuid4().hex}"
+    s3.put(key, buf.getvalue(), content_type="application/zip")
+    with s3.open(key) as fh:
+        assert fh.read() == buf.getvalue()
+    reader = ContentReader(s3)
+    ref = ContentRef("unused", hashlib.sha256(member).hexdigest(), len(member), key, "a/nota.xml")
+    try:
+        assert reader.read(ref) == member
+    finally:
+        reader.close()
+    with pytest.raises(StorageError) as err:
+        s3.open(f"{key}-missing")
+    assert err.value.code == "arquivo_nao_encontrado"

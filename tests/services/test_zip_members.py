@@ -1,0 +1,104 @@
+"""Members of an uploaded zip: read from the stored zip (one object write per zip), checked
+against the sha256 recorded at reception, and written as objects of their own on download."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.fiscal.generator import make_nfe
+from app.services.documents_admin import document_download_url
+from app.services.file_content import read_content
+from app.storage import get_storage
+from models import StoredFile
+from tests.services.test_documents_ingest import (
+    CNPJ,
+    OTHER,
+    chave_of,
+    doc_by_chave,
+    files_of,
+    make_empresa,
+    process,
+    upload,
+)
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _stored(session: Session, sid: int | None) -> StoredFile:
+    assert sid is not None
+    row = session.get(StoredFile, sid)
+    assert row is not None
+    return row
+
+
+def test_members_live_in_the_stored_zip_and_are_indexed_from_it(db: Session) -> None:
+    emp = make_empresa(db)
+    docs = {f"nfe/{i}.xml": make_nfe(CNPJ, OTHER, numero=100 + i) for i in range(3)}
+    loose = make_nfe(CNPJ, OTHER, numero=200)
+    up = upload(db, emp, [("lote.zip", _zip(docs)), ("solta.xml", loose)])
+    storage = get_storage()
+    rows = {f.original_name: f for f in files_of(db, up)}
+    zip_row = db.scalars(select(StoredFile).where(StoredFile.original_name == "lote.zip")).one()
+    assert storage.exists(zip_row.storage_key)
+    for name, data in docs.items():
+        member = _stored(db, rows[f"lote.zip/{name}"].stored_file_id)
+        assert (member.container_id, member.member_name) == (zip_row.id, name)
+        assert not storage.exists(member.storage_key)  # no object per member
+        assert read_content(db, storage, member) == data
+    plain = _stored(db, rows["solta.xml"].stored_file_id)
+    assert plain.container_id is None and storage.get(plain.storage_key) == loose
+
+    result = process(db, up)
+    assert result["status"] == "concluido", result
+    for data in [*docs.values(), loose]:
+        assert doc_by_chave(db, emp, chave_of(data)).status == "autorizada"
+
+
+def test_download_writes_the_member_object_once(db: Session) -> None:
+    emp = make_empresa(db)
+    data = make_nfe(CNPJ, OTHER, numero=300)
+    up = upload(db, emp, [("lote.zip", _zip({"a.xml": data}))])
+    process(db, up)
+    doc = doc_by_chave(db, emp, chave_of(data))
+    member = _stored(db, doc.stored_file_id)
+    assert member.container_id is not None
+    url, _ = document_download_url(db, storage=get_storage(), document_id=doc.id, expires_in=60)
+    assert "/api/files/" in url
+    assert member.container_id is None  # now an object of its own
+    assert get_storage().get(member.storage_key) == data
+    again, _ = document_download_url(db, storage=get_storage(), document_id=doc.id, expires_in=60)
+    assert again.startswith(url.split("/api/files/")[0])
+
+
+def test_a_zip_changed_or_lost_in_storage_quarantines_its_members(db: Session) -> None:
+    emp = make_empresa(db)
+    good = {"a.xml": make_nfe(CNPJ, OTHER, numero=400), "b.xml": make_nfe(CNPJ, OTHER, numero=401)}
+    other = make_empresa(db, OTHER)
+    up_changed = upload(db, emp, [("lote.zip", _zip(good))])
+    lost = {"c.xml": make_nfe(OTHER, CNPJ, numero=402)}
+    up_lost = upload(db, other, [("perdido.zip", _zip(lost))])
+    storage = get_storage()
+    zips = {
+        z.original_name: z
+        for z in db.scalars(select(StoredFile).where(StoredFile.original_name.like("%.zip")))
+    }
+    # Same member names, other bytes (e.g. an object overwritten by mistake) → not classified.
+    forged = {"a.xml": make_nfe(CNPJ, OTHER, numero=999), "b.xml": b"<x/>"}
+    storage.put(zips["lote.zip"].storage_key, _zip(forged))
+    storage.delete(zips["perdido.zip"].storage_key)
+
+    assert process(db, up_changed)["status"] == "concluido_com_erros"
+    for f in files_of(db, up_changed):
+        assert (f.status, f.error_code) == ("quarentena", "conteudo_corrompido"), f.original_name
+        assert f.error_message
+    assert process(db, up_lost)["erros"] == {"arquivo_nao_encontrado": 1}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from operator import mul
 
 __all__ = [
     "CNPJ_DV1_WEIGHTS",
@@ -43,8 +44,15 @@ _MASK_CHARS = re.compile(r"[.\-/\s]")
 
 
 def mod11_dv(chars: str, weights: Sequence[int]) -> int:
-    """Modulo-11 check digit with character value ``ord(c) - 48`` (RFB / MOC NF-e rule)."""
-    total = sum((ord(c) - 48) * w for c, w in zip(chars, weights, strict=True))
+    """Modulo-11 check digit with character value ``ord(c) - 48`` (RFB / MOC NF-e rule).
+
+    Computed as ``sum(ord(c) * w) - 48 * sum(w)`` with ``map`` (no Python-level loop: this
+    runs for every chave validated); ASCII text is read as its bytes, which are the ``ord``s.
+    """
+    if len(chars) != len(weights):
+        raise ValueError(f"{len(chars)} caracteres para {len(weights)} pesos")
+    codes = chars.encode() if chars.isascii() else map(ord, chars)
+    total = sum(map(mul, codes, weights)) - 48 * sum(weights)
     r = total % 11
     return 0 if r < 2 else 11 - r
 

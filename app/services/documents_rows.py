@@ -87,7 +87,12 @@ def to_datetime(value: str | None) -> datetime | None:
 
 def competencia_of(issued_at: datetime | None) -> str | None:
     """Competência of a document: its issue year-month in the office's timezone."""
-    return issued_at.astimezone(OFFICE_TZ).strftime("%Y-%m") if issued_at else None
+    if not issued_at:
+        return None
+    local = issued_at.astimezone(OFFICE_TZ)
+    if local.year < 1000:  # strftime's %Y padding of such years depends on the platform
+        return local.strftime("%Y-%m")
+    return f"{local.year}-{local.month:02d}"  # = strftime("%Y-%m"), which imports time per call
 
 
 def _cut(value: Any, size: int) -> str | None:
@@ -124,7 +129,7 @@ def document_values(
     issued = to_datetime(f.get("dh_emi"))
     status = STORED_STATUS.get(doc.status, "sem_protocolo")
     total: Decimal | None = next((f[k] for k in TOTAL_OF.get(doc.kind, ()) if f.get(k)), None)
-    totals = {k: str(f[k]) for k in TOTAL_FIELDS if isinstance(f.get(k), Decimal)}
+    totals = {k: str(v) for k in TOTAL_FIELDS if isinstance(v := f.get(k), Decimal)}
     authorised = doc.status in (DocumentStatus.AUTHORISED, DocumentStatus.CANCELLED)
     return {
         "empresa_id": empresa_id,

@@ -140,11 +140,23 @@ class ParsedDocument:
         """Copy with ``issues`` appended to errors/warnings by their catalogue severity."""
         errors = [i for i in issues if ISSUES[i.code][0] == "error"]
         warnings = [i for i in issues if ISSUES[i.code][0] != "error"]
-        return dataclasses.replace(
-            self,
-            errors=self.errors + tuple(errors),
-            warnings=self.warnings + tuple(warnings),
-            **changes,
+        if changes:
+            return dataclasses.replace(
+                self,
+                errors=self.errors + tuple(errors),
+                warnings=self.warnings + tuple(warnings),
+                **changes,
+            )
+        # Direct construction: dataclasses.replace() introspects the fields on every call, and
+        # validate() copies every document once.
+        return type(self)(
+            self.kind,
+            self.root,
+            self.version,
+            self.status,
+            self.fields,
+            self.warnings + tuple(warnings),
+            self.errors + tuple(errors),
         )
 
     def raise_for_errors(self) -> None:

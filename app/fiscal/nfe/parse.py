@@ -114,18 +114,22 @@ def _split_tag(tag: str) -> tuple[str | None, str]:
 
 
 def _read_part(xp: XPathSet, node: etree._Element, table: str, out: dict[str, Any]) -> None:
-    """Read every field of ``table`` below ``node`` with the table's single XPath."""
+    """Read every field of ``table`` below ``node`` with the table's single XPath.
+
+    Fields already in ``out`` (from an earlier part) are kept. Built with a comprehension and
+    converted afterwards: most of a table's fields are empty or need no converter.
+    """
     compiled = xp.tables[table]
-    for (name, conv), raw in zip(compiled.fields, compiled.values(node), strict=False):
-        text = raw.strip()
-        if text and name not in out:
-            out[name] = conv(text) if conv else text
+    values = map(str.strip, compiled.values(node))
+    found = {name: text for name, text in zip(compiled.names, values, strict=False) if text}
+    for name, conv in compiled.converters:
+        if name in found:
+            found[name] = conv(found[name])
+    if out:
+        found = {name: value for name, value in found.items() if name not in out}
+    out.update(found)
     for name, xpath in xp.sets.get(table, {}).items():
-        nodes = select(xpath, node)
-        if name == "n_itens":
-            out[name] = len(nodes)
-        else:
-            out[name] = frozenset((n.text or "").strip() for n in nodes)
+        out[name] = frozenset((n.text or "").strip() for n in select(xpath, node))
 
 
 def _unknown(root: etree._Element, local: str) -> ParsedDocument:
@@ -158,18 +162,22 @@ def _embedded_cancellation(
 def extract(tree: etree._ElementTree | etree._Element) -> ParsedDocument:
     """Classify a parsed document and read its key fields (no validation)."""
     root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
-    ns, local = _split_tag(root.tag) if isinstance(root.tag, str) else (None, "")
+    tag = root.tag
+    ns, local = _split_tag(tag) if isinstance(tag, str) else (None, "")
     spec = ROOTS.get(local)
-    if spec is None or ns not in _ROOT_NAMESPACES.get(local, frozenset({ns})):
+    allowed = _ROOT_NAMESPACES.get(local)
+    if spec is None or (allowed is not None and ns not in allowed):
         return _unknown(root, local)
     xp = xpaths_for(ns)
     fields: dict[str, Any] = {}
     main: etree._Element | None = None
+    parts_found = 0
     for part in spec.parts:
         base = main if part.from_main else root
         nodes = select(xp.anchors[part.anchor], base) if base is not None else []
         if not nodes:
             continue
+        parts_found += 1
         if main is None:
             main = nodes[0]
         _read_part(xp, nodes[0], part.fields, fields)
@@ -191,8 +199,15 @@ def extract(tree: etree._ElementTree | etree._Element) -> ParsedDocument:
         fields["chave"] = fallback  # validate() reports the Id mismatch
     if spec.family == "evento" and len(fields.get("chave", "")) == 44:
         fields["modelo"] = fields["chave"][20:22]
-    if spec.family == "nfe" and (found := _embedded_cancellation(xp, root, fields)):
-        warnings.append(found)
+    # Each NF-e part is read below its own child of the root (NFe, protNFe; a bare NFe's
+    # infNFe), so a root with no more children than parts found holds no appended event and
+    # the two XPaths of _embedded_cancellation are skipped (the common, 2-child nfeProc).
+    if (
+        spec.family == "nfe"
+        and len(root) > parts_found
+        and (embedded := _embedded_cancellation(xp, root, fields))
+    ):
+        warnings.append(embedded)
         status = DocumentStatus.CANCELLED
     if fields.get("tp_amb") == "2":
         warnings.append(issue("ambiente_homologacao"))

@@ -7,6 +7,8 @@ measures in one run:
 
 (a)  baseline — hardened lxml parse + 7 precompiled XPaths, one process (the physical floor);
      also on the worker pool (same cores as (b)) for a like-for-like ratio;
+(f)  floor — hardened parse + official XSD validation only, one process: the ceiling of any
+     path that validates against the schema (it bounds (b1)/(a));
 (b1) ours, one process — ``classify``: hardened parse, field extraction, validation (XSD,
      chave, consistency), empresa match and row mapping;
 (b)  ours as the flow runs it — the same function on the ingest process pool (``--workers``,
@@ -191,6 +193,21 @@ def _baseline(path: Path) -> float:
     return elapsed
 
 
+def _floor(path: Path) -> float:
+    """Hardened parse + official XSD validation only: what any validating path must pay."""
+    from app.fiscal.nfe.schemas import SCHEMAS, get_schema
+    from app.fiscal.xmlsec import parse_untrusted
+
+    schema = get_schema(SCHEMAS[("nfeProc", "4.00", "")])
+    elapsed = 0.0
+    for data in _iter_zip(path):
+        t0 = time.perf_counter()
+        ok = schema.validate(parse_untrusted(data))
+        elapsed += time.perf_counter() - t0
+        assert ok
+    return elapsed
+
+
 def _ours(path: Path) -> float:
     from app.services.documents_classify import Job, classify
 
@@ -363,6 +380,7 @@ def main() -> None:
         from app.services.documents_classify import classify_pool
 
         a = _baseline(zpath)
+        f = _floor(zpath)
         b1 = _ours(zpath)
         with classify_pool(args.workers) as pool:
             if pool is not None:
@@ -376,6 +394,8 @@ def main() -> None:
         w = args.workers
         print(f"(a)  baseline lxml parse+extract, 1 process : {n / a:8,.0f} docs/s")
         print(f"(a') baseline on {w} worker process(es)     : {n / a_pool:8,.0f} docs/s")
+        print(f"(f)  floor: hardened parse + XSD, 1 process: {n / f:8,.0f} docs/s"
+              f"   (f)/(a) = {a / f:.0%}  (the most any XSD-validating path can reach)")  # fmt: skip
         print(f"(b1) ours parse+validate+map, 1 process   : {n / b1:8,.0f} docs/s"
               f"   (b1)/(a) = {a / b1:.0%}")  # fmt: skip
         print(f"(b)  ours on {w} worker process(es) (flow) : {n / b:8,.0f} docs/s"

@@ -21,15 +21,17 @@ re-running an upload changes nothing. Per-file outcome (``upload_files.status``)
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, any_, select, text
+from sqlalchemy import BigInteger, Table, Text, bindparam, func, select, text
 from sqlalchemy import cast as cast_
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
 from app.errors import StorageError
@@ -254,6 +256,9 @@ def _start(
 
 def _file_rows(session: Session, upload_id: int, file_ids: Sequence[int], lock: bool) -> Any:
     container = aliased(StoredFile)
+    # the ids as one JSON parameter (an array parameter is dumped element by element in Python)
+    param = cast_(bindparam("ids", json.dumps(list(file_ids)), type_=Text), postgresql.JSON)
+    ids = func.json_array_elements_text(param).table_valued("value")
     q = (
         select(
             UploadFile.id,
@@ -268,7 +273,7 @@ def _file_rows(session: Session, upload_id: int, file_ids: Sequence[int], lock: 
         .outerjoin(container, container.id == StoredFile.container_id)
         .where(
             UploadFile.upload_id == upload_id,
-            UploadFile.id == any_(cast_(list(file_ids), ARRAY(BigInteger))),
+            UploadFile.id.in_(select(cast_(ids.c.value, BigInteger))),
             UploadFile.status == "pendente",
         )
         .order_by(UploadFile.position)

@@ -11,6 +11,7 @@ and the ``validar-documentos`` flow).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
@@ -51,27 +52,29 @@ _CANCEL = text(
      WHERE d.empresa_id = :emp AND e.empresa_id = :emp AND e.chave = d.chave
        AND e.tp_evento IN :cancel
        AND (d.status <> 'cancelada' OR d.cancelled_at IS NULL)
-       AND (:all_chaves OR d.chave IN :chaves)
+       AND (:all_chaves OR d.chave IN (SELECT json_array_elements_text(CAST(:chaves AS json))))
     """
-).bindparams(bindparam("cancel", expanding=True), bindparam("chaves", expanding=True))
+).bindparams(bindparam("cancel", expanding=True))
 _LINK = text(
     """
     UPDATE fiscal_events e SET applied_at = now(), updated_at = now()
       FROM fiscal_documents d
      WHERE e.empresa_id = :emp AND d.empresa_id = :emp AND d.chave = e.chave
        AND e.applied_at IS NULL
-       AND (:all_chaves OR e.chave IN :chaves)
+       AND (:all_chaves OR e.chave IN (SELECT json_array_elements_text(CAST(:chaves AS json))))
     RETURNING e.stored_file_id
     """
-).bindparams(bindparam("chaves", expanding=True))
+)
 _FILES = text(
     """
     UPDATE upload_files uf SET status = 'evento_aplicado', updated_at = now()
       FROM uploads u
      WHERE uf.upload_id = u.id AND u.empresa_id = :emp
-       AND uf.status = 'evento_pendente' AND uf.stored_file_id IN :ids
+       AND uf.status = 'evento_pendente'
+       AND uf.stored_file_id IN (SELECT CAST(v AS bigint)
+                                   FROM json_array_elements_text(CAST(:ids AS json)) AS v)
     """
-).bindparams(bindparam("ids", expanding=True))
+)
 
 
 def record_events(session: Session, *, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str, int]]:
@@ -87,11 +90,13 @@ def apply_pending_events(
     session: Session, *, empresa_id: int, chaves: Iterable[str] | None = None
 ) -> int:
     """Apply recorded events to documents present now; return how many events were linked."""
+    # Lists travel as one JSON parameter: the statement text stays the same whatever the batch
+    # size (an expanding IN of 500 values is a new text each time, parsed again by psycopg).
     scope = sorted(set(chaves)) if chaves is not None else []
-    params = {"emp": empresa_id, "all_chaves": chaves is None, "chaves": scope or [""]}
+    params = {"emp": empresa_id, "all_chaves": chaves is None, "chaves": json.dumps(scope)}
     session.execute(_CANCEL, {**params, "cancel": list(CANCEL_EVENTS)})
     linked = [row[0] for row in session.execute(_LINK, params)]
     files = [i for i in linked if i is not None]
     if files:
-        session.execute(_FILES, {"emp": empresa_id, "ids": files})
+        session.execute(_FILES, {"emp": empresa_id, "ids": json.dumps(files)})
     return len(linked)

@@ -17,19 +17,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 __all__ = ["json_ready", "recordset", "rows_json"]
-
-_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 @cache
 def _sql_type(table: Table, column: str) -> str:
-    return str(table.c[column].type.compile(dialect=_DIALECT))
+    # SQLAlchemy is imported here, not at module level: the ingest workers import this module
+    # for json_ready only, and SQLAlchemy costs them ~1 s of start-up.
+    from sqlalchemy.dialects import postgresql
+
+    return str(table.c[column].type.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
 
 
 def recordset(table: Table, columns: Sequence[str], *, param: str = "rows") -> str:

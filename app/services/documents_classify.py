@@ -4,8 +4,12 @@
 runs in-process (tests, one core) or in worker processes of a :class:`ProcessPoolExecutor` on a
 multi-core worker (parse + XSD validation hold the GIL, so threads would not scale). The parent
 keeps all I/O and the batch's single transaction. The pool is created once per flow run by
-:func:`classify_pool` (``spawn`` start method: safe with the threads of the Prefect engine); its
-size is ``INGEST_WORKERS`` (default ``os.cpu_count()``; ``1`` disables the pool).
+:func:`classify_pool`; its size is ``INGEST_WORKERS`` (default ``os.cpu_count()``; ``1`` disables
+the pool). Start method ``forkserver`` with :mod:`app.services.ingest_worker` preloaded: the
+fork server (a fresh single-threaded process: safe with the threads of the Prefect engine)
+imports the classification code and compiles the NF-e schemas once, and each worker is a fork
+of it, ready at once. With ``spawn`` every worker re-imported the parent's ``__main__`` — in a
+Prefect flow-run process that is ``prefect.engine``, several seconds of CPU per worker.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ __all__ = [
 QUARANTINE_MESSAGES: dict[str, str] = {
     "documento_de_outra_empresa": "O documento não tem esta empresa como emitente nem como "
     "destinatária.",
+    "conteudo_corrompido": "O conteúdo armazenado difere do recebido (tamanho ou sha256): "
+    "arquivo não processado.",
     "evento_nao_registrado": "Evento sem registro na SEFAZ (retEvento com cStat 135/136/155).",
     "evento_nao_suportado": "Tipo de evento não suportado.",
     "arquivo_nao_encontrado": "Arquivo não encontrado no armazenamento.",
@@ -233,12 +239,13 @@ def ingest_workers() -> int:
     return configured if configured > 0 else max(1, os.cpu_count() or 1)
 
 
-# Compiled when a worker starts (the bulk of any upload); the others compile on first use.
+# Compiled before the workers start (the bulk of any upload); others compile on first use.
 WARM_SCHEMAS = (("nfeProc", "4.00", ""), ("NFe", "4.00", ""))
+_PRELOAD = "app.services.ingest_worker"
 
 
-def _warm_worker() -> None:
-    """Compile the NF-e schemas once in a fresh worker, so the first batch pays nothing."""
+def warm_schemas() -> None:
+    """Compile the NF-e schemas in this thread (the fork server does it once for every worker)."""
     for key in WARM_SCHEMAS:
         get_schema(SCHEMAS[key])
 
@@ -250,14 +257,15 @@ def active_pool() -> Executor | None:
 
 @contextmanager
 def classify_pool(workers: int | None = None) -> Iterator[Executor | None]:
-    """Open a spawn-safe process pool for the duration of a flow run (None when 1 worker)."""
+    """Open a thread-safe process pool for the duration of a flow run (None when 1 worker)."""
     global _active, _prefetcher
     n = workers or ingest_workers()
     if n <= 1 or _active is not None:  # one core, or a parent flow already opened one
         yield _active
         return
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_warm_worker)
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([_PRELOAD])  # takes effect when the fork server starts
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
     for _ in range(n):  # start the workers now: warm-up overlaps the flow's first task
         pool.submit(int)
     _active, _prefetcher = pool, ThreadPoolExecutor(1, thread_name_prefix="ingest-prefetch")

@@ -100,5 +100,5 @@ def test_a_zip_changed_or_lost_in_storage_quarantines_its_members(db: Session) -
     assert process(db, up_changed)["status"] == "concluido_com_erros"
     for f in files_of(db, up_changed):
         assert (f.status, f.error_code) == ("quarentena", "conteudo_corrompido"), f.original_name
-        assert f.error_message
+        assert f.error_message and "sha256" in f.error_message
     assert process(db, up_lost)["erros"] == {"arquivo_nao_encontrado": 1}

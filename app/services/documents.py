@@ -28,7 +28,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, Text, bindparam, func, select, text
+from sqlalchemy import BigInteger, Table, Text, any_, bindparam, func, select, text
 from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
@@ -273,7 +273,10 @@ def _file_rows(session: Session, upload_id: int, file_ids: Sequence[int], lock: 
         .outerjoin(container, container.id == StoredFile.container_id)
         .where(
             UploadFile.upload_id == upload_id,
-            UploadFile.id.in_(select(cast_(ids.c.value, BigInteger))),
+            # = ANY(ARRAY(subquery)): the array is built once and probes the primary key (an
+            # IN (subquery) was planned as a nested loop when statistics lagged: ~60 ms a batch)
+            UploadFile.id
+            == any_(func.array(select(cast_(ids.c.value, BigInteger)).scalar_subquery())),
             UploadFile.status == "pendente",
         )
         .order_by(UploadFile.position)

@@ -52,7 +52,8 @@ _CANCEL = text(
      WHERE d.empresa_id = :emp AND e.empresa_id = :emp AND e.chave = d.chave
        AND e.tp_evento IN :cancel
        AND (d.status <> 'cancelada' OR d.cancelled_at IS NULL)
-       AND (:all_chaves OR d.chave IN (SELECT json_array_elements_text(CAST(:chaves AS json))))
+       AND (:all_chaves
+            OR d.chave = ANY(ARRAY(SELECT json_array_elements_text(CAST(:chaves AS json)))))
     """
 ).bindparams(bindparam("cancel", expanding=True))
 _LINK = text(
@@ -61,7 +62,8 @@ _LINK = text(
       FROM fiscal_documents d
      WHERE e.empresa_id = :emp AND d.empresa_id = :emp AND d.chave = e.chave
        AND e.applied_at IS NULL
-       AND (:all_chaves OR e.chave IN (SELECT json_array_elements_text(CAST(:chaves AS json))))
+       AND (:all_chaves
+            OR e.chave = ANY(ARRAY(SELECT json_array_elements_text(CAST(:chaves AS json)))))
     RETURNING e.stored_file_id
     """
 )
@@ -71,8 +73,8 @@ _FILES = text(
       FROM uploads u
      WHERE uf.upload_id = u.id AND u.empresa_id = :emp
        AND uf.status = 'evento_pendente'
-       AND uf.stored_file_id IN (SELECT CAST(v AS bigint)
-                                   FROM json_array_elements_text(CAST(:ids AS json)) AS v)
+       AND uf.stored_file_id = ANY(ARRAY(SELECT CAST(v AS bigint)
+                                         FROM json_array_elements_text(CAST(:ids AS json)) AS v))
     """
 )
 
@@ -91,7 +93,9 @@ def apply_pending_events(
 ) -> int:
     """Apply recorded events to documents present now; return how many events were linked."""
     # Lists travel as one JSON parameter: the statement text stays the same whatever the batch
-    # size (an expanding IN of 500 values is a new text each time, parsed again by psycopg).
+    # size (an expanding IN of 500 values is a new text each time, parsed again by psycopg);
+    # "= ANY(ARRAY(…))" builds the list once and probes the index (IN (subquery) could become a
+    # nested loop when table statistics lag behind a bulk upload).
     scope = sorted(set(chaves)) if chaves is not None else []
     params = {"emp": empresa_id, "all_chaves": chaves is None, "chaves": json.dumps(scope)}
     session.execute(_CANCEL, {**params, "cancel": list(CANCEL_EVENTS)})

@@ -293,14 +293,70 @@ def _cpu_seconds(pgid: int | None = None, pid: int | None = None) -> float:
     return total / tick
 
 
+def _stat(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def _forkserver() -> int | None:
+    """The ingest pool's fork server: the child of this process running multiprocessing's."""
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            cmd = stat.read_bytes()
+        except OSError:
+            continue
+        if b"forkserver" in cmd and _stat(int(stat.parent.name))[1:2] == [me]:
+            return int(stat.parent.name)
+    return None
+
+
+def _pool_cpu() -> float:
+    """CPU of the fork server and of every worker it forked (finished ones included)."""
+    pid = _forkserver()
+    fields = _stat(pid) if pid else []
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+
+class _WorkerRss:
+    """Samples the peak RSS of the pool workers (children of the fork server) while running."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            server = str(_forkserver() or "")
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                if server and _stat(int(stat.parent.name))[1:2] == [server]:
+                    self.peak = max(self.peak, _vmhwm(int(stat.parent.name)))
+
+    def __enter__(self) -> _WorkerRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _own_cpu() -> tuple[float, float]:
     me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+    return me.ru_utime + me.ru_stime, _pool_cpu()
 
 
 def _vmhwm(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0.0
+    for line in lines:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
@@ -331,7 +387,8 @@ def _end_to_end(tmp: Path, sup: Any, path: Path, n: int) -> dict[str, Any]:
     _upload_and_run(port, token, warm_id, warm)  # imports, connections, first trigger
     server_pgid = os.getpgid(sup.processes[0].proc.pid)
     cpu0 = (_cpu_seconds(pid=api.proc.pid), *_own_cpu(), _cpu_seconds(pgid=server_pgid))
-    t_api, t_flow, fr = _upload_and_run(port, token, emp_id, path)
+    with _WorkerRss() as workers:
+        t_api, t_flow, fr = _upload_and_run(port, token, emp_id, path)
     cpu1 = (_cpu_seconds(pid=api.proc.pid), *_own_cpu(), _cpu_seconds(pgid=server_pgid))
     cpu = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
     with session_scope() as s:
@@ -351,6 +408,7 @@ def _end_to_end(tmp: Path, sup: Any, path: Path, n: int) -> dict[str, Any]:
         "por_status": summary.get("por_status"),
         "flow_state": fr.state.name,
         "api_rss": _vmhwm(api.proc.pid),
+        "worker_rss": workers.peak,
         "cpu": cpu,
     }
 
@@ -414,11 +472,10 @@ def main() -> None:
             f" {sum(e2e['cpu']) * 1e3 / n:.2f} ms/doc"
         )
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(
             f"peak RSS: API process {e2e['api_rss']:.0f} MiB; bench+flow process {rss:.0f} MiB"
-            f" (after generation {rss0:.0f} MiB); largest finished child (pool worker) "
-            f"{kids:.0f} MiB"
+            f" (after generation {rss0:.0f} MiB); largest pool worker during (c)"
+            f" {e2e['worker_rss']:.0f} MiB"
         )
     finally:
         if sup is not None:

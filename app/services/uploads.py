@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -59,8 +60,10 @@ _SF_COLUMNS = (
     "empresa_id", "sha256", "size", "content_type", "original_name", "storage_key", "purpose",
     "uploaded_by", "retention_until", "container_id", "member_name",
 )  # fmt: skip
+# The hashes as one JSON parameter (a text[] parameter is dumped element by element in Python).
 _SF_EXISTING = text(
-    "SELECT sha256, id FROM stored_files WHERE empresa_id = :emp AND sha256 = ANY(:shas)"
+    "SELECT sha256, id FROM stored_files WHERE empresa_id = :emp"
+    " AND sha256 = ANY(ARRAY(SELECT json_array_elements_text(CAST(:shas AS json))))"
 )
 _SF_INSERT = text(
     f"""
@@ -190,7 +193,7 @@ class _Receiver:
         by_sha = {r.sha256: r for r in rows if r.sha256 and r.data is not None}
         if not by_sha:
             return {}
-        params = {"emp": emp, "shas": list(by_sha)}
+        params = {"emp": emp, "shas": json.dumps(list(by_sha))}
         ids: dict[str, int] = dict(self.session.execute(_SF_EXISTING, params).tuples().all())
         self.deduplicated += sum(1 for r in rows if r.sha256 in ids)
         values = []

@@ -146,49 +146,16 @@ def _chunks(path: Path) -> Iterator[list[bytes]]:
         yield chunk
 
 
-_XPATHS: list[Any] = []
-
-
-def _baseline_one(data: bytes, parser: Any) -> None:
-    from lxml import etree
-
-    if not _XPATHS:
-        ns = {"n": "http://www.portalfiscal.inf.br/nfe"}
-        _XPATHS.extend(
-            etree.XPath(p, namespaces=ns, smart_strings=False)
-            for p in (
-                "string(n:NFe/n:infNFe/@Id)",
-                "string(n:NFe/n:infNFe/n:emit/n:CNPJ)",
-                "string(n:NFe/n:infNFe/n:dest/n:CNPJ)",
-                "string(n:NFe/n:infNFe/n:ide/n:dhEmi)",
-                "string(n:NFe/n:infNFe/n:total/n:ICMSTot/n:vNF)",
-                "string(n:protNFe/n:infProt/n:nProt)",
-                "string(n:protNFe/n:infProt/n:cStat)",
-            )
-        )
-    root = etree.fromstring(data, parser)
-    for xp in _XPATHS:
-        xp(root)
-
-
-def _baseline_chunk(chunk: list[bytes]) -> int:
-    """(a) on a pool worker: parse + extract a chunk."""
-    from app.fiscal.xmlsec import make_parser
-
-    parser = make_parser()
-    for data in chunk:
-        _baseline_one(data, parser)
-    return len(chunk)
-
-
 def _baseline(path: Path) -> float:
+    from lxml_baseline import baseline_one
+
     from app.fiscal.xmlsec import make_parser
 
     parser = make_parser()
     elapsed = 0.0
     for data in _iter_zip(path):
         t0 = time.perf_counter()
-        _baseline_one(data, parser)
+        baseline_one(data, parser)
         elapsed += time.perf_counter() - t0
     return elapsed
 
@@ -223,6 +190,8 @@ def _ours(path: Path) -> float:
 
 def _on_pool(pool: Executor, path: Path, ours: bool) -> float:
     """Wall time of (a) or (b) on the pool; the zip is read here while the workers work."""
+    from lxml_baseline import baseline_chunk
+
     from app.services.documents_classify import Job, classify_many
 
     now = datetime.now(UTC)
@@ -233,7 +202,7 @@ def _on_pool(pool: Executor, path: Path, ours: bool) -> float:
             jobs = [Job(k * 1000 + i, None, d) for i, d in enumerate(chunk)]
             pending.append(pool.submit(classify_many, jobs, CNPJ, 1, now))
         else:
-            pending.append(pool.submit(_baseline_chunk, chunk))
+            pending.append(pool.submit(baseline_chunk, chunk))
         while len(pending) > 8:  # bounded: a few chunks in flight
             pending.pop(0).result()
     for f in pending:

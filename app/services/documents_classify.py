@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -256,6 +257,28 @@ def active_pool() -> Executor | None:
 
 
 @contextmanager
+def _main_not_inherited() -> Iterator[None]:
+    """Hide the parent's ``__main__`` while workers start.
+
+    multiprocessing makes every spawned or fork-server child import the parent's main module
+    (by name or path). In a Prefect flow-run process that is ``prefect.engine``: seconds of CPU
+    per worker, for nothing (workers run only functions of importable modules). Without
+    ``__spec__`` and ``__file__`` on ``__main__`` the children skip it.
+    """
+    main = sys.modules.get("__main__")
+    names: tuple[str, ...] = ("__spec__", "__file__")
+    saved: dict[str, Any] = {k: main.__dict__[k] for k in names if main and k in main.__dict__}
+    try:
+        if main is not None:
+            main.__spec__ = None
+            main.__dict__.pop("__file__", None)
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.update(saved)
+
+
+@contextmanager
 def classify_pool(workers: int | None = None) -> Iterator[Executor | None]:
     """Open a thread-safe process pool for the duration of a flow run (None when 1 worker)."""
     global _active, _prefetcher
@@ -266,8 +289,9 @@ def classify_pool(workers: int | None = None) -> Iterator[Executor | None]:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([_PRELOAD])  # takes effect when the fork server starts
     pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
-    for _ in range(n):  # start the workers now: warm-up overlaps the flow's first task
-        pool.submit(int)
+    with _main_not_inherited():
+        for _ in range(n):  # each submit starts one worker now, while __main__ is hidden
+            pool.submit(int)
     _active, _prefetcher = pool, ThreadPoolExecutor(1, thread_name_prefix="ingest-prefetch")
     try:
         yield pool

@@ -53,14 +53,11 @@ class LocalStorage:
 
     def get(self, key: str) -> bytes:
         """Read the bytes of key."""
-        try:
-            return self._path(key).read_bytes()
-        except FileNotFoundError as exc:
-            raise StorageError(
-                f"Arquivo não encontrado: {key}", code="arquivo_nao_encontrado"
-            ) from exc
-        except OSError as exc:
-            raise StorageError(f"Falha ao ler {key}: {exc.strerror}") from exc
+        with self.open(key) as fh:
+            try:
+                return fh.read()
+            except OSError as exc:
+                raise StorageError(f"Falha ao ler {key}: {exc.strerror}") from exc
 
     def open(self, key: str) -> IO[bytes]:
         """The file itself, opened for reading."""

@@ -14,8 +14,9 @@ Decisions (issue 3, item 1/6):
   so) — the request never grows memory or disk beyond the configured total.
 - Work is flushed in chunks of 500 files: one array-parameter statement per table and chunk
   (``INSERT … SELECT … FROM unnest(…)``), so a zip of 10,000 XMLs costs a few dozen statements.
-  Storage writes run on a few threads (disk and S3 writes are I/O) and overlap the reading of
-  the next chunk; every write has finished before the transaction commits. Memory stays bounded
+  Each chunk's statements run on a second thread while the next chunk is expanded and hashed
+  (PostgreSQL works while Python does), storage writes on a few threads (disk and S3 writes are
+  I/O); every statement and write has finished before the transaction commits. Memory stays bounded
   by two chunks of expanded files plus the received zip itself (``Storage.put`` takes bytes).
 """
 
@@ -143,6 +144,10 @@ class _Receiver:
         self.retention = datetime.now(UTC) + RETENTION
         self.writer = ThreadPoolExecutor(_PUT_THREADS, thread_name_prefix="upload-put")
         self.puts: list[Future[None]] = []  # storage writes of the last flushed chunk
+        # The statements of chunk k run on this thread while the caller expands chunk k+1 (the
+        # session is used by one thread at a time: the caller waits before touching it).
+        self.db = ThreadPoolExecutor(1, thread_name_prefix="upload-db")
+        self.db_write: Future[None] | None = None
 
     def budget(self) -> int:
         return self.limits.max_total_bytes - self.total
@@ -167,11 +172,19 @@ class _Receiver:
         for fut in puts:
             fut.result()
 
+    def wait_db(self) -> None:
+        """Block until the last chunk's statements ran (re-raising their failure)."""
+        pending, self.db_write = self.db_write, None
+        if pending is not None:
+            pending.result()
+
     def close(self) -> None:
-        """Finish every storage write, then stop the writer threads."""
+        """Finish the statements and every storage write, then stop the threads."""
         try:
+            self.wait_db()
             self.wait_puts()
         finally:
+            self.db.shutdown(wait=True, cancel_futures=True)
             self.writer.shutdown(wait=True, cancel_futures=True)
 
     def add(self, row: _Row) -> None:
@@ -239,7 +252,11 @@ class _Receiver:
         rows, self.rows = self.rows, []
         if not rows:
             return
-        self.wait_puts()  # the previous chunk's writes: at most two chunks in memory
+        self.wait_db()  # the previous chunk: at most two chunks in memory
+        self.db_write = self.db.submit(self._write, rows)
+
+    def _write(self, rows: list[_Row]) -> None:
+        self.wait_puts()  # the previous chunk's storage writes
         ids = self.store(rows)
         values = []
         for r in rows:
@@ -263,6 +280,7 @@ class _Receiver:
         zip_row = _Row(name, "application/zip", data)
         self.total += len(data)
         zip_row.sha256 = hashlib.sha256(data).hexdigest()
+        self.wait_db()  # the session is free again
         stored = self.store([zip_row])
         zip_id = stored[zip_row.sha256]
         self.zips.append({"nome": name[:_NAME_MAX], "stored_file_id": zip_id})

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -102,3 +104,27 @@ def test_a_zip_changed_or_lost_in_storage_quarantines_its_members(db: Session) -
         assert (f.status, f.error_code) == ("quarentena", "conteudo_corrompido"), f.original_name
         assert f.error_message and "sha256" in f.error_message
     assert process(db, up_lost)["erros"] == {"arquivo_nao_encontrado": 1}
+
+
+def test_a_storage_failure_during_reception_fails_the_upload_whole(
+    db: Session, tmp_path: Path
+) -> None:
+    from app.errors import StorageError
+    from app.services.uploads import IncomingFile, receive_upload
+    from app.storage.local import LocalStorage
+    from tests.services.test_documents_ingest import LIMITS
+
+    emp = make_empresa(db)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_bytes(b"")  # the storage root below a regular file: every write fails
+    broken = LocalStorage(blocker / "root", secret="x" * 32, base_url="http://localhost")
+    files = [("solta.xml", make_nfe(CNPJ, OTHER, numero=500))] + [
+        (f"l{i}.zip", _zip({f"{j}.xml": make_nfe(CNPJ, OTHER, numero=600 + 10 * i + j)
+                            for j in range(3)}))
+        for i in range(2)
+    ]  # fmt: skip
+    with pytest.raises(StorageError):
+        receive_upload(
+            db, storage=broken, empresa_id=emp, uploaded_by="teste", limits=LIMITS,
+            files=[IncomingFile(n, "application/xml", io.BytesIO(d)) for n, d in files],
+        )  # fmt: skip

@@ -121,6 +121,9 @@ class _Row:
     stored_id: int | None = None
     # a zip member: (the zip's stored_files id, the member's name inside the zip)
     member_of: tuple[int, str] | None = None
+    # a received zip kept as a file (``data`` is None): streamed to storage, never in memory
+    source: IO[bytes] | None = None
+    size: int = 0
 
 
 def storage_key(empresa_id: int, sha256: str) -> str:
@@ -203,7 +206,9 @@ class _Receiver:
     def store(self, rows: list[_Row]) -> dict[str, int]:
         """Stored-file ids by sha256 for rows with content (stores only the new ones)."""
         emp = self.upload.empresa_id
-        by_sha = {r.sha256: r for r in rows if r.sha256 and r.data is not None}
+        by_sha = {
+            r.sha256: r for r in rows if r.sha256 and (r.data is not None or r.source is not None)
+        }
         if not by_sha:
             return {}
         params = {"emp": emp, "shas": json.dumps(list(by_sha))}
@@ -213,9 +218,11 @@ class _Receiver:
         for sha, r in by_sha.items():
             if sha in ids:
                 continue
-            assert r.data is not None
             key = storage_key(emp, sha)
-            if r.member_of is None:
+            if r.source is not None:  # a received zip: streamed now, in the caller's thread
+                r.source.seek(0)
+                self.storage.put_file(key, r.source, content_type=r.content_type)
+            elif r.data is not None and r.member_of is None:
                 self.puts.append(
                     self.writer.submit(self.storage.put, key, r.data, content_type=r.content_type)
                 )
@@ -224,7 +231,7 @@ class _Receiver:
                 {
                     "empresa_id": emp,
                     "sha256": sha,
-                    "size": len(r.data),
+                    "size": r.size if r.data is None else len(r.data),
                     "content_type": r.content_type[:100],
                     "original_name": r.name[:_NAME_MAX],
                     "storage_key": key,
@@ -275,14 +282,20 @@ class _Receiver:
             self.position += 1
         self.session.execute(_UF_INSERT, {"rows": rows_json(_UF_COLUMNS, values)})
 
-    def add_zip(self, name: str, data: bytes, limits: ZipLimits) -> None:
-        entries: Iterator[ZipEntry] = iter_zip(data, limits)
-        zip_row = _Row(name, "application/zip", data)
-        self.total += len(data)
-        zip_row.sha256 = hashlib.sha256(data).hexdigest()
+    def add_zip(self, name: str, fh: IO[bytes], size: int, limits: ZipLimits) -> None:
+        """Store a received zip (a seekable file, streamed) and add each of its members."""
+        digest = hashlib.sha256()
+        fh.seek(0)
+        while chunk := fh.read(_READ):
+            digest.update(chunk)
+        sha = digest.hexdigest()
+        zip_row = _Row(name, "application/zip", None, sha256=sha, source=fh, size=size)
+        self.total += size
         self.wait_db()  # the session is free again
         stored = self.store([zip_row])
-        zip_id = stored[zip_row.sha256]
+        fh.seek(0)
+        entries: Iterator[ZipEntry] = iter_zip(fh, limits)
+        zip_id = stored[sha]
         self.zips.append({"nome": name[:_NAME_MAX], "stored_file_id": zip_id})
         try:
             for entry in entries:
@@ -299,11 +312,21 @@ class _Receiver:
                 self.add(row)
         except InvalidInput as exc:  # the archive as a whole: quarantine the zip itself
             bad = _Row(name, "application/zip", None, exc.code, exc.message)
-            bad.stored_id = stored[zip_row.sha256]
+            bad.stored_id = zip_id
             self.add(bad)
 
     def _total_message(self) -> str:
         return RECEPTION_ERRORS["limite_total_excedido"].format(limit=self.limits.max_total_bytes)
+
+
+def _zip_size(name: str, stream: IO[bytes]) -> int | None:
+    """The size of a zip received as a seekable file from its start (else None: read whole)."""
+    if not stream.seekable() or stream.tell() != 0:
+        return None
+    head = stream.read(4)
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    return size if is_zip(name, head) else None
 
 
 def receive_upload(
@@ -328,12 +351,19 @@ def receive_upload(
     try:
         for f in files:
             name = (f.name or "arquivo").replace("\x00", "")[:_NAME_MAX]
+            if (size := _zip_size(name, f.stream)) is not None:  # kept as a file, not in memory
+                if size > rx.budget():
+                    msg = rx._total_message()
+                    rx.add(_Row(name, "application/zip", None, "limite_total_excedido", msg))
+                else:
+                    rx.add_zip(name, f.stream, size, zip_limits)
+                continue
             data = rx.read(f.stream)
             if data is None:
                 msg = rx._total_message()
                 rx.add(_Row(name, f.content_type, None, "limite_total_excedido", msg))
             elif is_zip(name, data[:4]):
-                rx.add_zip(name, data, zip_limits)
+                rx.add_zip(name, io.BytesIO(data), len(data), zip_limits)
             else:
                 rx.add(_Row(name, f.content_type or "application/octet-stream", data))
             del data

@@ -24,6 +24,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import IO
 
 from app.errors import InvalidInput
 
@@ -92,17 +93,18 @@ def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> byt
     return None if len(data) > limit else data
 
 
-def _open(data: bytes) -> zipfile.ZipFile:
+def _open(source: bytes | IO[bytes]) -> zipfile.ZipFile:
     try:
-        return zipfile.ZipFile(io.BytesIO(data))
+        return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise _bad("zip_invalido", detail=str(exc)) from exc
 
 
-def iter_zip(data: bytes, limits: ZipLimits | None = None) -> Iterator[ZipEntry]:
-    """Yield the archive's files one at a time; raise InvalidInput for a bad archive."""
+def iter_zip(source: bytes | IO[bytes], limits: ZipLimits | None = None) -> Iterator[ZipEntry]:
+    """Yield the archive's files one at a time (from bytes or a seekable file, read piecewise);
+    raise InvalidInput for a bad archive."""
     lim = limits or ZipLimits()
-    zf = _open(data)
+    zf = _open(source)
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         declared = sum(i.file_size for i in infos)

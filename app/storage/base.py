@@ -15,6 +15,11 @@ class Storage(Protocol):
     def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         """Store bytes under key (overwrites)."""
 
+    def put_file(
+        self, key: str, fh: IO[bytes], *, content_type: str = "application/octet-stream"
+    ) -> None:
+        """Store the rest of a binary file under key, streamed (a large upload never in memory)."""
+
     def get(self, key: str) -> bytes:
         """Read the bytes of key; StorageError(code='arquivo_nao_encontrado') when absent."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO
@@ -12,6 +13,8 @@ from app.errors import StorageError
 from app.storage import signing
 
 __all__ = ["LocalStorage"]
+
+_COPY_CHUNK = 1024 * 1024
 
 
 class LocalStorage:
@@ -47,6 +50,20 @@ class LocalStorage:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # created 0600
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StorageError(f"Falha ao gravar {key}: {exc.strerror}") from exc
+
+    def put_file(
+        self, key: str, fh: IO[bytes], *, content_type: str = "application/octet-stream"
+    ) -> None:
+        """Copy the file in chunks, atomically (temp file + rename)."""
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # created 0600
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(fh, out, _COPY_CHUNK)
             os.replace(tmp, path)
         except OSError as exc:
             raise StorageError(f"Falha ao gravar {key}: {exc.strerror}") from exc

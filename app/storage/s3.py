@@ -67,6 +67,18 @@ class S3Storage:
         except (BotoCoreError, ClientError) as exc:
             raise self._err(exc, f"gravar {key}") from exc
 
+    def put_file(
+        self, key: str, fh: IO[bytes], *, content_type: str = "application/octet-stream"
+    ) -> None:
+        """Upload a file streamed (multipart above 8 MiB), encrypted at rest when S3_SSE is set."""
+        extra: dict[str, Any] = {"ContentType": content_type}
+        if self.sse:
+            extra["ServerSideEncryption"] = self.sse
+        try:
+            self.client.upload_fileobj(fh, self.bucket, key, ExtraArgs=extra)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._err(exc, f"gravar {key}") from exc
+
     def get(self, key: str) -> bytes:
         """Download bytes."""
         try:

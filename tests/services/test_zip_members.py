@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -128,3 +129,34 @@ def test_a_storage_failure_during_reception_fails_the_upload_whole(
             db, storage=broken, empresa_id=emp, uploaded_by="teste", limits=LIMITS,
             files=[IncomingFile(n, "application/xml", io.BytesIO(d)) for n, d in files],
         )  # fmt: skip
+
+
+class _Pipe(io.RawIOBase):
+    """A non-seekable stream (e.g. a request body read as it arrives)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._buf = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        chunk = self._buf.read(len(b))
+        b[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_zip_from_a_non_seekable_stream_is_received_the_same_way(db: Session) -> None:
+    from app.services.uploads import IncomingFile, receive_upload
+    from tests.services.test_documents_ingest import LIMITS
+
+    emp = make_empresa(db)
+    docs = {f"{i}.xml": make_nfe(CNPJ, OTHER, numero=700 + i) for i in range(3)}
+    up = receive_upload(
+        db, storage=get_storage(), empresa_id=emp, uploaded_by="teste", limits=LIMITS,
+        files=[IncomingFile("lote.zip", "application/zip", _Pipe(_zip(docs)))],  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert up.summary["recebidos"] == 3 and up.summary["zips"][0]["nome"] == "lote.zip"
+    assert process(db, up.id)["status"] == "concluido"
+    for data in docs.values():
+        assert doc_by_chave(db, emp, chave_of(data)).status == "autorizada"

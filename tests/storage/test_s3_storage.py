@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import time
 import uuid
 import zipfile
@@ -106,3 +107,12 @@ def test_open_reads_an_object_and_a_zip_member_from_it(s3: S3Storage) -> None:
     with pytest.raises(StorageError) as err:
         s3.open(f"{key}-missing")
     assert err.value.code == "arquivo_nao_encontrado"
+
+
+def test_put_file_streams_a_large_object_multipart_with_encryption(s3: S3Storage) -> None:
+    data = os.urandom(9 * 1024 * 1024)  # above boto3's 8 MiB multipart threshold
+    key = f"uploads/1/zz/{uuid.uuid4().hex}"
+    s3.put_file(key, io.BytesIO(data), content_type="application/zip")
+    assert s3.get(key) == data
+    head = s3.client.head_object(Bucket=s3.bucket, Key=key)
+    assert head.get("ServerSideEncryption") == "AES256"

@@ -29,7 +29,7 @@ class StoredFile(TimestampMixin, Base):
 
     id: Mapped[BigId]
     empresa_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("empresas.id", ondelete="RESTRICT"), index=True
+        BigInteger, ForeignKey("empresas.id", ondelete="RESTRICT")
     )
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
@@ -75,9 +75,7 @@ class UploadFile(TimestampMixin, Base):
     __table_args__ = (UniqueConstraint("upload_id", "position"),)
 
     id: Mapped[BigId]
-    upload_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("uploads.id", ondelete="CASCADE"), index=True
-    )
+    upload_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("uploads.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     original_name: Mapped[str] = mapped_column(String(255))
     stored_file_id: Mapped[int | None] = mapped_column(

@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,13 +113,23 @@ TABLES_TO_KEEP: set[str] = {"alembic_version"}
 def truncate_all() -> None:
     """Empty every table (for tests whose code commits through session_scope)."""
     from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
 
     import models
     from app.db import get_engine
 
     names = [t.name for t in models.Base.metadata.sorted_tables if t.name not in TABLES_TO_KEEP]
-    with get_engine().begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+    for attempt in range(5):
+        try:
+            with get_engine().begin() as conn:
+                conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError as exc:
+            # An e2e flow run may still be finishing its transaction when a test ends: TRUNCATE
+            # can then lose a deadlock to it (seen once in CI). The other side commits; retry.
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 @pytest.fixture

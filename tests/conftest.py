@@ -189,6 +189,10 @@ def platform() -> Iterator[object]:
         prefect_port=int(str(_state["prefect_port"])),
         mail_http_port=free_port(),
         prefect_db=f"{TEST_DB}_prefect",
+        # Deployments keep their schedules, but the server creates no scheduled runs: a run
+        # of enviar-notificacoes every 60 s against the test database raced the tests that
+        # deliver or truncate themselves (seen in CI). E2E tests trigger every run they need.
+        env={"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"},
     )
     stack.up(log=lambda *_: None)
     _state["platform"] = stack

@@ -32,7 +32,7 @@ from sqlalchemy import BigInteger, Table, Text, any_, bindparam, func, select, t
 from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from app.errors import StorageError
 from app.services.documents_bulk import recordset, rows_json
@@ -46,7 +46,14 @@ from app.services.documents_classify import (
 )
 from app.services.documents_events import apply_pending_events, record_events
 from app.services.documents_rows import STATUS_RANK
-from app.services.file_content import ContentReader, ContentRef, shared_reader
+from app.services.file_content import (
+    GONE,
+    ContentReader,
+    ContentRef,
+    content_columns,
+    shared_reader,
+    with_container,
+)
 from app.storage.base import Storage
 from models import Empresa, FiscalDocument, OperationalLog, StoredFile, Upload, UploadFile
 
@@ -213,36 +220,24 @@ def _read(reader: ContentReader, ref: ContentRef | None) -> bytes | str:
     try:
         return reader.read(ref)
     except StorageError as exc:
-        if exc.code not in ("arquivo_nao_encontrado", "conteudo_corrompido"):
+        if exc.code not in GONE:
             raise  # transient: the task retries the whole batch
         return exc.code
-
-
-def _ref(row: Any) -> ContentRef | None:
-    _, sid, key, sha, size, container, member = row
-    return None if sid is None else ContentRef(key, sha, size, container, member)
 
 
 def _read_all(storage: Storage, rows: Sequence[Any]) -> list[tuple[int, int | None, bytes | str]]:
     """(file id, stored file id, bytes or quarantine code) per row.
 
-    Zip members are read in this thread (one open zip, in-memory inflate); objects of their own
-    on a few threads (S3: one HTTP request each).
+    Objects of their own are read on a few threads (S3: one HTTP request each); zip members
+    come from one open zip (the reader serialises them: an in-memory inflate each).
     """
     reader = shared_reader(storage)
-    refs = [_ref(r) for r in rows]
-    own = [i for i, ref in enumerate(refs) if ref is not None and ref.container is None]
-    skip = set(own)
-    contents: list[bytes | str] = [
-        b"" if i in skip else _read(reader, ref) for i, ref in enumerate(refs)
-    ]
-    if len(own) > 1:
-        with ThreadPoolExecutor(min(_READ_THREADS, len(own))) as readers:
-            got = readers.map(lambda i: _read(reader, refs[i]), own)
-            for i, data in zip(own, got, strict=True):
-                contents[i] = data
-    elif own:
-        contents[own[0]] = _read(reader, refs[own[0]])
+    refs = [None if sid is None else ContentRef(*cols) for _, sid, *cols in rows]
+    if sum(1 for r in refs if r is not None and r.container is None) > 1:
+        with ThreadPoolExecutor(_READ_THREADS) as readers:
+            contents = list(readers.map(lambda ref: _read(reader, ref), refs))
+    else:
+        contents = [_read(reader, ref) for ref in refs]
     return [(r[0], r[1], c) for r, c in zip(rows, contents, strict=True)]
 
 
@@ -255,22 +250,15 @@ def _start(
 
 
 def _file_rows(session: Session, upload_id: int, file_ids: Sequence[int], lock: bool) -> Any:
-    container = aliased(StoredFile)
     # the ids as one JSON parameter (an array parameter is dumped element by element in Python)
     param = cast_(bindparam("ids", json.dumps(list(file_ids)), type_=Text), postgresql.JSON)
     ids = func.json_array_elements_text(param).table_valued("value")
     q = (
-        select(
-            UploadFile.id,
-            UploadFile.stored_file_id,
-            StoredFile.storage_key,
-            StoredFile.sha256,
-            StoredFile.size,
-            container.storage_key,
-            StoredFile.member_name,
+        with_container(
+            select(UploadFile.id, UploadFile.stored_file_id, *content_columns()).outerjoin(
+                StoredFile, StoredFile.id == UploadFile.stored_file_id
+            )
         )
-        .outerjoin(StoredFile, StoredFile.id == UploadFile.stored_file_id)
-        .outerjoin(container, container.id == StoredFile.container_id)
         .where(
             UploadFile.upload_id == upload_id,
             # = ANY(ARRAY(subquery)): the array is built once and probes the primary key (an

@@ -14,14 +14,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from app.errors import InvalidDocument, InvalidInput, NotFound, StorageError
 from app.fiscal.nfe import parse_bytes, validate
 from app.services import audit
 from app.services.documents_events import apply_pending_events
 from app.services.documents_rows import validation_record, validation_status
-from app.services.file_content import ContentReader, ContentRef, materialize, shared_reader
+from app.services.file_content import (
+    GONE,
+    ContentReader,
+    ContentRef,
+    materialize,
+    refs_for,
+    shared_reader,
+)
 from app.storage.base import Storage
 from models import FiscalDocument, StoredFile
 
@@ -76,7 +83,7 @@ def document_download_url(
     try:
         materialize(session, storage, stored)  # a zip member gets its own object once
     except StorageError as exc:
-        if exc.code not in ("arquivo_nao_encontrado", "conteudo_corrompido"):
+        if exc.code not in GONE:
             raise
         raise NotFound("Arquivo do documento não encontrado.", code=exc.code) from exc
     url = storage.signed_url(stored.storage_key, expires_in=expires_in, filename=f"{doc.chave}.xml")
@@ -148,22 +155,7 @@ def revalidate_batch(
     ).all()
     counts: dict[str, int] = {}
     now = datetime.now(UTC)
-    container = aliased(StoredFile)
-    refs = {
-        sid: ContentRef(key, sha, size, ckey, member)
-        for sid, key, sha, size, ckey, member in session.execute(
-            select(
-                StoredFile.id,
-                StoredFile.storage_key,
-                StoredFile.sha256,
-                StoredFile.size,
-                container.storage_key,
-                StoredFile.member_name,
-            )  # fmt: skip
-            .outerjoin(container, container.id == StoredFile.container_id)
-            .where(StoredFile.id.in_([d.stored_file_id for d in docs]))
-        ).tuples()
-    }
+    refs = refs_for(session, (d.stored_file_id for d in docs))
     reader = shared_reader(storage)
     for doc in docs:
         outcome = _revalidate_one(doc, reader, refs.get(doc.stored_file_id or 0), now)

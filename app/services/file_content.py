@@ -17,27 +17,34 @@ import hashlib
 import threading
 import zipfile
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, aliased
 
 from app.errors import StorageError
 from app.storage.base import Storage
 from models import StoredFile
 
 __all__ = [
+    "GONE",
     "ContentRef",
     "ContentReader",
     "close_shared",
+    "content_columns",
     "materialize",
     "read_content",
-    "ref_of",
+    "refs_for",
     "shared_reader",
+    "with_container",
 ]
 
 _MISSING = "arquivo_nao_encontrado"
 _CORRUPT = "conteudo_corrompido"
+# StorageError codes meaning the bytes are not there (or not the received ones): no retry helps.
+GONE = frozenset({_MISSING, _CORRUPT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,16 +58,31 @@ class ContentRef:
     member: str | None = None
 
 
-def ref_of(session: Session, stored: StoredFile) -> ContentRef:
-    """The ContentRef of one stored file (looks up its container's key when it has one)."""
-    container = session.get(StoredFile, stored.container_id) if stored.container_id else None
-    return ContentRef(
-        stored.storage_key,
-        stored.sha256,
-        stored.size,
-        container.storage_key if container is not None else None,
-        stored.member_name if container is not None else None,
+_CONTAINER = aliased(StoredFile)
+
+
+def content_columns() -> tuple[Any, ...]:
+    """The columns of a :class:`ContentRef`, for a select that joins :func:`with_container`."""
+    return (
+        StoredFile.storage_key,
+        StoredFile.sha256,
+        StoredFile.size,
+        _CONTAINER.storage_key,
+        StoredFile.member_name,
     )
+
+
+def with_container(query: Select[Any]) -> Select[Any]:
+    """``query`` (which selects from stored_files) joined to each file's zip, if any."""
+    return query.outerjoin(_CONTAINER, _CONTAINER.id == StoredFile.container_id)
+
+
+def refs_for(session: Session, stored_ids: Iterable[int | None]) -> dict[int, ContentRef]:
+    """ContentRef per stored file id (one query)."""
+    q = with_container(select(StoredFile.id, *content_columns())).where(
+        StoredFile.id.in_([i for i in stored_ids if i is not None])
+    )
+    return {sid: ContentRef(*cols) for sid, *cols in session.execute(q).tuples()}
 
 
 class ContentReader:
@@ -147,7 +169,7 @@ def read_content(session: Session, storage: Storage, stored: StoredFile) -> byte
     """The bytes of one stored file (its own object or its zip member)."""
     reader = ContentReader(storage)
     try:
-        return reader.read(ref_of(session, stored))
+        return reader.read(refs_for(session, [stored.id])[stored.id])
     finally:
         reader.close()
 

@@ -351,14 +351,11 @@ def receive_upload(
     try:
         for f in files:
             name = (f.name or "arquivo").replace("\x00", "")[:_NAME_MAX]
-            if (size := _zip_size(name, f.stream)) is not None:  # kept as a file, not in memory
-                if size > rx.budget():
-                    msg = rx._total_message()
-                    rx.add(_Row(name, "application/zip", None, "limite_total_excedido", msg))
-                else:
-                    rx.add_zip(name, f.stream, size, zip_limits)
+            size = _zip_size(name, f.stream)
+            if size is not None and size <= rx.budget():  # kept as a file, not in memory
+                rx.add_zip(name, f.stream, size, zip_limits)
                 continue
-            data = rx.read(f.stream)
+            data = rx.read(f.stream) if size is None else None
             if data is None:
                 msg = rx._total_message()
                 rx.add(_Row(name, f.content_type, None, "limite_total_excedido", msg))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -44,15 +45,7 @@ class LocalStorage:
 
     def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         """Write atomically (temp file + rename) so a crash never leaves half a file."""
-        path = self._path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # created 0600
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise StorageError(f"Falha ao gravar {key}: {exc.strerror}") from exc
+        self.put_file(key, io.BytesIO(data), content_type=content_type)
 
     def put_file(
         self, key: str, fh: IO[bytes], *, content_type: str = "application/octet-stream"

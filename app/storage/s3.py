@@ -57,13 +57,16 @@ class S3Storage:
                 code = "arquivo_nao_encontrado"
         return StorageError(f"S3: falha ao {what}: {exc}", code=code)
 
-    def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
-        """Upload bytes, encrypted at rest when S3_SSE is set."""
+    def _extra(self, content_type: str) -> dict[str, Any]:
         extra: dict[str, Any] = {"ContentType": content_type}
         if self.sse:
             extra["ServerSideEncryption"] = self.sse
+        return extra
+
+    def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
+        """Upload bytes, encrypted at rest when S3_SSE is set."""
         try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **extra)
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **self._extra(content_type))
         except (BotoCoreError, ClientError) as exc:
             raise self._err(exc, f"gravar {key}") from exc
 
@@ -71,11 +74,8 @@ class S3Storage:
         self, key: str, fh: IO[bytes], *, content_type: str = "application/octet-stream"
     ) -> None:
         """Upload a file streamed (multipart above 8 MiB), encrypted at rest when S3_SSE is set."""
-        extra: dict[str, Any] = {"ContentType": content_type}
-        if self.sse:
-            extra["ServerSideEncryption"] = self.sse
         try:
-            self.client.upload_fileobj(fh, self.bucket, key, ExtraArgs=extra)
+            self.client.upload_fileobj(fh, self.bucket, key, ExtraArgs=self._extra(content_type))
         except (BotoCoreError, ClientError) as exc:
             raise self._err(exc, f"gravar {key}") from exc
 

@@ -213,23 +213,27 @@ def _log_quarantine(session: Session, upload: Upload, outcomes: Sequence[Classif
         session.execute(insert(OperationalLog).values(rows))
 
 
-def _read(reader: ContentReader, ref: ContentRef | None) -> bytes | str:
-    """The file's bytes, or the quarantine code when there is nothing (right) to read."""
+def _read(reader: ContentReader, ref: ContentRef | None) -> bytes | ContentRef | str:
+    """The file's bytes, or a zip member's local reference (read where it is classified), or
+    the quarantine code when there is nothing (right) to read."""
     if ref is None:
         return "sem_conteudo"
     try:
-        return reader.read(ref)
+        return reader.local_ref(ref) if ref.container is not None else reader.read(ref)
     except StorageError as exc:
         if exc.code not in GONE:
             raise  # transient: the task retries the whole batch
         return exc.code
 
 
-def _read_all(storage: Storage, rows: Sequence[Any]) -> list[tuple[int, int | None, bytes | str]]:
-    """(file id, stored file id, bytes or quarantine code) per row.
+def _read_all(
+    storage: Storage, rows: Sequence[Any]
+) -> list[tuple[int, int | None, bytes | ContentRef | str]]:
+    """(file id, stored file id, bytes / member reference / quarantine code) per row.
 
     Objects of their own are read on a few threads (S3: one HTTP request each); zip members
-    come from one open zip (the reader serialises them: an in-memory inflate each).
+    are not read here: their zip is resolved to a local file once and the process that
+    classifies a member reads it from there (:mod:`app.services.content_reader`).
     """
     reader = shared_reader(storage)
     refs = [None if sid is None else ContentRef(*cols) for _, sid, *cols in rows]

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.errors import AppError, InvalidDocument
+from app.errors import AppError, InvalidDocument, StorageError
 from app.fiscal.nfe import DocumentKind, DocumentStatus, match_company, parse_bytes, validate
 from app.fiscal.nfe.schemas import SCHEMAS, get_schema
+from app.services.content_reader import GONE, ContentRef, read_local
 from app.services.documents_bulk import json_ready
 from app.services.documents_rows import (
     DOCUMENT_KINDS,
@@ -77,11 +78,15 @@ CHUNK = 100
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One file to classify (picklable: sent to a worker process)."""
+    """One file to classify (picklable: sent to a worker process).
+
+    ``data`` is the bytes, or — for a zip member — a reference with the zip as a local path,
+    read (and checked against its sha256) by whichever process classifies it.
+    """
 
     file_id: int
     stored_file_id: int | None
-    data: bytes
+    data: bytes | ContentRef
 
 
 @dataclass(slots=True)
@@ -107,8 +112,17 @@ class Classified:
 
 def _classify(out: Classified, job: Job, cnpj: str, empresa_id: int, now: datetime) -> None:
     sid = job.stored_file_id
+    data = job.data
+    if isinstance(data, ContentRef):
+        try:
+            data = read_local(data)
+        except StorageError as exc:
+            if exc.code not in GONE:
+                raise  # transient: the batch task retries
+            out.quarantine(exc.code)
+            return
     try:
-        tree, doc = parse_bytes(job.data)
+        tree, doc = parse_bytes(data)
     except InvalidDocument as exc:
         out.quarantine(exc.code, exc.message)
         return
@@ -194,14 +208,15 @@ class Pending:
 
 
 def start_classification(
-    files: Sequence[tuple[int, int | None, bytes | str]],
+    files: Sequence[tuple[int, int | None, bytes | ContentRef | str]],
     *,
     pool: Executor | None,
     cnpj: str,
     empresa_id: int,
     now: datetime,
 ) -> Pending:
-    """Start classifying (file id, stored file id, bytes or a quarantine code) tuples."""
+    """Start classifying (file id, stored file id, bytes, local member ref or a quarantine
+    code) tuples."""
     ready: dict[int, Classified] = {}
     jobs: list[Job] = []
     for file_id, stored_id, content in files:

@@ -7,24 +7,21 @@ them from it, checking size and sha256, so what is classified is exactly what wa
 A download needs an object of its own (S3 presigned URLs point at objects): :func:`materialize`
 writes it once under the row's own ``storage_key`` and clears ``container_id``.
 
-:class:`ContentReader` opens each zip once and keeps the last few open (a flow processes one
-upload's batches in order); it is thread-safe (the flow's prefetch thread reads too).
+:class:`ContentReader` (in :mod:`app.services.content_reader`, which has no database code so
+that the ingest pool's workers can import it) opens each zip once and keeps the last few open;
+the ingest flow hands the workers local paths and they read the members themselves.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
-import zipfile
-from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
-from app.errors import StorageError
+from app.services.content_reader import GONE, ContentReader, ContentRef, close_local
 from app.storage.base import Storage
 from models import StoredFile
 
@@ -40,23 +37,6 @@ __all__ = [
     "shared_reader",
     "with_container",
 ]
-
-_MISSING = "arquivo_nao_encontrado"
-_CORRUPT = "conteudo_corrompido"
-# StorageError codes meaning the bytes are not there (or not the received ones): no retry helps.
-GONE = frozenset({_MISSING, _CORRUPT})
-
-
-@dataclass(frozen=True, slots=True)
-class ContentRef:
-    """Where a stored file's bytes are: its own object, or ``member`` of the zip ``container``."""
-
-    key: str
-    sha256: str
-    size: int
-    container: str | None = None
-    member: str | None = None
-
 
 _CONTAINER = aliased(StoredFile)
 
@@ -85,64 +65,6 @@ def refs_for(session: Session, stored_ids: Iterable[int | None]) -> dict[int, Co
     return {sid: ContentRef(*cols) for sid, *cols in session.execute(q).tuples()}
 
 
-class ContentReader:
-    """Reads stored files' bytes, each container zip opened once (LRU of ``max_open``)."""
-
-    def __init__(self, storage: Storage, max_open: int = 2) -> None:
-        self.storage, self.max_open = storage, max_open
-        self._open: OrderedDict[str, tuple[IO[bytes], zipfile.ZipFile]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def read(self, ref: ContentRef) -> bytes:
-        """The bytes; StorageError ``arquivo_nao_encontrado`` / ``conteudo_corrompido`` when
-        they are gone or differ from what was received (other codes: transient, retry)."""
-        if ref.container is None:
-            return self.storage.get(ref.key)
-        with self._lock:
-            zf = self._zip(ref.container)
-            try:
-                info = zf.getinfo(ref.member or "")
-            except KeyError as exc:
-                raise StorageError(
-                    f"{ref.member!r} não está em {ref.container}", code=_MISSING
-                ) from exc
-            if info.file_size != ref.size:
-                raise StorageError(f"Tamanho divergente: {ref.member!r}", code=_CORRUPT)
-            try:
-                data = zf.read(info)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-                raise StorageError(f"Falha ao ler {ref.member!r}: {exc}", code=_CORRUPT) from exc
-        if hashlib.sha256(data).hexdigest() != ref.sha256:
-            raise StorageError(f"Conteúdo divergente: {ref.member!r}", code=_CORRUPT)
-        return data
-
-    def _zip(self, key: str) -> zipfile.ZipFile:
-        found = self._open.get(key)
-        if found is not None:
-            self._open.move_to_end(key)
-            return found[1]
-        fh = self.storage.open(key)
-        try:
-            zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            fh.close()
-            raise StorageError(f"Zip ilegível: {key}: {exc}", code=_CORRUPT) from exc
-        self._open[key] = (fh, zf)
-        while len(self._open) > self.max_open:
-            _, (old_fh, old_zf) = self._open.popitem(last=False)
-            old_zf.close()
-            old_fh.close()
-        return zf
-
-    def close(self) -> None:
-        """Close every open container."""
-        with self._lock:
-            while self._open:
-                _, (fh, zf) = self._open.popitem()
-                zf.close()
-                fh.close()
-
-
 _shared: dict[int, ContentReader] = {}
 _shared_lock = threading.Lock()
 
@@ -157,12 +79,14 @@ def shared_reader(storage: Storage) -> ContentReader:
 
 
 def close_shared() -> None:
-    """Close the containers kept open by :func:`shared_reader` (end of a flow run)."""
+    """Close the containers kept open by :func:`shared_reader` and
+    :func:`~app.services.content_reader.read_local`, remove temporary copies (end of a flow run)."""
     with _shared_lock:
         readers = list(_shared.values())
         _shared.clear()
     for reader in readers:
         reader.close()
+    close_local()
 
 
 def read_content(session: Session, storage: Storage, stored: StoredFile) -> bytes:

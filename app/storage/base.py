@@ -1,4 +1,9 @@
-"""Storage protocol shared by the local-disk and S3 backends."""
+"""Storage protocol shared by the local-disk and S3 backends.
+
+A backend whose files are on this machine may also offer ``local_path(key) -> Path`` (local
+disk does): the ingest flow then lets its worker processes open stored zips in place instead of
+copying them (:meth:`app.services.content_reader.ContentReader.local_copy`).
+"""
 
 from __future__ import annotations
 

@@ -80,6 +80,10 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"Falha ao ler {key}: {exc.strerror}") from exc
 
+    def local_path(self, key: str) -> Path:
+        """Where ``key`` lives on this machine (worker processes read zips from there)."""
+        return self._path(key)
+
     def exists(self, key: str) -> bool:
         """True when key exists."""
         return self._path(key).is_file()

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.fiscal.generator import make_cancel_event, make_nfe
@@ -19,6 +20,7 @@ from app.services.documents import ingest_batch, pending_file_ids
 from app.services.documents_classify import classify_pool
 from app.services.documents_lifecycle import finish_upload
 from app.storage import get_storage
+from models import StoredFile
 from tests.services.test_documents_ingest import (
     CNPJ,
     OTHER,
@@ -28,6 +30,7 @@ from tests.services.test_documents_ingest import (
     make_empresa,
     upload,
 )
+from tests.services.test_zip_members import _zip
 
 THIRD = "11444777000161"
 
@@ -93,3 +96,25 @@ def test_pool_and_in_process_ingest_agree(db: Session, pool: Executor, on_pool: 
     cancelled = doc_by_chave(db, emp, chave_of(late))
     assert cancelled.status == "cancelada" and cancelled.cancelled_at is not None
     assert _process(db, up, pool if on_pool else None)["por_status"] == result["por_status"]
+
+
+def test_pool_workers_read_zip_members_themselves(db: Session, pool: Executor) -> None:
+    """Members travel to the workers as references; a worker checks each against its sha256."""
+    emp = make_empresa(db)
+    docs = {f"n{i}.xml": make_nfe(CNPJ, OTHER, "2026-06", numero=500 + i) for i in range(7)}
+    up = upload(db, emp, [("lote.zip", _zip(docs)), ("solta.xml", make_nfe(OTHER, CNPJ))])
+    zipped = db.scalars(select(StoredFile).where(StoredFile.original_name == "lote.zip")).one()
+    result = _process(db, up, pool)
+    assert result["por_status"] == {"indexado": 8}, result
+    for data in docs.values():
+        assert doc_by_chave(db, emp, chave_of(data)).status == "autorizada"
+
+    # The same member names with other bytes (an overwritten object) are never indexed.
+    renamed = {f"x{i}.xml": data for i, data in enumerate(docs.values())}
+    received = {name: make_nfe(CNPJ, OTHER, "2026-07", numero=900 + i) for i, name in
+                enumerate(renamed)}  # fmt: skip
+    up2 = upload(db, emp, [("lote2.zip", _zip(received))])
+    second = db.scalars(select(StoredFile).where(StoredFile.original_name == "lote2.zip")).one()
+    get_storage().put(second.storage_key, _zip(renamed))
+    assert _process(db, up2, pool)["erros"] == {"conteudo_corrompido": 7}
+    assert zipped.container_id is None  # the zip itself is an object of its own

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from app.errors import StorageError
-from app.services.file_content import ContentReader, ContentRef
+from app.services.content_reader import ContentReader, ContentRef, close_local, read_local
 from app.storage.s3 import S3Storage
 from tests.support.s3server import S3Server
 
@@ -107,6 +107,37 @@ def test_open_reads_an_object_and_a_zip_member_from_it(s3: S3Storage) -> None:
     with pytest.raises(StorageError) as err:
         s3.open(f"{key}-missing")
     assert err.value.code == "arquivo_nao_encontrado"
+
+
+def test_local_copy_downloads_a_zip_once_for_the_workers_and_close_removes_it(
+    s3: S3Storage,
+) -> None:
+    member = b"<nfeProc>" + b"y" * 20_000 + b"</nfeProc>"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("nota.xml", member)
+    key = f"uploads/1/zz/{uuid.uuid4().hex}"
+    s3.put(key, buf.getvalue(), content_type="application/zip")
+    reader = ContentReader(s3)
+    ref = ContentRef("unused", hashlib.sha256(member).hexdigest(), len(member), key, "nota.xml")
+    try:
+        local = reader.local_ref(ref)
+        assert local.container and os.stat(local.container).st_mode & 0o077 == 0  # private
+        assert read_local(local) == member  # what a pool worker does with the reference
+        s3.delete(key)
+        assert reader.local_copy(key) == local.container  # resolved once: no second download
+        forged = ContentRef("unused", "0" * 64, len(member), local.container, "nota.xml")
+        with pytest.raises(StorageError) as err:
+            read_local(forged)
+        assert err.value.code == "conteudo_corrompido"
+        for _ in range(2):  # a lost zip fails once per zip, then from memory
+            with pytest.raises(StorageError) as err:
+                reader.local_copy(f"{key}-perdido")
+            assert err.value.code == "arquivo_nao_encontrado"
+    finally:
+        reader.close()
+        close_local()
+    assert not os.path.exists(local.container)
 
 
 def test_put_file_streams_a_large_object_multipart_with_encryption(s3: S3Storage) -> None:

@@ -1,0 +1,221 @@
+"""Reading stored bytes — an object of its own or a member of a stored .zip — with no database.
+
+Light on purpose: the ingest pool's workers import it (:mod:`app.services.ingest_worker` must
+not pull in SQLAlchemy, Prefect or web code). The database side (which row is where) is
+:mod:`app.services.file_content`.
+
+Zip members are read where they are classified: the flow resolves each container zip to a
+file on this machine once (:meth:`ContentReader.local_copy`: the file itself on local storage,
+one download to a temporary file on S3) and sends the workers only references (path, member,
+size, sha256). Each worker opens the zip itself and checks every member against the size and
+sha256 recorded at reception (:func:`read_local`). Sending the bytes instead cost the flow
+process ~70 µs a document (inflate, pickle, pipe) on the same two cores the workers need.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+import zipfile
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import IO, Any
+
+from app.errors import StorageError
+
+__all__ = ["GONE", "ContentRef", "ContentReader", "close_local", "read_local"]
+
+MISSING = "arquivo_nao_encontrado"
+CORRUPT = "conteudo_corrompido"
+# StorageError codes meaning the bytes are not there (or not the received ones): no retry helps.
+GONE = frozenset({MISSING, CORRUPT})
+_COPY_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ContentRef:
+    """Where a stored file's bytes are: its own object, or ``member`` of the zip ``container``.
+
+    ``container`` is a storage key, or (after :meth:`ContentReader.local_ref`) a path on this
+    machine that :func:`read_local` opens.
+    """
+
+    key: str
+    sha256: str
+    size: int
+    container: str | None = None
+    member: str | None = None
+
+
+class _LocalFiles:
+    """The one method of :class:`~app.storage.base.Storage` a reader needs, for local paths."""
+
+    def open(self, key: str) -> IO[bytes]:
+        try:
+            return open(key, "rb")  # noqa: SIM115 - the reader keeps it open and closes it
+        except FileNotFoundError as exc:
+            raise StorageError(f"Arquivo não encontrado: {key}", code=MISSING) from exc
+        except OSError as exc:
+            raise StorageError(f"Falha ao ler {key}: {exc.strerror}") from exc
+
+    def get(self, key: str) -> bytes:
+        with self.open(key) as fh:
+            return fh.read()
+
+
+class ContentReader:
+    """Reads stored files' bytes, each container zip opened once (LRU of ``max_open``).
+
+    Thread-safe (the flow's prefetch thread reads too).
+    """
+
+    def __init__(self, storage: Any, max_open: int = 2) -> None:
+        self.storage, self.max_open = storage, max_open
+        self._open: OrderedDict[str, tuple[IO[bytes], zipfile.ZipFile]] = OrderedDict()
+        self._paths: dict[str, str] = {}
+        self._gone: dict[str, StorageError] = {}
+        self._temps: list[str] = []
+        self._lock = threading.Lock()
+
+    def read(self, ref: ContentRef) -> bytes:
+        """The bytes; StorageError ``arquivo_nao_encontrado`` / ``conteudo_corrompido`` when
+        they are gone or differ from what was received (other codes: transient, retry)."""
+        if ref.container is None:
+            return self.storage.get(ref.key)  # type: ignore[no-any-return]
+        with self._lock:
+            fh, zf = self._zip(ref.container)
+            try:
+                info = zf.getinfo(ref.member or "")
+            except KeyError as exc:
+                raise StorageError(
+                    f"{ref.member!r} não está em {ref.container}", code=MISSING
+                ) from exc
+            if info.file_size != ref.size:
+                raise StorageError(f"Tamanho divergente: {ref.member!r}", code=CORRUPT)
+            try:
+                data = _inflate(fh, info)
+                if data is None:
+                    data = zf.read(info)
+            except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as exc:
+                raise StorageError(f"Falha ao ler {ref.member!r}: {exc}", code=CORRUPT) from exc
+        if len(data) != ref.size or hashlib.sha256(data).hexdigest() != ref.sha256:
+            raise StorageError(f"Conteúdo divergente: {ref.member!r}", code=CORRUPT)
+        return data
+
+    def local_ref(self, ref: ContentRef) -> ContentRef:
+        """``ref`` with its container as a path on this machine (for :func:`read_local`)."""
+        if ref.container is None:
+            return ref
+        return replace(ref, container=self.local_copy(ref.container))
+
+    def local_copy(self, key: str) -> str:
+        """A path on this machine holding the container ``key`` (resolved once per reader).
+
+        Local storage: the stored file itself. Otherwise (S3): one download to a temporary
+        file, removed by :meth:`close`.
+        """
+        with self._lock:
+            path = self._paths.get(key)
+            if path is None:
+                if key in self._gone:  # once per zip, not once per member
+                    raise self._gone[key]
+                try:
+                    path = self._paths[key] = self._fetch(key)
+                except StorageError as exc:
+                    if exc.code in GONE:
+                        self._gone[key] = exc
+                    raise
+            return path
+
+    def _fetch(self, key: str) -> str:
+        local = getattr(self.storage, "local_path", None)
+        if local is not None:
+            return str(local(key))
+        with self.storage.open(key) as src:
+            fd, path = tempfile.mkstemp(prefix="contab-zip-", suffix=".zip")  # created 0600
+            self._temps.append(path)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    shutil.copyfileobj(src, out, _COPY_CHUNK)
+            except OSError as exc:
+                raise StorageError(f"Falha ao copiar {key}: {exc.strerror}") from exc
+        return path
+
+    def _zip(self, key: str) -> tuple[IO[bytes], zipfile.ZipFile]:
+        found = self._open.get(key)
+        if found is not None:
+            self._open.move_to_end(key)
+            return found
+        fh = self.storage.open(key)
+        try:
+            zf = zipfile.ZipFile(fh)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            fh.close()
+            raise StorageError(f"Zip ilegível: {key}: {exc}", code=CORRUPT) from exc
+        self._open[key] = (fh, zf)
+        while len(self._open) > self.max_open:
+            _, (old_fh, old_zf) = self._open.popitem(last=False)
+            old_zf.close()
+            old_fh.close()
+        return fh, zf
+
+    def close(self) -> None:
+        """Close every open container and remove the temporary copies."""
+        with self._lock:
+            while self._open:
+                _, (fh, zf) = self._open.popitem()
+                zf.close()
+                fh.close()
+            self._paths.clear()
+            self._gone.clear()
+            while self._temps:
+                try:
+                    os.unlink(self._temps.pop())
+                except FileNotFoundError:
+                    pass
+
+
+def _inflate(fh: IO[bytes], info: zipfile.ZipInfo) -> bytes | None:
+    """A stored or deflated member read straight from the file (two ``pread`` + zlib).
+
+    ~2x cheaper than ``ZipFile.read`` (no ZipExtFile, no shared seek; 10 KiB member: 13 vs
+    25 µs). Output is capped at the declared size + 1 byte, so a lying header cannot inflate
+    more; the caller compares size and sha256 with what reception recorded (which also covers
+    the CRC). None when zipfile must do it: encrypted, another compression, or a file in memory.
+    """
+    if info.flag_bits & 1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return None
+    try:
+        fd = fh.fileno()
+    except (OSError, AttributeError, ValueError):
+        return None
+    head = os.pread(fd, 30, info.header_offset)
+    if len(head) != 30 or head[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile("cabeçalho local inválido")
+    start = info.header_offset + 30 + int.from_bytes(head[26:28], "little")
+    start += int.from_bytes(head[28:30], "little")
+    raw = os.pread(fd, info.compress_size, start)
+    if len(raw) != info.compress_size:
+        raise zipfile.BadZipFile("membro truncado")
+    if info.compress_type == zipfile.ZIP_STORED:
+        return raw
+    return zlib.decompressobj(-15).decompress(raw, info.file_size + 1)
+
+
+# This process's reader of containers by local path (a pool worker's, or the flow's own when it
+# classifies in-process).
+_local = ContentReader(_LocalFiles())
+
+
+def read_local(ref: ContentRef) -> bytes:
+    """The bytes of a member whose container is a local path (:meth:`ContentReader.local_ref`)."""
+    return _local.read(ref)
+
+
+def close_local() -> None:
+    """Close the containers :func:`read_local` keeps open (end of a flow run)."""
+    _local.close()

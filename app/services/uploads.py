@@ -61,10 +61,16 @@ _SF_COLUMNS = (
     "empresa_id", "sha256", "size", "content_type", "original_name", "storage_key", "purpose",
     "uploaded_by", "retention_until", "container_id", "member_name",
 )  # fmt: skip
-# The hashes as one JSON parameter (a text[] parameter is dumped element by element in Python).
+# The hashes as one JSON parameter (a text[] parameter is dumped element by element in Python),
+# each probed on the unique index by a LATERAL ... LIMIT 1 (which the planner cannot turn into a
+# scan). "sha256 = ANY(array)" was planned as a sequential scan once psycopg prepared the
+# statement (its generic plan is fixed while the table is still small, and stored_files grows
+# within the reception's own transaction): 20,000 files took 8.5 s instead of 3.7 s, each
+# 500-file chunk's lookup growing to 260 ms; this form stays at ~2 ms.
 _SF_EXISTING = text(
-    "SELECT sha256, id FROM stored_files WHERE empresa_id = :emp"
-    " AND sha256 = ANY(ARRAY(SELECT json_array_elements_text(CAST(:shas AS json))))"
+    "SELECT s.sha256, s.id FROM json_array_elements_text(CAST(:shas AS json)) AS v(sha)"
+    " CROSS JOIN LATERAL (SELECT sha256, id FROM stored_files"
+    " WHERE empresa_id = :emp AND sha256 = v.sha LIMIT 1) AS s"
 )
 _SF_INSERT = text(
     f"""

@@ -16,7 +16,7 @@ from app.fiscal.generator import make_nfe
 from app.services.documents_admin import document_download_url
 from app.services.file_content import read_content
 from app.storage import get_storage
-from models import StoredFile
+from models import StoredFile, Upload
 from tests.services.test_documents_ingest import (
     CNPJ,
     OTHER,
@@ -162,3 +162,28 @@ def test_a_zip_from_a_non_seekable_stream_is_received_the_same_way(db: Session) 
     assert process(db, up.id)["status"] == "concluido"
     for data in docs.values():
         assert doc_by_chave(db, emp, chave_of(data)).status == "autorizada"
+
+
+def test_reception_stores_each_content_once_per_empresa(db: Session) -> None:
+    emp, other = make_empresa(db), make_empresa(db, OTHER)
+    a, b = make_nfe(CNPJ, OTHER, numero=700), make_nfe(CNPJ, OTHER, numero=701)
+    lote = _zip({"a.xml": a, "b.xml": b})
+
+    def stored(empresa: int) -> int:
+        q = select(StoredFile).where(StoredFile.empresa_id == empresa)
+        return len(db.scalars(q).all())
+
+    first = db.get(Upload, upload(db, emp, [("lote.zip", lote), ("a-solta.xml", a)]))
+    assert first is not None and stored(emp) == 3  # the zip and its two members; a once
+    assert (first.summary["armazenados_novos"], first.summary["ja_armazenados"]) == (3, 0)
+    member_a, _, loose_a = (r.stored_file_id for r in files_of(db, first.id))
+    assert member_a == loose_a  # the same bytes twice in one upload: one stored file
+    again = db.get(Upload, upload(db, emp, [("de-novo.zip", lote)]))
+    assert again is not None and stored(emp) == 3
+    assert (again.summary["armazenados_novos"], again.summary["ja_armazenados"]) == (0, 3)
+    rows = files_of(db, again.id)
+    assert [r.stored_file_id for r in rows] == [r.stored_file_id for r in files_of(db, first.id)][
+        :2
+    ]
+    upload(db, other, [("lote.zip", lote)])  # another empresa keeps its own copy
+    assert stored(other) == 3

@@ -89,15 +89,21 @@ def test_tampered_presigned_url_is_refused(s3: S3Storage) -> None:
     assert httpx.get(url, timeout=5).status_code == 200
 
 
-def test_open_reads_an_object_and_a_zip_member_from_it(s3: S3Storage) -> None:
-    member = b"<nfeProc>" + b"x" * 50_000 + b"</nfeProc>"
+def _put_zip(s3: S3Storage, name: str, member: bytes) -> tuple[str, bytes]:
+    """Store a one-member zip; (key, the zip's bytes)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("a/nota.xml", member)
+        zf.writestr(name, member)
     key = f"uploads/1/zz/{uuid.uuid4().hex}"
     s3.put(key, buf.getvalue(), content_type="application/zip")
+    return key, buf.getvalue()
+
+
+def test_open_reads_an_object_and_a_zip_member_from_it(s3: S3Storage) -> None:
+    member = b"<nfeProc>" + b"x" * 50_000 + b"</nfeProc>"
+    key, raw = _put_zip(s3, "a/nota.xml", member)
     with s3.open(key) as fh:
-        assert fh.read() == buf.getvalue()
+        assert fh.read() == raw
     reader = ContentReader(s3)
     ref = ContentRef("unused", hashlib.sha256(member).hexdigest(), len(member), key, "a/nota.xml")
     try:
@@ -113,11 +119,7 @@ def test_local_copy_downloads_a_zip_once_for_the_workers_and_close_removes_it(
     s3: S3Storage,
 ) -> None:
     member = b"<nfeProc>" + b"y" * 20_000 + b"</nfeProc>"
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("nota.xml", member)
-    key = f"uploads/1/zz/{uuid.uuid4().hex}"
-    s3.put(key, buf.getvalue(), content_type="application/zip")
+    key, _ = _put_zip(s3, "nota.xml", member)
     reader = ContentReader(s3)
     ref = ContentRef("unused", hashlib.sha256(member).hexdigest(), len(member), key, "nota.xml")
     try:

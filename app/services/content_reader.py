@@ -27,13 +27,21 @@ from typing import IO, Any
 
 from app.errors import StorageError
 
-__all__ = ["GONE", "ContentRef", "ContentReader", "close_local", "read_local"]
+__all__ = ["GONE", "ContentRef", "ContentReader", "close_local", "gone_code", "read_local"]
 
 MISSING = "arquivo_nao_encontrado"
 CORRUPT = "conteudo_corrompido"
 # StorageError codes meaning the bytes are not there (or not the received ones): no retry helps.
 GONE = frozenset({MISSING, CORRUPT})
 _COPY_CHUNK = 1024 * 1024
+
+
+def gone_code(exc: StorageError) -> str:
+    """The quarantine code of a read that failed because the bytes are gone (or not the
+    received ones); any other failure is transient and is re-raised (the batch task retries)."""
+    if exc.code not in GONE:
+        raise exc
+    return exc.code
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +69,6 @@ class _LocalFiles:
             raise StorageError(f"Arquivo não encontrado: {key}", code=MISSING) from exc
         except OSError as exc:
             raise StorageError(f"Falha ao ler {key}: {exc.strerror}") from exc
-
-    def get(self, key: str) -> bytes:
-        with self.open(key) as fh:
-            return fh.read()
 
 
 class ContentReader:

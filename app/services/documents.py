@@ -47,10 +47,10 @@ from app.services.documents_classify import (
 from app.services.documents_events import apply_pending_events, record_events
 from app.services.documents_rows import STATUS_RANK
 from app.services.file_content import (
-    GONE,
     ContentReader,
     ContentRef,
     content_columns,
+    gone_code,
     shared_reader,
     with_container,
 )
@@ -221,9 +221,7 @@ def _read(reader: ContentReader, ref: ContentRef | None) -> bytes | ContentRef |
     try:
         return reader.local_ref(ref) if ref.container is not None else reader.read(ref)
     except StorageError as exc:
-        if exc.code not in GONE:
-            raise  # transient: the task retries the whole batch
-        return exc.code
+        return gone_code(exc)
 
 
 def _read_all(

@@ -22,9 +22,9 @@ from app.services import audit
 from app.services.documents_events import apply_pending_events
 from app.services.documents_rows import validation_record, validation_status
 from app.services.file_content import (
-    GONE,
     ContentReader,
     ContentRef,
+    gone_code,
     materialize,
     refs_for,
     shared_reader,
@@ -83,9 +83,7 @@ def document_download_url(
     try:
         materialize(session, storage, stored)  # a zip member gets its own object once
     except StorageError as exc:
-        if exc.code not in GONE:
-            raise
-        raise NotFound("Arquivo do documento não encontrado.", code=exc.code) from exc
+        raise NotFound("Arquivo do documento não encontrado.", code=gone_code(exc)) from exc
     url = storage.signed_url(stored.storage_key, expires_in=expires_in, filename=f"{doc.chave}.xml")
     return url, doc
 

@@ -27,7 +27,7 @@ from typing import Any
 from app.errors import AppError, InvalidDocument, StorageError
 from app.fiscal.nfe import DocumentKind, DocumentStatus, match_company, parse_bytes, validate
 from app.fiscal.nfe.schemas import SCHEMAS, get_schema
-from app.services.content_reader import GONE, ContentRef, read_local
+from app.services.content_reader import ContentRef, gone_code, read_local
 from app.services.documents_bulk import json_ready
 from app.services.documents_rows import (
     DOCUMENT_KINDS,
@@ -117,9 +117,7 @@ def _classify(out: Classified, job: Job, cnpj: str, empresa_id: int, now: dateti
         try:
             data = read_local(data)
         except StorageError as exc:
-            if exc.code not in GONE:
-                raise  # transient: the batch task retries
-            out.quarantine(exc.code)
+            out.quarantine(gone_code(exc))
             return
     try:
         tree, doc = parse_bytes(data)

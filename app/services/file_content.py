@@ -21,12 +21,17 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
-from app.services.content_reader import GONE, ContentReader, ContentRef, close_local
+from app.services.content_reader import (
+    ContentReader,
+    ContentRef,
+    close_local,
+    gone_code,
+)
 from app.storage.base import Storage
 from models import StoredFile
 
 __all__ = [
-    "GONE",
+    "gone_code",
     "ContentRef",
     "ContentReader",
     "close_shared",

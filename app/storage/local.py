@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -55,11 +56,18 @@ class LocalStorage:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # created 0600
+        except OSError as exc:
+            raise StorageError(f"Falha ao gravar {key}: {exc.strerror}") from exc
+        try:
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(fh, out, _COPY_CHUNK)
             os.replace(tmp, path)
-        except OSError as exc:
-            raise StorageError(f"Falha ao gravar {key}: {exc.strerror}") from exc
+        except BaseException as exc:  # a failed copy (or a cancelled request) leaves no temp file
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise StorageError(f"Falha ao gravar {key}: {exc.strerror}") from exc
+            raise
 
     def get(self, key: str) -> bytes:
         """Read the bytes of key."""

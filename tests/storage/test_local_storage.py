@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -31,6 +33,36 @@ def test_put_get_delete_and_keys_never_escape_the_root(local: LocalStorage) -> N
     with pytest.raises(StorageError) as err:
         local.put("../fora.xml", b"x")
     assert err.value.code == "chave_invalida"
+
+
+class _FailsMidway(io.RawIOBase):
+    """A source that yields some bytes, then fails like a dropped client connection."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc, self.sent = exc, False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        if self.sent:
+            raise self.exc
+        self.sent = True
+        buf[:4] = b"<x/>"
+        return 4
+
+
+@pytest.mark.parametrize("exc", [OSError(5, "Input/output error"), KeyboardInterrupt()])
+def test_failed_put_file_leaves_no_temp_file_and_no_object(
+    local: LocalStorage, exc: BaseException
+) -> None:
+    local.put("uploads/1/keep.xml", b"<ok/>")  # the folder exists and holds other files
+    expected = StorageError if isinstance(exc, OSError) else type(exc)
+    with pytest.raises(expected):
+        local.put_file("uploads/1/novo.xml", _FailsMidway(exc))  # type: ignore[arg-type]
+    folder = local.local_path("uploads/1")
+    assert sorted(p.name for p in folder.iterdir()) == ["keep.xml"]
+    assert not local.exists("uploads/1/novo.xml")
 
 
 def test_signed_link_valid_tampered_and_expired(

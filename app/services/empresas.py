@@ -143,7 +143,11 @@ def update_empresa(
         codes = {o.code: o.id for o in active_obligations(session).values()}
         closed_ids = [codes[c] for c in assignment.closed if c in codes]
         removed = drop_open_tarefas(
-            session, empresa_id=emp.id, obligation_ids=closed_ids, from_competencia=eff
+            session,
+            empresa_id=emp.id,
+            obligation_ids=closed_ids,
+            from_competencia=eff,
+            actor=actor,
         )
         latest = session.scalar(
             select(func.max(Tarefa.competencia)).where(Tarefa.empresa_id == emp.id)

@@ -12,6 +12,8 @@
 - Due date: the tarefa's legal due date (obligation rule + business-day calendar).
 - Status: calculada → aguardando_documento → pronta → enviada → entregue → visualizada → paga, or
   vencida / cancelada. Generation only rewrites guides not yet sent, without an official document.
+- A guide whose obligation stops applying — its tarefa dispensed, or removed by a regime change —
+  is cancelled (:func:`cancel_guides`): never sent, never alerted, its queued messages withdrawn.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -33,11 +35,12 @@ from app.fiscal.obligations import load_catalogue
 from app.fiscal.simples import calculate_das
 from app.services import audit, ledger, outbox
 from app.services.office import office_value
-from models import Empresa, Guide, Obligation, Staff, Tarefa
+from models import Empresa, Guide, GuideEvent, Notification, Obligation, Staff, Tarefa
 
 __all__ = [
     "CALCULATED_OBLIGATIONS",
     "EDITABLE_STATUSES",
+    "cancel_guides",
     "GenerationResult",
     "compute_das",
     "generate",
@@ -393,6 +396,77 @@ def _notify_failure(session: Session, t: Any, guide_id: int | None, comp: str, r
         },
         empresa_id=t.empresa_id,
     )
+
+
+def cancel_guides(
+    session: Session, *, keys: Sequence[tuple[int, int, str]], actor: str, reason: str
+) -> list[int]:
+    """Cancel the guides of (empresa id, obligation id, competência) whose obligation no longer
+    applies; return their ids.
+
+    Each unpaid guide becomes ``cancelada`` (final: never sent, paid or alerted again), with a
+    ``cancelada`` protocol event (the status it had) and an audit row; its messages still waiting
+    in the outbox are cancelled, so the client never receives a guide the office withdrew. A
+    guide already sent is cancelled too (its due-date alerts stop); telling the client is the
+    office's call. Paid or already cancelled guides are left alone (idempotent).
+    """
+    if not keys:
+        return []
+    match = or_(
+        *(
+            and_(
+                Guide.empresa_id == empresa_id,
+                Guide.obligation_id == obligation_id,
+                Guide.competencia == str(Competencia.parse(str(comp))),
+            )
+            for empresa_id, obligation_id, comp in keys
+        )
+    )
+    found = session.scalars(
+        select(Guide)
+        .where(match, Guide.status.not_in(("paga", "cancelada")))
+        .order_by(Guide.id)
+        .with_for_update()
+    ).all()
+    if not found:
+        return []
+    now = datetime.now(UTC)
+    for guide in found:
+        previous, guide.status = guide.status, "cancelada"
+        session.add(
+            GuideEvent(
+                guide_id=guide.id,
+                kind="cancelada",
+                at=now,
+                actor=actor,
+                details={"motivo": reason, "status_anterior": previous},
+            )
+        )
+        audit.record(
+            session,
+            actor=actor,
+            action="guia.cancelada",
+            entity="guide",
+            entity_id=guide.id,
+            empresa_id=guide.empresa_id,
+            reason=reason,
+            details={"status_anterior": previous, "competencia": str(guide.competencia)},
+        )
+    ids = [g.id for g in found]
+    queued = select(GuideEvent.notification_id).where(
+        GuideEvent.guide_id.in_(ids), GuideEvent.notification_id.is_not(None)
+    )
+    session.execute(
+        update(Notification)
+        .where(Notification.id.in_(queued), Notification.status == "pendente")
+        .values(
+            status="cancelada",
+            last_error_code="guia_cancelada",
+            last_error=f"Guia cancelada: {reason}",
+        )
+    )
+    session.flush()
+    return ids
 
 
 def mark_overdue(session: Session, *, today: date) -> int:

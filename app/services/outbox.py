@@ -196,6 +196,11 @@ def requeue(
             code="notificacao_nao_reenfileiravel",
             status=row.status,
         )
+    if row.last_error_code == "guia_cancelada":  # withdrawn with its guide (cancel_guides)
+        raise Conflict(
+            "A guia desta mensagem foi cancelada; a mensagem não pode ser reenviada.",
+            code="guia_cancelada",
+        )
     previous = {"status": row.status, "erro": row.last_error_code, "tentativas": row.attempts}
     row.status = "pendente"
     row.attempts = 0

@@ -27,6 +27,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import due_date, internal_target_date, is_generated_for
 from app.services import audit, outbox
+from app.services.guides import cancel_guides
 from app.services.holidays_db import HolidayIndex, load_holiday_index
 from app.services.obligations import (
     active_obligations,
@@ -401,6 +402,13 @@ def dispense_tarefa(session: Session, *, tarefa_id: int, actor: str, reason: str
         empresa_id=row.empresa_id,
         reason=clean,
     )
+    # Its guide (if generated) must not reach the client any more.
+    cancel_guides(
+        session,
+        keys=[(row.empresa_id, row.obligation_id, str(row.competencia))],
+        actor=actor,
+        reason=f"tarefa dispensada: {clean}",
+    )
     return row
 
 
@@ -410,16 +418,24 @@ def drop_open_tarefas(
     empresa_id: int,
     obligation_ids: Sequence[int],
     from_competencia: Competencia,
+    actor: str = "sistema",
 ) -> int:
-    """Delete untouched open tarefas from a competência on (obligations that stopped applying)."""
+    """Delete untouched open tarefas from a competência on (obligations that stopped applying);
+    their guides, if already generated, are cancelled (:func:`cancel_guides`)."""
     if not obligation_ids:
         return 0
-    result = session.execute(
+    removed = session.execute(
         text(
             "DELETE FROM tarefas WHERE empresa_id = :e AND obligation_id = ANY(:o) "
             "AND competencia >= :c AND status IN ('aberta', 'a_vencer', 'vencida') "
-            "AND completed_at IS NULL"
+            "AND completed_at IS NULL RETURNING obligation_id, competencia"
         ),
         {"e": empresa_id, "o": list(obligation_ids), "c": str(from_competencia)},
+    ).all()
+    cancel_guides(
+        session,
+        keys=[(empresa_id, obligation_id, str(comp)) for obligation_id, comp in removed],
+        actor=actor,
+        reason=f"obrigação encerrada a partir de {from_competencia}",
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return len(removed)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, PermissionDenied
-from app.services import guides, protocol
+from app.services import guides, outbox, protocol
 from app.settings import get_settings
 from app.storage import get_storage
 from app.storage.signing import sign
@@ -144,3 +144,49 @@ def test_paid_by_client_with_receipt_and_provider_status_moves_the_guide(db: Ses
     assert g.status == "paga"  # a status never goes back
     paid = _events(db, g, "paga")
     assert paid[0].details == {"por": "cliente", "comprovante": receipt}
+
+
+def test_dispensing_the_tarefa_cancels_its_guide_and_withdraws_queued_messages(
+    db: Session,
+) -> None:
+    from app.services.tarefas import dispense_tarefa
+    from models import Tarefa
+
+    g = _ready_guide(db)
+    assert protocol.send(db, guide_ids=[g.id])["mensagens"] == 2  # queued, not yet delivered
+    t = db.get(Tarefa, g.tarefa_id)
+    assert t is not None
+    dispense_tarefa(db, tarefa_id=t.id, actor="ana", reason="Empresa sem movimento")
+    db.refresh(g)
+    assert g.status == "cancelada"
+    [event] = _events(db, g, "cancelada")
+    assert event.actor == "ana" and event.details["status_anterior"] == "enviada"
+    assert "Empresa sem movimento" in event.details["motivo"]
+    audit = db.scalar(select(AuditLog).where(AuditLog.action == "guia.cancelada"))
+    assert audit is not None and audit.entity_id == str(g.id) and audit.empresa_id == g.empresa_id
+    queued = list(
+        db.scalars(select(Notification).where(Notification.template == protocol.TEMPLATE))
+    )
+    assert [(n.status, n.last_error_code) for n in queued] == [("cancelada", "guia_cancelada")] * 2
+    # Final: generation, sending and payment leave it cancelled; nothing is queued again.
+    assert guides.generate(db, competencia=COMP, empresa_ids=[g.empresa_id]).criadas == 0
+    assert protocol.send(db, guide_ids=[g.id])["enviadas"] == 0
+    with pytest.raises(Conflict) as err:
+        protocol.mark_paid(db, guide_id=g.id, actor="ana", by_client=False)
+    assert err.value.code == "guia_cancelada"
+    assert g.status == "cancelada" and len(_events(db, g, "cancelada")) == 1
+    assert len(list(db.scalars(select(Notification.id)))) == 2
+    with pytest.raises(Conflict) as err:  # the operator cannot put a withdrawn message back
+        outbox.requeue(db, notification_id=queued[0].id, actor="ana")
+    assert err.value.code == "guia_cancelada" and queued[0].status == "cancelada"
+
+
+def test_a_paid_guide_stays_paid_when_its_tarefa_is_dispensed(db: Session) -> None:
+    from app.services.tarefas import dispense_tarefa
+
+    g = _ready_guide(db, "55666777000181")
+    protocol.mark_paid(db, guide_id=g.id, actor="ana", by_client=False)
+    assert g.tarefa_id is not None
+    dispense_tarefa(db, tarefa_id=g.tarefa_id, actor="ana", reason="Pago em duplicidade?")
+    db.refresh(g)
+    assert g.status == "paga" and _events(db, g, "cancelada") == []

@@ -204,3 +204,31 @@ def test_reconcile_attaches_missing_in_bulk_and_overrides_apply(db) -> None:  # 
     set_company_obligation(db, empresa_id=a.id, code="DEFIS", active=False, actor="ana")
     generate_tarefas(db, empresa_ids=[a.id], competencias=[C("2026-12")])
     assert _task_codes(db, a.id, "2026-12") == {"DAS"}
+
+
+def test_regime_change_cancels_the_guides_of_the_removed_tarefas(db) -> None:  # type: ignore[no-untyped-def]
+    from app.services import guides
+    from models import Guide
+
+    sync_catalogue(db)
+    emp = create_empresa(
+        db,
+        fields={"cnpj": "11.222.333/0001-81", "razao_social": "Padaria", "regime": "SIMPLES",
+                "uf": "SP", "ibge_code": "3550308", "anexos": ["I"]},
+        actor="ana",
+        inicio=C("2026-04"),
+    )  # fmt: skip
+    generate_tarefas(db, empresa_ids=[emp.id], competencias=[C("2026-05"), C("2026-06")])
+    guides.generate(db, competencia="2026-05", empresa_ids=[emp.id])
+    guides.generate(db, competencia="2026-06", empresa_ids=[emp.id])
+    by_comp = {str(g.competencia): g for g in db.scalars(select(Guide))}
+    assert set(by_comp) == {"2026-05", "2026-06"}
+    assert by_comp["2026-06"].status != "cancelada"
+    update_empresa(db, empresa_id=emp.id, changes={"regime": "presumido"}, actor="ana",
+                   vigencia=C("2026-06"), reason="Exclusão do Simples")  # fmt: skip
+    db.refresh(by_comp["2026-05"])
+    db.refresh(by_comp["2026-06"])
+    assert by_comp["2026-06"].status == "cancelada"  # its DAS tarefa was removed
+    assert by_comp["2026-05"].status != "cancelada"  # before the vigência: kept
+    audit = db.scalar(select(AuditLog).where(AuditLog.action == "guia.cancelada"))
+    assert audit is not None and audit.actor == "ana" and "2026-06" in (audit.reason or "")

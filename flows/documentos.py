@@ -5,9 +5,11 @@ documentos").
   one transaction each, sequential — idempotent, so a flow retry or a re-run changes nothing.
   The CPU-bound parse + XSD validation of each batch runs on a process pool opened once per
   flow run (``workers``, default ``INGEST_WORKERS`` or the number of CPUs).
-- ``validar-documentos`` (daily 02:30, and on demand): first processes uploads recorded while the
-  Prefect API was unreachable (status ``recebido`` with no flow run for 5+ minutes), then
-  re-validates documents in ``aviso``/``pendente`` and applies pending events. Catch-up: a missed
+- ``validar-documentos`` (daily 02:30, and on demand): first processes stranded uploads — those
+  recorded while the Prefect API was unreachable (status ``recebido`` with no flow run for 5+
+  minutes) and those whose run died or ended with files still pending (no progress for 15+
+  minutes and the run final, unknown, or Running past its timeout) — then re-validates
+  documents in ``aviso``/``pendente`` and applies pending events. Catch-up: a missed
   daily run is not replayed; the next run covers everything still pending (the work is a query,
   not a time window).
 """
@@ -24,6 +26,7 @@ from app.services.documents_classify import classify_pool
 from app.services.file_content import close_shared
 from tasks.defaults import flow_defaults
 from tasks.documents import (
+    claim_interrupted_uploads,
     claim_untriggered_uploads,
     complete_upload,
     plan_upload,
@@ -63,12 +66,13 @@ def process_upload_flow(upload_id: int, workers: int | None = None) -> dict[str,
 
 @flow(name="validar-documentos", log_prints=False, **flow_defaults(3600))
 def validate_documents_flow(
-    batch_size: int = 200, recover_after_minutes: int = 5
+    batch_size: int = 200, recover_after_minutes: int = 5, interrupted_after_minutes: int = 15
 ) -> dict[str, Any]:
-    """Recover untriggered uploads, then re-validate documents in aviso/pendente."""
+    """Recover stranded uploads, then re-validate documents in aviso/pendente."""
     logger = get_run_logger()
     marker = str(flow_run.id or "validar-documentos")
     recovered = claim_untriggered_uploads(marker, recover_after_minutes)
+    recovered += claim_interrupted_uploads(marker, interrupted_after_minutes)
     for upload_id in recovered:
         process_upload_flow(upload_id)
     after = 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import task
@@ -13,7 +14,9 @@ from app.services.documents_admin import revalidate_batch
 from app.services.documents_classify import active_pool
 from app.services.documents_lifecycle import (
     claim_for_retry,
+    claim_interrupted,
     finish_upload,
+    pending_interrupted,
     pending_untriggered,
     start_upload,
 )
@@ -70,3 +73,48 @@ def claim_untriggered_uploads(marker: str, older_than_minutes: int = 5) -> list[
     with session_scope() as session:
         ids = pending_untriggered(session, older_than=timedelta(minutes=older_than_minutes))
         return [i for i in ids if claim_for_retry(session, upload_id=i, marker=marker)]
+
+
+# A flow run still Running this long after entering that state has outlived processar-upload-xml's
+# timeout (3600 s): its process is gone and nobody will mark it Crashed (machine lost).
+RUNNING_FOR_TOO_LONG = timedelta(seconds=3600 + 15 * 60)
+
+
+def run_is_over(flow_run_id: str) -> bool:
+    """True when the flow run can no longer process its upload: unknown to Prefect, in a final
+    state (Completed, Failed, Crashed, Cancelled), or Running past the flow's timeout.
+
+    Scheduled, Pending, Paused, AwaitingRetry or recently Running runs are left alone: they will
+    still run. An unreachable Prefect API raises (the task retries).
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        run_id = uuid.UUID(flow_run_id)
+    except ValueError:
+        return True  # not a flow run id (a marker of a recovery that never finished)
+    with get_client(sync_client=True) as client:
+        try:
+            state = client.read_flow_run(run_id).state
+        except ObjectNotFound:
+            return True
+    if state is None or state.is_final():
+        return True
+    if state.is_running():
+        return datetime.now(UTC) - state.timestamp > RUNNING_FOR_TOO_LONG
+    return False
+
+
+@task(name="recuperar-uploads-interrompidos", **TASK_DEFAULTS)
+def claim_interrupted_uploads(marker: str, idle_minutes: int = 15) -> list[int]:
+    """Uploads whose run died (or ended) with files still pending, claimed by this run."""
+    with session_scope() as session:
+        candidates = pending_interrupted(session, idle_for=timedelta(minutes=idle_minutes))
+    over = [(uid, run) for uid, run in candidates if run != marker and run_is_over(run)]
+    with session_scope() as session:
+        return [
+            uid
+            for uid, run in over
+            if claim_interrupted(session, upload_id=uid, previous_run=run, marker=marker)
+        ]

@@ -1,11 +1,18 @@
-"""Upload lifecycle around the batches: plan, finish with a summary, recover untriggered ones."""
+"""Upload lifecycle around the batches: plan, finish with a summary, recover stranded ones.
+
+Two kinds of upload are stranded with pending files, and ``validar-documentos`` processes both:
+untriggered ones (recorded while the Prefect API was unreachable: no flow run) and interrupted
+ones (their run died — worker or machine killed — or ended while another run held some of the
+files). Processing is idempotent and locks files with ``SKIP LOCKED``, so a recovery that
+overlaps a run still alive duplicates nothing.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
@@ -16,6 +23,8 @@ from models import Upload, UploadFile
 __all__ = [
     "BATCH_SIZE",
     "claim_for_retry",
+    "claim_interrupted",
+    "pending_interrupted",
     "finish_upload",
     "pending_untriggered",
     "start_upload",
@@ -98,6 +107,40 @@ def claim_for_retry(session: Session, *, upload_id: int, marker: str) -> bool:
     res = session.execute(
         update(Upload)
         .where(Upload.id == upload_id, Upload.flow_run_id.is_(None))
+        .values(flow_run_id=marker[:36])
+    )
+    return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def pending_interrupted(session: Session, *, idle_for: timedelta) -> list[tuple[int, str]]:
+    """(upload id, flow run id) of triggered uploads that still hold pending files and made no
+    progress (no file or upload change) for ``idle_for``, oldest first."""
+    cutoff = datetime.now(UTC) - idle_for
+    last_change = (
+        select(func.max(UploadFile.updated_at))
+        .where(UploadFile.upload_id == Upload.id)
+        .scalar_subquery()
+    )
+    pending = exists().where(UploadFile.upload_id == Upload.id, UploadFile.status == "pendente")
+    rows = session.execute(
+        select(Upload.id, Upload.flow_run_id)
+        .where(
+            Upload.status.in_(("recebido", "processando")),
+            Upload.flow_run_id.is_not(None),
+            Upload.updated_at < cutoff,
+            func.coalesce(last_change, Upload.created_at) < cutoff,
+            pending,
+        )
+        .order_by(Upload.id)
+    )
+    return [(uid, str(run)) for uid, run in rows.tuples()]
+
+
+def claim_interrupted(session: Session, *, upload_id: int, previous_run: str, marker: str) -> bool:
+    """Hand an interrupted upload to the recovering run; False when another run took it first."""
+    res = session.execute(
+        update(Upload)
+        .where(Upload.id == upload_id, Upload.flow_run_id == previous_run)
         .values(flow_run_id=marker[:36])
     )
     return bool(res.rowcount)  # type: ignore[attr-defined]

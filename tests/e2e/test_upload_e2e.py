@@ -126,3 +126,81 @@ def test_upload_is_processed_by_the_documentos_worker(platform, clean_db) -> Non
             real = docs[str(sample[2].chave)]
             assert real.empresa_id == real_id and real.emitter_doc == sample[2].emit_doc
             assert real.total == sample[2].fields["v_nf"] and real.status == "autorizada"
+
+
+def test_validar_documentos_finishes_an_upload_whose_run_died(platform, clean_db) -> None:  # type: ignore[no-untyped-def]
+    """A flow run that died mid-upload (Crashed) leaves pending files: the daily
+    validar-documentos run, on the documentos worker, processes them; an upload whose run is
+    still Running is left to it."""
+    import io
+
+    from prefect import flow as prefect_flow
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed, Running
+    from sqlalchemy import text
+
+    from app.services.documents import ingest_batch, pending_file_ids
+    from app.services.uploads import IncomingFile, UploadLimits, mark_triggered, receive_upload
+    from app.storage import get_storage
+    from models import Upload, UploadFile
+
+    from .conftest import run_and_wait
+
+    @prefect_flow(name="execucao-interrompida-de-teste")
+    def stand_in() -> None:  # a flow run record only: no deployment, no worker picks it up
+        return None
+
+    async def runs() -> tuple[str, str]:
+        async with get_client() as client:
+            dead = await client.create_flow_run(stand_in, state=Crashed())
+            alive = await client.create_flow_run(stand_in, state=Running())
+            return str(dead.id), str(alive.id)
+
+    dead_run, alive_run = asyncio.run(runs())
+    docs = [make_nfe(CNPJ, OTHER, "2026-03", numero=n, value=Decimal("10.00")) for n in range(1, 6)]
+    limits = UploadLimits(max_file_bytes=5 * 1024 * 1024, max_total_bytes=50 * 1024 * 1024)
+    with session_scope() as s:
+        emp = Empresa(cnpj=CNPJ, razao_social="Padaria", regime="SIMPLES", uf="SP",
+                      ibge_code="3550308")  # fmt: skip
+        s.add(emp)
+        s.flush()
+
+        def receive(files: list[bytes], run: str) -> int:
+            up = receive_upload(
+                s, storage=get_storage(), empresa_id=emp.id, uploaded_by="e2e", limits=limits,
+                files=[IncomingFile(f"n{i}.xml", "application/xml", io.BytesIO(d))
+                       for i, d in enumerate(files)],
+            )  # fmt: skip
+            mark_triggered(s, upload_id=up.id, flow_run_id=run)
+            up.status = "processando"
+            return up.id
+
+        died, busy = receive(docs[:3], dead_run), receive(docs[3:], alive_run)
+        s.flush()
+        first = pending_file_ids(s, upload_id=died)[0]
+        ingest_batch(s, storage=get_storage(), upload_id=died, file_ids=[first])  # then it died
+        for table, col in (("uploads", "id"), ("upload_files", "upload_id")):
+            s.execute(
+                text(f"UPDATE {table} SET updated_at = now() - interval '1 hour' "
+                     f"WHERE {col} = ANY(:ids)"),
+                {"ids": [died, busy]},
+            )  # fmt: skip
+    fr = run_and_wait("validar-documentos/validar-documentos", timeout=180)
+    assert fr.state.is_completed(), fr.state
+    assert fr.work_pool_name == "documentos"
+    with session_scope() as s:
+        d, b = s.get(Upload, died), s.get(Upload, busy)
+        assert d is not None and b is not None
+        assert (d.status, d.flow_run_id) == ("concluido", str(fr.id))
+        assert (b.status, b.flow_run_id) == ("processando", alive_run)  # its run may still work
+        got = s.execute(
+            select(UploadFile.upload_id, UploadFile.status).where(
+                UploadFile.upload_id.in_([died, busy])
+            )
+        ).all()
+        assert sorted(st for u, st in got if u == died) == ["indexado"] * 3
+        assert sorted(st for u, st in got if u == busy) == ["pendente"] * 2
+        indexed = s.scalars(
+            select(FiscalDocument.chave).where(FiscalDocument.empresa_id == d.empresa_id)
+        )
+        assert sorted(indexed) == sorted(str(parse_bytes(x)[1].chave) for x in docs[:3])

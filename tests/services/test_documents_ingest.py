@@ -217,3 +217,45 @@ def test_quarantine_is_logged_operationally(db: Session) -> None:
         select(OperationalLog).where(OperationalLog.source == "processar-upload-xml")
     ).one()
     assert line.details["upload_file_id"] == f.id and "xml_malformado" in line.message
+
+
+def test_interrupted_uploads_are_found_when_idle_with_pending_files(db: Session) -> None:
+    """validar-documentos' query: triggered, pending files left, no progress for a while."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from app.services.documents_lifecycle import claim_interrupted, pending_interrupted
+    from app.services.uploads import mark_triggered
+
+    emp = make_empresa(db)
+    docs = [make_nfe(CNPJ, OTHER, "2026-03", numero=n) for n in range(40, 46)]
+    died = upload(db, emp, [("a.xml", docs[0]), ("b.xml", docs[1])])
+    busy = upload(db, emp, [("c.xml", docs[2])])
+    done = upload(db, emp, [("d.xml", docs[3])])
+    never = upload(db, emp, [("e.xml", docs[4])])  # untriggered: the other recovery's job
+    for uid in (died, busy, done):
+        mark_triggered(db, upload_id=uid, flow_run_id=f"run-{uid}")
+    first = pending_file_ids(db, upload_id=died)[0]
+    ingest_batch(db, storage=get_storage(), upload_id=died, file_ids=[first])  # then it died
+    process(db, done)
+    db.flush()
+    old = {"ids": [died, done, never]}
+    db.execute(
+        text("UPDATE uploads SET updated_at = now() - interval '1 hour' WHERE id = ANY(:ids)"), old
+    )
+    db.execute(
+        text(
+            "UPDATE upload_files SET updated_at = now() - interval '1 hour' WHERE upload_id = ANY(:ids)"
+        ),
+        old,
+    )
+    found = pending_interrupted(db, idle_for=timedelta(minutes=15))
+    # busy made progress just now; done has no pending file; never has no flow run
+    assert found == [(died, f"run-{died}")]
+    run = found[0][1]
+    assert claim_interrupted(db, upload_id=died, previous_run=run, marker="recuperacao-1")
+    assert not claim_interrupted(db, upload_id=died, previous_run=run, marker="recuperacao-2")
+    # the claim moved the upload to the recovering run; nothing else changed
+    now_found = dict(pending_interrupted(db, idle_for=timedelta(0)))
+    assert sorted(now_found) == [died, busy] and now_found[died] == "recuperacao-1"

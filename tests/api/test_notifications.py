@@ -52,7 +52,7 @@ def test_office_lists_by_status_and_empresa_client_is_refused(api_client, seeded
     [item] = r.json()["items"]
     assert (item["idempotency_key"], item["last_error_code"]) == ("a1", "destinatario_invalido")
     r = api_client.get("/api/notificacoes", headers=auth(seeded["client"]))
-    assert r.status_code == 403 and r.json()["error"]["code"] == "apenas_escritorio"
+    assert r.status_code == 403 and r.json()["error"]["code"] == "somente_escritorio"
 
 
 def test_requeue_a_failed_one_is_audited(api_client, seeded) -> None:  # type: ignore[no-untyped-def]

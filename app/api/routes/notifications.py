@@ -28,7 +28,7 @@ from app.notify.webhook import (
 )
 from app.services.delivery import apply_status
 from app.services.outbox import list_notifications, requeue
-from app.services.tokens import Principal
+from app.services.tokens import require_office
 from app.settings import get_settings
 
 router = APIRouter(tags=["notificacoes"])
@@ -69,13 +69,6 @@ class RequeueIn(BaseModel):
     motivo: str | None = None
 
 
-def _office_only(principal: Principal) -> None:
-    if not principal.is_office:
-        raise PermissionDenied(
-            "Apenas a equipe do escritório pode ver as notificações.", code="apenas_escritorio"
-        )
-
-
 @router.get("/api/notificacoes", response_model=NotificationPage)
 def list_(
     principal: CurrentPrincipal,
@@ -86,7 +79,7 @@ def list_(
     offset: int = Query(0, ge=0),
 ) -> NotificationPage:
     """Notifications by status and empresa, newest first (office tokens)."""
-    _office_only(principal)
+    require_office(principal)
     total, rows = list_notifications(
         session, status=status, empresa_id=empresa_id, limit=limit, offset=offset
     )
@@ -101,7 +94,7 @@ def requeue_(
     body: RequeueIn | None = None,
 ) -> NotificationOut:
     """Put a failed notification back in the queue (audited); the next minute's run sends it."""
-    _office_only(principal)
+    require_office(principal)
     row = requeue(
         session,
         notification_id=notification_id,

@@ -8,14 +8,14 @@ internal alerts go to the responsible staff. Sending is `enviar-notificacoes`' j
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, NotFound
@@ -41,8 +41,17 @@ REQUEUEABLE_STATUSES = ("falhou", "cancelada")
 
 CHANNELS = ("email", "whatsapp")
 DEFAULT_PREFERENCES: dict[str, list[str]] = {"*": ["email"]}
-# Rows per INSERT: 7 bound parameters each stays far below PostgreSQL's 65535 limit.
-_INSERT_CHUNK = 1000
+# Rows per INSERT (one array parameter per column, whatever the row count).
+_INSERT_CHUNK = 5000
+_INSERT_SQL = text(
+    "INSERT INTO notifications (idempotency_key, empresa_id, channel, recipient, template, "
+    "context, attachments, status, attempts, max_attempts) SELECT k, e, ch, rc, tp, "
+    "CAST(cx AS jsonb), CAST(att AS jsonb), 'pendente', 0, 3 FROM unnest("
+    "CAST(:k AS varchar[]), CAST(:e AS bigint[]), CAST(:ch AS varchar[]), "
+    "CAST(:rc AS varchar[]), CAST(:tp AS varchar[]), CAST(:cx AS text[]), "
+    "CAST(:at AS text[])) AS u(k, e, ch, rc, tp, cx, att) "
+    "ON CONFLICT (idempotency_key) DO NOTHING"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +98,28 @@ def staff_recipients(session: Session, staff_ids: Iterable[int | None]) -> list[
 
 
 def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert notification rows in bulk; existing idempotency keys are skipped. Returns inserted."""
+    """Insert notification rows (as :func:`notification_rows` builds them) in bulk; existing
+    idempotency keys are skipped. Returns how many were inserted.
+
+    One statement per 5,000 rows, the columns as arrays expanded by ``unnest``: one parameter
+    per column instead of a multi-row VALUES (10,000 messages well under a second).
+    """
     inserted = 0
     for start in range(0, len(rows), _INSERT_CHUNK):
-        stmt = (
-            insert(Notification)
-            .values(list(rows[start : start + _INSERT_CHUNK]))
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(Notification.id)
+        part = rows[start : start + _INSERT_CHUNK]
+        result = session.execute(
+            _INSERT_SQL,
+            {
+                "k": [r["idempotency_key"] for r in part],
+                "e": [r["empresa_id"] for r in part],
+                "ch": [r["channel"] for r in part],
+                "rc": [r["recipient"] for r in part],
+                "tp": [r["template"] for r in part],
+                "cx": [json.dumps(r["context"]) for r in part],
+                "at": [json.dumps(r.get("attachments") or []) for r in part],
+            },
         )
-        inserted += len(session.execute(stmt).all())
+        inserted += int(result.rowcount or 0)  # type: ignore[attr-defined]
     return inserted
 
 

@@ -163,40 +163,6 @@ def _requires_ok(rule: dict[str, Any], traits: frozenset[str]) -> bool:
     return need is None or need in traits
 
 
-_OUTBOX_SQL = text(
-    "INSERT INTO notifications (idempotency_key, empresa_id, channel, recipient, template, "
-    "context, attachments, status, attempts, max_attempts) SELECT k, e, ch, rc, tp, "
-    "CAST(cx AS jsonb), '[]'::jsonb, 'pendente', 0, 3 FROM unnest(CAST(:k AS varchar[]), "
-    "CAST(:e AS bigint[]), CAST(:ch AS varchar[]), CAST(:rc AS varchar[]), "
-    "CAST(:tp AS varchar[]), CAST(:cx AS text[])) AS u(k, e, ch, rc, tp, cx) "
-    "ON CONFLICT (idempotency_key) DO NOTHING"
-)
-
-
-def _enqueue_batch(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Outbox rows (as ``outbox.notification_rows`` builds them) in one statement per 5,000.
-
-    Same table, key and ON CONFLICT rule as ``outbox.enqueue_many``; arrays instead of a
-    multi-row VALUES keep 10,000 messages well under a second.
-    """
-    inserted = 0
-    for i in range(0, len(rows), 5000):
-        part = rows[i : i + 5000]
-        result = session.execute(
-            _OUTBOX_SQL,
-            {
-                "k": [r["idempotency_key"] for r in part],
-                "e": [r["empresa_id"] for r in part],
-                "ch": [r["channel"] for r in part],
-                "rc": [r["recipient"] for r in part],
-                "tp": [r["template"] for r in part],
-                "cx": [json.dumps(r["context"]) for r in part],
-            },
-        )
-        inserted += int(result.rowcount or 0)  # type: ignore[attr-defined]
-    return inserted
-
-
 def _notify_created(
     session: Session,
     created: Sequence[Any],
@@ -227,7 +193,7 @@ def _notify_created(
             },
             empresa_id=eid,
         )
-    return _enqueue_batch(session, rows)
+    return outbox.enqueue_many(session, rows)
 
 
 def _filters(empresa_ids: Sequence[int] | None, request_ids: Sequence[int] | None) -> str:
@@ -347,7 +313,7 @@ def send_reminders(
             },
             empresa_id=r.empresa_id,
         )
-    _enqueue_batch(session, messages)
+    outbox.enqueue_many(session, messages)
     session.execute(
         text(
             "UPDATE document_requests SET reminders_sent = reminders_sent + 1, "

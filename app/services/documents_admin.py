@@ -1,4 +1,5 @@
-"""Indexed documents: list, signed download, audited removal, re-validation (guide §6.1, §8).
+"""Indexed documents: list, signed downloads (documents and uploaded files), audited removal,
+re-validation (guide §6.1, §8).
 
 Removal decision: ``DELETE`` removes the document from the index (a full snapshot goes into the
 audit row: who, when, why) but never the stored XML while it is under retention
@@ -30,7 +31,7 @@ from app.services.file_content import (
     shared_reader,
 )
 from app.storage.base import Storage
-from models import FiscalDocument, StoredFile
+from models import FiscalDocument, StoredFile, UploadFile
 
 __all__ = [
     "delete_document",
@@ -38,6 +39,7 @@ __all__ = [
     "get_document",
     "list_documents",
     "revalidate_batch",
+    "upload_file_download_url",
 ]
 
 MIN_REASON = 10
@@ -72,20 +74,47 @@ def list_documents(
     return session.scalars(q.limit(min(limit, 1000)).offset(offset)).all()
 
 
+def _signed_url(
+    session: Session, storage: Storage, stored: StoredFile | None, *, filename: str, expires_in: int
+) -> str:
+    """A signed, expiring URL of a stored file (a zip member first gets its own object)."""
+    if stored is None or stored.deleted_at is not None:
+        raise NotFound("Arquivo não encontrado no armazenamento.", code="arquivo_nao_encontrado")
+    try:
+        materialize(session, storage, stored)  # a zip member gets its own object once
+    except StorageError as exc:
+        raise NotFound("Arquivo não encontrado no armazenamento.", code=gone_code(exc)) from exc
+    return storage.signed_url(stored.storage_key, expires_in=expires_in, filename=filename)
+
+
 def document_download_url(
     session: Session, *, storage: Storage, document_id: int, expires_in: int
 ) -> tuple[str, FiscalDocument]:
     """A signed, expiring URL of the document's stored XML."""
     doc = get_document(session, document_id=document_id)
     stored = session.get(StoredFile, doc.stored_file_id) if doc.stored_file_id else None
-    if stored is None or stored.deleted_at is not None:
-        raise NotFound("Arquivo do documento não encontrado.", code="arquivo_nao_encontrado")
-    try:
-        materialize(session, storage, stored)  # a zip member gets its own object once
-    except StorageError as exc:
-        raise NotFound("Arquivo do documento não encontrado.", code=gone_code(exc)) from exc
-    url = storage.signed_url(stored.storage_key, expires_in=expires_in, filename=f"{doc.chave}.xml")
+    url = _signed_url(session, storage, stored, filename=f"{doc.chave}.xml", expires_in=expires_in)
     return url, doc
+
+
+def upload_file_download_url(
+    session: Session, *, storage: Storage, upload_id: int, position: int, expires_in: int
+) -> str:
+    """A signed, expiring URL of one file of an upload exactly as received — quarantined ones
+    included, so an operator can see what was refused (zip members come out as their own file)."""
+    row = session.scalar(
+        select(UploadFile).where(UploadFile.upload_id == upload_id, UploadFile.position == position)
+    )
+    if row is None:
+        raise NotFound("Arquivo não encontrado neste envio.", code="arquivo_nao_encontrado")
+    if row.stored_file_id is None:
+        raise NotFound(
+            "Arquivo recusado na recepção e não armazenado (veja o motivo no envio).",
+            code="sem_conteudo",
+        )
+    name = row.original_name.rsplit("/", 1)[-1] or "arquivo"
+    stored = session.get(StoredFile, row.stored_file_id)
+    return _signed_url(session, storage, stored, filename=name, expires_in=expires_in)
 
 
 def _snapshot(doc: FiscalDocument) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +44,7 @@ __all__ = [
     "IncomingFile",
     "RETENTION",
     "UploadLimits",
+    "list_uploads",
     "mark_triggered",
     "receive_upload",
     "storage_key",
@@ -397,6 +398,23 @@ def mark_triggered(
     upload.flow_run_id = flow_run_id
     if warning:
         upload.summary = {**upload.summary, "aviso": warning}
+
+
+def list_uploads(
+    session: Session,
+    *,
+    empresa_id: int | None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Sequence[Upload]:
+    """Uploads, newest first, optionally of one empresa and/or in one status."""
+    q = select(Upload)
+    if empresa_id is not None:
+        q = q.where(Upload.empresa_id == empresa_id)
+    if status:
+        q = q.where(Upload.status == status)
+    return session.scalars(q.order_by(Upload.id.desc()).limit(min(limit, 500)).offset(offset)).all()
 
 
 def upload_status(

@@ -41,6 +41,7 @@ from models import (
     StoredFile,
     Tarefa,
     Upload,
+    UploadFile,
 )
 from tests.api.conftest import auth
 
@@ -117,6 +118,10 @@ CASES: dict[tuple[str, str], Case] = {
         json=lambda o: {"competencia": "2026-02", "valor": "1000.00"},
     ),
     ("GET", "/api/uploads/{upload_id}"): Case("object", params={"upload_id": "upload"}),
+    ("GET", "/api/uploads"): Case("list"),
+    ("GET", "/api/uploads/{upload_id}/arquivos/{posicao}/download"): Case(
+        "object", params={"upload_id": "upload", "posicao": "posicao"}
+    ),
     ("GET", "/api/documentos"): Case("list"),
     ("GET", "/api/documentos/{document_id}"): Case("object", params={"document_id": "documento"}),
     ("GET", "/api/documentos/{document_id}/download"): Case(
@@ -246,6 +251,8 @@ def _objects(s: Any, empresa_id: int, tag: str) -> dict[str, Any]:
     )  # fmt: skip
     s.add_all([doc, up, notif])
     s.flush()
+    s.add(UploadFile(upload_id=up.id, position=0, original_name=f"nota-{tag}.xml",
+                     stored_file_id=sf.id, status="indexado", document_id=doc.id))  # fmt: skip
     tarefa = s.scalars(
         select(Tarefa).where(Tarefa.empresa_id == empresa_id).order_by(Tarefa.id)
     ).first()
@@ -267,6 +274,7 @@ def _objects(s: Any, empresa_id: int, tag: str) -> dict[str, Any]:
         "empresa": empresa_id,
         "documento": doc.id,
         "upload": up.id,
+        "posicao": 0,
         "notificacao": notif.id,
         "tarefa": tarefa.id,
         "guia": guide.id,

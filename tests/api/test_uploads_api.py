@@ -160,3 +160,51 @@ def test_revalidation_records_the_outcome(api_client, seeded) -> None:  # type: 
     doc = api_client.get("/api/documentos", headers=auth(seeded["office"])).json()[0]
     assert doc["validation_status"] == "aviso"
     assert revalidate_documents.fn(out["last_id"], 50) == {"last_id": None, "counts": {}}
+
+
+def test_uploads_are_listed_and_each_received_file_downloads_as_received(
+    api_client, seeded
+) -> None:  # type: ignore[no-untyped-def]
+    nfe = make_nfe(CNPJ_A, OTHER, numero=11)
+    foreign = make_nfe(OTHER, "55666777000181", numero=12)  # quarantined: another empresa's
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("dentro/alheia.xml", foreign)
+    files = [("nota.xml", nfe), ("lote.zip", buf.getvalue())]
+    uid = _post(api_client, seeded["a"], seeded["client"], files).json()["upload_id"]
+    _run(uid)
+    other = _post(api_client, seeded["b"], seeded["office"], [("x.xml", b"<x/>")])
+    other_uid = other.json()["upload_id"]
+    # listing: newest first; a client token sees only its empresa's uploads, whatever it asks
+    office = api_client.get("/api/uploads", headers=auth(seeded["office"])).json()
+    assert [u["id"] for u in office] == [other_uid, uid]
+    mine = api_client.get("/api/uploads", headers=auth(seeded["client"])).json()
+    assert [(u["id"], u["status"], u["arquivos"]) for u in mine] == [
+        (uid, "concluido_com_erros", 2)
+    ]
+    r = api_client.get("/api/uploads", params={"empresa_id": seeded["b"]},
+                       headers=auth(seeded["client"]))  # fmt: skip
+    assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"
+    done = api_client.get("/api/uploads", params={"status": "concluido_com_erros"},
+                          headers=auth(seeded["office"])).json()  # fmt: skip
+    assert [u["id"] for u in done] == [uid]
+    # every received file downloads exactly as received, the quarantined zip member included
+    status = api_client.get(f"/api/uploads/{uid}", headers=auth(seeded["client"])).json()
+    by_name = {f["nome"]: f for f in status["resultados"]}
+    assert by_name["lote.zip/dentro/alheia.xml"]["erro_codigo"] == "documento_de_outra_empresa"
+    for name, data in (("nota.xml", nfe), ("lote.zip/dentro/alheia.xml", foreign)):
+        path = f"/api/uploads/{uid}/arquivos/{by_name[name]['posicao']}/download"
+        link = api_client.get(path, headers=auth(seeded["client"]))
+        assert link.status_code == 200 and link.json()["expira_em_segundos"] > 0
+        got = api_client.get(urlparse(link.json()["url"]).path)
+        assert got.status_code == 200 and got.content == data
+        assert name.rsplit("/", 1)[-1] in got.headers.get("content-disposition", "")
+    # scope and absent files: clear codes, never a 500
+    r = api_client.get(
+        f"/api/uploads/{other_uid}/arquivos/0/download", headers=auth(seeded["client"])
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"
+    r = api_client.get(f"/api/uploads/{uid}/arquivos/99/download", headers=auth(seeded["client"]))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "arquivo_nao_encontrado"
+    r = api_client.get("/api/uploads/999999/arquivos/0/download", headers=auth(seeded["office"]))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "upload_nao_encontrado"

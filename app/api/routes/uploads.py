@@ -20,9 +20,11 @@ from app.api.deps import CurrentPrincipal
 from app.db import session_scope
 from app.deployments import PROCESSAR_UPLOAD_XML
 from app.errors import NotFound
+from app.services.documents_admin import upload_file_download_url
 from app.services.uploads import (
     IncomingFile,
     UploadLimits,
+    list_uploads,
     mark_triggered,
     receive_upload,
     upload_status,
@@ -61,8 +63,8 @@ class UploadFileOut(BaseModel):
     chave: str | None
 
 
-class UploadOut(BaseModel):
-    """An upload with its per-file results."""
+class UploadSummaryOut(BaseModel):
+    """An upload without its per-file results (listing)."""
 
     id: int
     empresa_id: int
@@ -73,8 +75,34 @@ class UploadOut(BaseModel):
     criado_em: datetime
     concluido_em: datetime | None
     resumo: dict[str, Any]
+
+
+class UploadOut(UploadSummaryOut):
+    """An upload with its per-file results."""
+
     por_status: dict[str, int]
     resultados: list[UploadFileOut]
+
+
+class DownloadOut(BaseModel):
+    """A signed, expiring link."""
+
+    url: str
+    expira_em_segundos: int
+
+
+def _summary(u: Upload) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "empresa_id": u.empresa_id,
+        "status": u.status,
+        "flow_run_id": u.flow_run_id,
+        "arquivos": u.file_count,
+        "enviado_por": u.uploaded_by,
+        "criado_em": u.created_at,
+        "concluido_em": u.finished_at,
+        "resumo": u.summary,
+    }
 
 
 def _trigger(upload_id: int) -> tuple[str | None, str | None]:
@@ -132,17 +160,8 @@ def get_upload(
             raise NotFound("Envio não encontrado.", code="upload_nao_encontrado")
         principal.check_empresa(up.empresa_id)
         st = upload_status(session, upload_id=upload_id, limit=limit, offset=offset)
-        u = st["upload"]
         return UploadOut(
-            id=u.id,
-            empresa_id=u.empresa_id,
-            status=u.status,
-            flow_run_id=u.flow_run_id,
-            arquivos=u.file_count,
-            enviado_por=u.uploaded_by,
-            criado_em=u.created_at,
-            concluido_em=u.finished_at,
-            resumo=u.summary,
+            **_summary(st["upload"]),
             por_status=st["counts"],
             resultados=[
                 UploadFileOut(
@@ -158,3 +177,38 @@ def get_upload(
                 for f, chave in st["files"]
             ],
         )
+
+
+@router.get("/api/uploads", response_model=list[UploadSummaryOut])
+def list_uploads_route(
+    principal: CurrentPrincipal,
+    empresa_id: int | None = None,
+    status: Annotated[str | None, Query(max_length=25)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[UploadSummaryOut]:
+    """Uploads, newest first (client tokens: always their own empresa's)."""
+    if not principal.is_office:
+        empresa_id = empresa_id or principal.empresa_id
+    if empresa_id is not None:
+        principal.check_empresa(empresa_id)
+    with session_scope() as session:
+        rows = list_uploads(
+            session, empresa_id=empresa_id, status=status, limit=limit, offset=offset
+        )
+        return [UploadSummaryOut(**_summary(u)) for u in rows]
+
+
+@router.get("/api/uploads/{upload_id}/arquivos/{posicao}/download", response_model=DownloadOut)
+def download_upload_file(upload_id: int, posicao: int, principal: CurrentPrincipal) -> DownloadOut:
+    """A signed, expiring URL of one uploaded file as received (quarantined ones included)."""
+    ttl = get_settings().SIGNED_URL_TTL_SECONDS
+    with session_scope() as session:
+        up = session.get(Upload, upload_id)
+        if up is None:
+            raise NotFound("Envio não encontrado.", code="upload_nao_encontrado")
+        principal.check_empresa(up.empresa_id)
+        url = upload_file_download_url(
+            session, storage=get_storage(), upload_id=upload_id, position=posicao, expires_in=ttl
+        )
+    return DownloadOut(url=url, expira_em_segundos=ttl)

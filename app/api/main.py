@@ -11,7 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.routes import companies, files, health
@@ -28,6 +28,12 @@ from app.errors import AppError
 from app.settings import get_settings
 
 log = logging.getLogger("contab.api")
+# Framework-level HTTP errors (routing, body parsing) with a stable code and a pt-BR message.
+HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("corpo_invalido", "Corpo da requisição ilegível (JSON ou multipart malformado)."),
+    404: ("rota_nao_encontrada", "Rota não encontrada."),
+    405: ("metodo_nao_permitido", "Método não permitido nesta rota."),
+}
 
 
 def create_app() -> FastAPI:
@@ -71,24 +77,40 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "rota_nao_encontrada", 405: "metodo_nao_permitido"}.get(
-            exc.status_code, "erro_http"
-        )
+        code, message = HTTP_ERRORS.get(exc.status_code, ("erro_http", str(exc.detail)))
         return JSONResponse(
-            {"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code
+            {"error": {"code": code, "message": message}},
+            status_code=exc.status_code,
+            headers=exc.headers,  # e.g. Allow on a 405
         )
 
     @app.exception_handler(DataError)
     async def _data_error(_: Request, exc: DataError) -> JSONResponse:
-        # e.g. an id beyond bigint or a value that overflows a column: the caller's input
+        # The caller's input: a NUL character (PostgreSQL text never holds one), an id beyond
+        # bigint or a value that overflows a column.
+        if "NUL" in str(exc.orig):
+            code, message = "caractere_invalido", "O texto contém um caractere nulo (\\u0000)."
+        else:
+            code = "entrada_invalida"
+            message = "Valor fora do intervalo aceito (identificador ou campo grande)."
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A rule the database enforces that a route did not check first (a bug to fix there,
+        # but the caller's data is refused, not a server failure): the constraint goes to the
+        # log, never the values.
+        diag = getattr(exc.orig, "diag", None)
+        log.warning("integrity error: %s", getattr(diag, "constraint_name", None) or "?")
         return JSONResponse(
             {
                 "error": {
-                    "code": "entrada_invalida",
-                    "message": "Valor fora do intervalo aceito (identificador ou campo grande).",
+                    "code": "conflito_de_dados",
+                    "message": "Os dados violam uma regra de integridade (referência inexistente, "
+                    "valor obrigatório ausente ou registro duplicado).",
                 }
             },
-            status_code=422,
+            status_code=409,
         )
 
     @app.exception_handler(Exception)

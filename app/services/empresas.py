@@ -26,7 +26,7 @@ from app.fiscal.obligations import Regime, load_catalogue
 from app.services import audit
 from app.services.obligations import active_obligations, assign_empresa, current_competencia
 from app.services.tarefas import drop_open_tarefas, generate_tarefas
-from models import Empresa, Tarefa
+from models import Empresa, Staff, Tarefa
 
 __all__ = ["ASSIGNMENT_FIELDS", "EDITABLE_FIELDS", "create_empresa", "update_empresa"]
 
@@ -51,7 +51,20 @@ EDITABLE_FIELDS = ASSIGNMENT_FIELDS | {
 }
 
 
-def _check(fields: dict[str, Any]) -> None:
+def _check(session: Session, fields: dict[str, Any]) -> None:
+    columns = Empresa.__table__.c
+    for name, value in fields.items():
+        if value is None and name in columns and not columns[name].nullable:
+            raise InvalidInput(f"O campo {name} não pode ser nulo.", code="campo_obrigatorio")
+    staff_ids = {fields.get("responsible_staff_id"), *(fields.get("responsibles") or {}).values()}
+    staff_ids.discard(None)
+    if staff_ids:
+        existing = set(session.scalars(select(Staff.id).where(Staff.id.in_(staff_ids))))
+        if missing := sorted(staff_ids - existing):
+            raise InvalidInput(
+                f"Responsável não cadastrado na equipe: {', '.join(map(str, missing))}.",
+                code="responsavel_desconhecido",
+            )
     if "regime" in fields:
         try:
             fields["regime"] = Regime(str(fields["regime"]).upper()).value
@@ -84,7 +97,7 @@ def create_empresa(
         raise InvalidInput("CNPJ inválido.", code="cnpj_invalido")
     if session.scalar(select(Empresa.id).where(Empresa.cnpj == cnpj)) is not None:
         raise Conflict("Já existe empresa com este CNPJ.", code="empresa_ja_cadastrada")
-    _check(data)
+    _check(session, data)
     uf = str(data.get("uf", "")).upper()
     if uf_for_ibge(str(data.get("ibge_code", ""))) != uf:
         raise InvalidInput("O código IBGE não pertence à UF informada.", code="uf_invalida")
@@ -130,7 +143,7 @@ def update_empresa(
             f"Campos não editáveis: {', '.join(sorted(unknown))}.", code="campo_nao_editavel"
         )
     data = dict(changes)
-    _check(data)
+    _check(session, data)
     before = {k: getattr(emp, k) for k in data}
     for k, v in data.items():
         setattr(emp, k, v)

@@ -59,7 +59,9 @@ _STATUS_HORIZON = timedelta(days=180)
 _INSERT_SQL = text(
     "WITH ins AS (INSERT INTO tarefas (empresa_id, obligation_id, competencia, due_date, "
     "target_date, status, department, responsible_staff_id, late_business_days, fine_risk) "
-    "SELECT e, o, c, d, t, 'aberta', dep, r, 0, false FROM unnest(CAST(:e AS bigint[]), "
+    # A responsible who no longer exists leaves the tarefa unassigned (never fails the chunk).
+    "SELECT e, o, c, d, t, 'aberta', dep, (SELECT s.id FROM staff s WHERE s.id = u.r), 0, false "
+    "FROM unnest(CAST(:e AS bigint[]), "
     "CAST(:o AS bigint[]), CAST(:c AS varchar[]), CAST(:d AS date[]), CAST(:t AS date[]), "
     "CAST(:dep AS varchar[]), CAST(:r AS bigint[])) AS u(e, o, c, d, t, dep, r) "
     "ON CONFLICT (empresa_id, obligation_id, competencia) DO NOTHING RETURNING 1) "

@@ -1,0 +1,113 @@
+"""Empresa registration and changes answer bad input with stable codes, never a 500.
+
+Found by a schemathesis run against the API (10,602 requests): explicit nulls for required
+fields, staff ids that do not exist and NUL characters reached the database and came back as
+500s; a responsible that no longer exists made tarefa generation fail for a whole chunk of
+empresas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.db import session_scope
+from app.fiscal.competencia import Competencia
+from app.services.obligations import reconcile_assignments, sync_catalogue
+from app.services.tarefas import generate_tarefas
+from models import Empresa, Staff, Tarefa
+from tests.api.conftest import auth
+
+NEW = {"cnpj": "11444777000161", "razao_social": "Nova Empresa Ltda", "regime": "SIMPLES",
+       "uf": "SP", "ibge_code": "3550308"}  # fmt: skip
+
+
+COMP = Competencia.parse("2026-05")
+
+
+def _error(r: Any) -> tuple[int, str]:
+    return r.status_code, r.json()["error"]["code"]
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["razao_social", "regime", "has_employees", "has_withholdings", "is_service_provider",
+     "characteristics", "responsibles", "active"],
+)  # fmt: skip
+def test_null_for_a_required_field_is_refused_and_nothing_changes(
+    api_client: Any, seeded: dict[str, Any], field: str
+) -> None:
+    path = f"/api/empresas/{seeded['a']}"
+    before = api_client.get(path, headers=auth(seeded["office"])).json()
+    r = api_client.patch(path, json={field: None}, headers=auth(seeded["office"]))
+    assert _error(r) in ((422, "campo_obrigatorio"), (422, "regime_desconhecido")), r.text
+    assert api_client.get(path, headers=auth(seeded["office"])).json() == before
+
+
+def test_unknown_staff_is_refused_on_create_and_change(
+    api_client: Any, seeded: dict[str, Any]
+) -> None:
+    office = auth(seeded["office"])
+    for body in ({"responsible_staff_id": 999999}, {"responsibles": {"fiscal": 999999}}):
+        r = api_client.post("/api/empresas", json=NEW | body, headers=office)
+        assert _error(r) == (422, "responsavel_desconhecido"), r.text
+        assert "999999" in r.json()["error"]["message"]
+        r = api_client.patch(f"/api/empresas/{seeded['a']}", json=body, headers=office)
+        assert _error(r) == (422, "responsavel_desconhecido"), r.text
+    with session_scope() as s:
+        staff = Staff(name="Ana Fiscal", email="ana@escritorio.test")
+        s.add(staff)
+        s.flush()
+        staff_id = staff.id
+    r = api_client.patch(f"/api/empresas/{seeded['a']}",
+                         json={"responsibles": {"fiscal": staff_id}}, headers=office)  # fmt: skip
+    assert r.status_code == 200, r.text
+    with session_scope() as s:
+        emp = s.get(Empresa, seeded["a"])
+        assert emp is not None and emp.responsibles == {"fiscal": staff_id}
+
+
+def test_framework_errors_have_stable_codes_in_portuguese(
+    api_client: Any, seeded: dict[str, Any]
+) -> None:
+    office = auth(seeded["office"])
+    r = api_client.post("/api/empresas", content=b'{"cnpj": ', headers=office | {
+        "Content-Type": "application/json"})  # fmt: skip
+    assert _error(r) == (422, "requisicao_invalida"), r.text  # JSON: FastAPI validates it
+    r = api_client.post(f"/api/empresas/{seeded['a']}/uploads", content=b"--x\r\nlixo",
+                        headers=office | {"Content-Type": "multipart/form-data"})  # fmt: skip
+    assert _error(r) == (400, "corpo_invalido") and "malformado" in r.json()["error"]["message"]
+    r = api_client.request("TRACE", "/api/documentos/1", headers=office)
+    assert _error(r) == (405, "metodo_nao_permitido") and "GET" in r.headers["allow"]
+    r = api_client.get("/api/nao-existe", headers=office)
+    assert _error(r) == (404, "rota_nao_encontrada") and r.json()["error"]["message"] == (
+        "Rota não encontrada."
+    )
+    r = api_client.patch(f"/api/empresas/{seeded['a']}", json={"razao_social": "ab\u0000cd"},
+                         headers=office)  # fmt: skip
+    assert _error(r) == (422, "caractere_invalido"), r.text
+
+
+def test_a_responsible_who_left_does_not_break_tarefa_generation(clean_db: None) -> None:
+    with session_scope() as s:
+        sync_catalogue(s)
+        gone = Staff(name="Saiu da Empresa", email="saiu@escritorio.test")
+        s.add(gone)
+        s.flush()
+        emps = []
+        for cnpj in ("11222333000181", "11444777000161"):
+            e = Empresa(cnpj=cnpj, razao_social=f"E {cnpj}", regime="SIMPLES", uf="SP",
+                        ibge_code="3550308", responsibles={"fiscal": gone.id})  # fmt: skip
+            s.add(e)
+            emps.append(e)
+        s.flush()
+        reconcile_assignments(s, empresa_ids=[e.id for e in emps], effective=COMP)
+        ids = [e.id for e in emps]
+        s.delete(gone)  # responsibles is JSON: nothing stops the staff row from going away
+    with session_scope() as s:
+        created = generate_tarefas(s, empresa_ids=ids, competencias=[COMP])
+        assert created >= 2
+        rows = s.execute(select(Tarefa.empresa_id, Tarefa.responsible_staff_id)).all()
+    assert {e for e, _ in rows} == set(ids) and {r for _, r in rows} == {None}

@@ -24,6 +24,7 @@ from app.api.routes import revenue as revenue_routes
 from app.api.routes import solicitacoes as solicitacoes_routes
 from app.api.routes import tarefas as tarefas_routes
 from app.api.routes import uploads as uploads_routes
+from app.api.schemas import ERROR_RESPONSES
 from app.errors import AppError
 from app.settings import get_settings
 
@@ -49,6 +50,7 @@ def create_app() -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        responses=ERROR_RESPONSES,
     )
 
     @app.exception_handler(AppError)

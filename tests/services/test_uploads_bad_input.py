@@ -154,3 +154,11 @@ def test_over_the_total_limit_the_rejection_is_recorded_without_content(db: Sess
         "quarentena", "limite_total_excedido", None,
     )  # fmt: skip
     assert "não armazenado" in (over.error_message or "")
+    # its download link says why there is nothing to download (not a 500, not a broken link)
+    from app.errors import NotFound
+    from app.services.documents_admin import upload_file_download_url
+
+    with pytest.raises(NotFound) as err:
+        upload_file_download_url(db, storage=get_storage(), upload_id=up, position=over.position,
+                                 expires_in=60)  # fmt: skip
+    assert err.value.code == "sem_conteudo"

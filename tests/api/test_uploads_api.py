@@ -182,6 +182,11 @@ def test_uploads_are_listed_and_each_received_file_downloads_as_received(
     assert [(u["id"], u["status"], u["arquivos"]) for u in mine] == [
         (uid, "concluido_com_erros", 2)
     ]
+    assert mine[0]["enviado_por"].startswith("token:")  # sent by this client token itself
+    office_upload = _post(api_client, seeded["a"], seeded["office"], [("o.xml", b"<o/>")])
+    seen = api_client.get(f"/api/uploads/{office_upload.json()['upload_id']}",
+                          headers=auth(seeded["client"])).json()  # fmt: skip
+    assert seen["enviado_por"] == "escritório"  # the office's token names stay internal
     r = api_client.get("/api/uploads", params={"empresa_id": seeded["b"]},
                        headers=auth(seeded["client"]))  # fmt: skip
     assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"

@@ -21,6 +21,7 @@ from app.db import session_scope
 from app.deployments import PROCESSAR_UPLOAD_XML
 from app.errors import NotFound
 from app.services.documents_admin import upload_file_download_url
+from app.services.tokens import Principal
 from app.services.uploads import (
     IncomingFile,
     UploadLimits,
@@ -91,14 +92,19 @@ class DownloadOut(BaseModel):
     expira_em_segundos: int
 
 
-def _summary(u: Upload) -> dict[str, Any]:
+def _summary(u: Upload, principal: Principal) -> dict[str, Any]:
+    # A client sees who sent an upload only when it was itself; the office's token names and
+    # ids are internal.
+    sender = u.uploaded_by
+    if not principal.is_office and sender != principal.actor:
+        sender = "escritório"
     return {
         "id": u.id,
         "empresa_id": u.empresa_id,
         "status": u.status,
         "flow_run_id": u.flow_run_id,
         "arquivos": u.file_count,
-        "enviado_por": u.uploaded_by,
+        "enviado_por": sender,
         "criado_em": u.created_at,
         "concluido_em": u.finished_at,
         "resumo": u.summary,
@@ -161,7 +167,7 @@ def get_upload(
         principal.check_empresa(up.empresa_id)
         st = upload_status(session, upload_id=upload_id, limit=limit, offset=offset)
         return UploadOut(
-            **_summary(st["upload"]),
+            **_summary(st["upload"], principal),
             por_status=st["counts"],
             resultados=[
                 UploadFileOut(
@@ -196,7 +202,7 @@ def list_uploads_route(
         rows = list_uploads(
             session, empresa_id=empresa_id, status=status, limit=limit, offset=offset
         )
-        return [UploadSummaryOut(**_summary(u)) for u in rows]
+        return [UploadSummaryOut(**_summary(u, principal)) for u in rows]
 
 
 @router.get("/api/uploads/{upload_id}/arquivos/{posicao}/download", response_model=DownloadOut)

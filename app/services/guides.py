@@ -417,7 +417,7 @@ def cancel_guides(
             and_(
                 Guide.empresa_id == empresa_id,
                 Guide.obligation_id == obligation_id,
-                Guide.competencia == str(Competencia.parse(str(comp))),
+                Guide.competencia == str(Competencia.parse(comp)),
             )
             for empresa_id, obligation_id, comp in keys
         )

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -48,6 +49,11 @@ class StoredFile(TimestampMixin, Base):
         BigInteger, ForeignKey("stored_files.id", ondelete="RESTRICT")
     )
     member_name: Mapped[str | None] = mapped_column(Text)
+    # Where the member's bytes are in the zip, from its central directory at reception: readers
+    # go straight there (NULL for rows of earlier uploads: found by name instead).
+    member_offset: Mapped[int | None] = mapped_column(BigInteger)  # local header offset
+    member_csize: Mapped[int | None] = mapped_column(BigInteger)  # compressed size
+    member_method: Mapped[int | None] = mapped_column(SmallInteger)  # 0 stored, 8 deflated
 
 
 class Upload(TimestampMixin, Base):

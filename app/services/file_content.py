@@ -54,6 +54,9 @@ def content_columns() -> tuple[Any, ...]:
         StoredFile.size,
         _CONTAINER.storage_key,
         StoredFile.member_name,
+        StoredFile.member_offset,
+        StoredFile.member_csize,
+        StoredFile.member_method,
     )
 
 

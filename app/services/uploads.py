@@ -60,7 +60,8 @@ _PUT_THREADS = 8
 _SF = cast(Table, StoredFile.__table__)
 _SF_COLUMNS = (
     "empresa_id", "sha256", "size", "content_type", "original_name", "storage_key", "purpose",
-    "uploaded_by", "retention_until", "container_id", "member_name",
+    "uploaded_by", "retention_until", "container_id", "member_name", "member_offset",
+    "member_csize", "member_method",
 )  # fmt: skip
 # The hashes as one JSON parameter (a text[] parameter is dumped element by element in Python),
 # each probed on the unique index by a LATERAL ... LIMIT 1 (which the planner cannot turn into a
@@ -126,8 +127,10 @@ class _Row:
     error_message: str | None = None
     sha256: str | None = None
     stored_id: int | None = None
-    # a zip member: (the zip's stored_files id, the member's name inside the zip)
+    # a zip member: (the zip's stored_files id, the member's name inside the zip) and where its
+    # bytes are in the zip (local header offset, compressed size, method)
     member_of: tuple[int, str] | None = None
+    member_at: tuple[int, int, int] | None = None
     # a received zip kept as a file (``data`` is None): streamed to storage, never in memory
     source: IO[bytes] | None = None
     size: int = 0
@@ -234,6 +237,7 @@ class _Receiver:
                     self.writer.submit(self.storage.put, key, r.data, content_type=r.content_type)
                 )
             container_id, member = r.member_of or (None, None)
+            offset, csize, method = r.member_at if r.member_of and r.member_at else (None,) * 3
             values.append(
                 {
                     "empresa_id": emp,
@@ -247,6 +251,9 @@ class _Receiver:
                     "retention_until": self.retention,
                     "container_id": container_id,
                     "member_name": member,
+                    "member_offset": offset,
+                    "member_csize": csize,
+                    "member_method": method,
                 }
             )
         if values:
@@ -315,7 +322,7 @@ class _Receiver:
                                self._total_message())  # fmt: skip
                 else:
                     row = _Row(shown, "application/xml", entry.data)
-                row.member_of = (zip_id, entry.name)
+                row.member_of, row.member_at = (zip_id, entry.name), entry.location
                 self.add(row)
         except InvalidInput as exc:  # the archive as a whole: quarantine the zip itself
             bad = _Row(name, "application/zip", None, exc.code, exc.message)

@@ -46,12 +46,14 @@ class ZipLimits:
 
 @dataclass(frozen=True, slots=True)
 class ZipEntry:
-    """One member: its name and bytes, or the reason it was refused (data may be empty)."""
+    """One member: its name and bytes, or the reason it was refused (data may be empty), and
+    where its bytes are in the archive (local header offset, compressed size, method)."""
 
     name: str
     data: bytes
     error_code: str | None = None
     error_message: str | None = None
+    location: tuple[int, int, int] | None = None
 
 
 # code → pt-BR message (rules as data)
@@ -82,8 +84,12 @@ def _path_error(name: str) -> str | None:
     return None
 
 
+def _location(info: zipfile.ZipInfo) -> tuple[int, int, int]:
+    return info.header_offset, info.compress_size, info.compress_type
+
+
 def _refused(info: zipfile.ZipInfo, code: str, data: bytes = b"") -> ZipEntry:
-    return ZipEntry(info.filename, data, code, MESSAGES[code])
+    return ZipEntry(info.filename, data, code, MESSAGES[code], _location(info))
 
 
 def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes | None:
@@ -138,4 +144,4 @@ def iter_zip(source: bytes | IO[bytes], limits: ZipLimits | None = None) -> Iter
             if is_zip(info.filename, content[:4]):
                 yield _refused(info, "zip_aninhado", content)
                 continue
-            yield ZipEntry(info.filename, content)
+            yield ZipEntry(info.filename, content, location=_location(info))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,30 @@ def test_other_bytes_size_or_member_are_refused(tmp_path: Path) -> None:
     assert _code(_ref(tmp_path / "sumiu.zip", "a/nota.xml")) == "arquivo_nao_encontrado"
     (tmp_path / "nao_zip.zip").write_bytes(b"isto nao e um zip")
     assert _code(_ref(tmp_path / "nao_zip.zip", "a/nota.xml")) == "conteudo_corrompido"
+
+
+def _located(path: Path, member: str, data: bytes = BODY) -> ContentRef:
+    """The reference reception records: with the member's place in the zip."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+    loc = (info.header_offset, info.compress_size, info.compress_type)
+    return ContentRef("", hashlib.sha256(data).hexdigest(), len(data), str(path), member, *loc)
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_located_member_is_read_without_the_central_directory(
+    tmp_path: Path, compression: int
+) -> None:
+    """Workers reading members by their recorded place never parse the central directory
+    (memory flat in the number of members): a zip whose directory is gone still reads, while
+    a reference by name alone cannot."""
+    path = _zip(tmp_path / "lote.zip", compression)
+    located = _located(path, "a/nota.xml")
+    with zipfile.ZipFile(path) as zf:
+        directory = zf.start_dir  # where the central directory begins
+    headless = tmp_path / "sem_diretorio.zip"
+    headless.write_bytes(path.read_bytes()[:directory])  # central directory cut off
+    assert read_local(replace(located, container=str(headless))) == BODY
+    assert _code(_ref(headless, "a/nota.xml")) == "conteudo_corrompido"
+    # a wrong place is caught (header signature, then size and sha256), never other bytes
+    assert _code(replace(located, offset=(located.offset or 0) + 1)) == "conteudo_corrompido"

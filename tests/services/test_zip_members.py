@@ -53,9 +53,15 @@ def test_members_live_in_the_stored_zip_and_are_indexed_from_it(db: Session) -> 
     rows = {f.original_name: f for f in files_of(db, up)}
     zip_row = db.scalars(select(StoredFile).where(StoredFile.original_name == "lote.zip")).one()
     assert storage.exists(zip_row.storage_key)
+    with zipfile.ZipFile(io.BytesIO(storage.get(zip_row.storage_key))) as zf:
+        where = {
+            i.filename: (i.header_offset, i.compress_size, i.compress_type) for i in zf.infolist()
+        }
     for name, data in docs.items():
         member = _stored(db, rows[f"lote.zip/{name}"].stored_file_id)
         assert (member.container_id, member.member_name) == (zip_row.id, name)
+        # its place in the zip, from the central directory at reception (readers go straight there)
+        assert (member.member_offset, member.member_csize, member.member_method) == where[name]
         assert not storage.exists(member.storage_key)  # no object per member
         assert read_content(db, storage, member) == data
     plain = _stored(db, rows["solta.xml"].stored_file_id)

@@ -14,8 +14,9 @@ measures in one run:
 (b1) ours, one process — ``classify``: hardened parse, field extraction, validation (XSD,
      chave, consistency), empresa match and row mapping;
 (b)  ours as the flow runs it — the same function on the ingest process pool (``--workers``,
-     default the number of CPUs), fed as the flow feeds it: references to zip members, each
-     worker opening the zip and reading (and sha256-checking) its members itself;
+     default the number of CPUs), fed as the flow feeds it: references to zip members (with
+     their place in the zip, recorded at reception), each worker reading (and
+     sha256-checking) its members itself;
 (c)  end-to-end — a real HTTP upload of the zip to the API (uvicorn subprocess) which stores
      every file, records the upload and triggers ``processar-upload-xml`` on a real Prefect
      server (own PostgreSQL database); then *that* flow run is executed in this process with full
@@ -118,20 +119,23 @@ async def _deploy() -> None:
         )
 
 
-Member = tuple[str, int, str]  # name, size, sha256
+# name, size, sha256, and the member's place in the zip (local header offset, compressed size,
+# method) — what reception records and the flow sends its workers
+Member = tuple[str, int, str, int, int, int]
 
 
 def _generate(n: int, path: Path, emit: str = CNPJ, dest: str = OTHER) -> list[Member]:
     from app.fiscal.generator import make_nfe
 
-    members: list[Member] = []
+    sizes: list[tuple[str, int, str]] = []
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for i in range(n):
             comp = f"2026-{1 + i % 12:02d}"
             data = make_nfe(emit, dest, comp, numero=i + 1, items=8, value=Decimal("1234.56"))
-            members.append((f"nfe-{i:06d}.xml", len(data), hashlib.sha256(data).hexdigest()))
-            zf.writestr(members[-1][0], data)
-    return members
+            sizes.append((f"nfe-{i:06d}.xml", len(data), hashlib.sha256(data).hexdigest()))
+            zf.writestr(sizes[-1][0], data)
+        where = [(i.header_offset, i.compress_size, i.compress_type) for i in zf.infolist()]
+    return [(*member, *loc) for member, loc in zip(sizes, where, strict=True)]
 
 
 def _iter_zip(path: Path) -> Iterator[bytes]:
@@ -185,7 +189,7 @@ def _ours(path: Path) -> float:
 
 def _on_pool(pool: Executor, path: Path, members: list[Member], ours: bool) -> float:
     """Wall time of (a) or (b) on the pool, fed as the flow feeds it: references to zip members
-    (path, name, size, sha256); each worker opens the zip and reads its members itself."""
+    (path, name, size, sha256, place in the zip); each worker reads its members itself."""
     from lxml_baseline import baseline_chunk
 
     from app.services.content_reader import ContentRef
@@ -198,8 +202,8 @@ def _on_pool(pool: Executor, path: Path, members: list[Member], ours: bool) -> f
         chunk = members[k : k + CHUNK]
         if ours:
             jobs = [
-                Job(k + i, None, ContentRef("", sha, size, str(path), name))
-                for i, (name, size, sha) in enumerate(chunk)
+                Job(k + i, None, ContentRef("", sha, size, str(path), name, *loc))
+                for i, (name, size, sha, *loc) in enumerate(chunk)
             ]
             pending.append(pool.submit(classify_many, jobs, CNPJ, 1, now))
         else:

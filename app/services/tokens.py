@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,14 @@ from app.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from app.services import audit
 from models import ApiToken, Empresa
 
-__all__ = ["Principal", "authenticate", "create_token", "revoke_token", "hash_token"]
+__all__ = [
+    "Principal",
+    "authenticate",
+    "client_actors",
+    "create_token",
+    "revoke_token",
+    "hash_token",
+]
 
 TOKEN_PREFIX = "ctb_"
 
@@ -127,3 +135,20 @@ def require_office(principal: Principal) -> None:
     """Raise unless the caller is office staff."""
     if not principal.is_office:
         raise PermissionDenied("Operação restrita ao escritório.", code="somente_escritorio")
+
+
+def client_actors(session: Session, actors: Iterable[str]) -> set[str]:
+    """The actors (``token:{id}:{name}``, as :attr:`Principal.actor` records them) that are
+    client (empresa-scoped) tokens; office tokens and any other actor are left out."""
+    by_id: dict[int, list[str]] = {}
+    for actor in set(actors):
+        kind, _, rest = actor.partition(":")
+        token_id = rest.partition(":")[0]
+        if kind == "token" and token_id.isdigit():
+            by_id.setdefault(int(token_id), []).append(actor)
+    if not by_id:
+        return set()
+    clients = session.scalars(
+        select(ApiToken.id).where(ApiToken.id.in_(list(by_id)), ApiToken.scope == "empresa")
+    )
+    return {actor for token_id in clients for actor in by_id[token_id]}

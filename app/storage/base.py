@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import IO, Protocol
 
-__all__ = ["Storage"]
+__all__ = ["Storage", "attachment_name"]
+
+
+def attachment_name(filename: str) -> str:
+    """A file name safe inside ``Content-Disposition: attachment; filename="…"``: letters,
+    digits, ``._-`` only (uploaded and zip-member names are the client's; a quote or a
+    non-Latin-1 character would break the header or the presigned URL)."""
+    return "".join(ch for ch in filename if ch.isascii() and (ch.isalnum() or ch in "._-")) or (
+        "arquivo"
+    )
 
 
 class Storage(Protocol):

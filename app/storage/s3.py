@@ -10,6 +10,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.errors import StorageError
+from app.storage.base import attachment_name
 
 __all__ = ["S3Storage"]
 
@@ -121,7 +122,9 @@ class S3Storage:
         """Presigned GET URL that expires."""
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if filename:
-            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+            params["ResponseContentDisposition"] = (
+                f'attachment; filename="{attachment_name(filename)}"'
+            )
         try:
             return str(
                 self.client.generate_presigned_url(

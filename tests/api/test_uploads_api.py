@@ -182,17 +182,32 @@ def test_uploads_are_listed_and_each_received_file_downloads_as_received(
     assert [(u["id"], u["status"], u["arquivos"]) for u in mine] == [
         (uid, "concluido_com_erros", 2)
     ]
-    assert mine[0]["enviado_por"].startswith("token:")  # sent by this client token itself
-    office_upload = _post(api_client, seeded["a"], seeded["office"], [("o.xml", b"<o/>")])
-    seen = api_client.get(f"/api/uploads/{office_upload.json()['upload_id']}",
-                          headers=auth(seeded["client"])).json()  # fmt: skip
+    assert mine[0]["enviado_por"].startswith("token:")  # sent by the empresa's own token
+    with session_scope() as s:  # another client token of the same empresa sees who it was
+        from app.services.tokens import create_token
+
+        _, colleague = create_token(s, name="cliente-a-2", scope="empresa", empresa_id=seeded["a"])
+    seen = api_client.get(f"/api/uploads/{uid}", headers=auth(colleague)).json()
+    assert seen["enviado_por"] == mine[0]["enviado_por"]
+    # An upload the office made for A holding another empresa's NF-e (quarantined as foreign):
+    # A's client sees the upload and its results, but never downloads its files.
+    office_up = _post(api_client, seeded["a"], seeded["office"], [("alheia.xml", foreign)])
+    office_uid = office_up.json()["upload_id"]
+    _run(office_uid)
+    seen = api_client.get(f"/api/uploads/{office_uid}", headers=auth(seeded["client"])).json()
     assert seen["enviado_por"] == "escritório"  # the office's token names stay internal
+    assert seen["resultados"][0]["erro_codigo"] == "documento_de_outra_empresa"
+    path = f"/api/uploads/{office_uid}/arquivos/{seen['resultados'][0]['posicao']}/download"
+    r = api_client.get(path, headers=auth(seeded["client"]))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "somente_escritorio"
+    link = api_client.get(path, headers=auth(seeded["office"])).json()["url"]
+    assert api_client.get(urlparse(link).path).content == foreign
     r = api_client.get("/api/uploads", params={"empresa_id": seeded["b"]},
                        headers=auth(seeded["client"]))  # fmt: skip
     assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"
     done = api_client.get("/api/uploads", params={"status": "concluido_com_erros"},
                           headers=auth(seeded["office"])).json()  # fmt: skip
-    assert [u["id"] for u in done] == [uid]
+    assert [u["id"] for u in done] == [office_uid, uid]
     # every received file downloads exactly as received, the quarantined zip member included
     status = api_client.get(f"/api/uploads/{uid}", headers=auth(seeded["client"])).json()
     by_name = {f["nome"]: f for f in status["resultados"]}

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from app.settings import get_settings
 from app.storage import get_storage
+from app.storage.base import attachment_name
 from app.storage.signing import verify
 
 router = APIRouter(tags=["arquivos"])
@@ -18,7 +19,7 @@ def download(token: str) -> Response:
     data = verify(get_settings().APP_KEY.get_secret_value(), token)
     content = get_storage().get(data["k"])
     filename = data.get("f") or data["k"].rsplit("/", 1)[-1]
-    safe = "".join(ch for ch in filename if ch.isalnum() or ch in "._-") or "arquivo"
+    safe = attachment_name(filename)
     return Response(
         content,
         media_type="application/octet-stream",

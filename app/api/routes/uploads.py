@@ -19,9 +19,9 @@ from pydantic import BaseModel
 from app.api.deps import CurrentPrincipal
 from app.db import session_scope
 from app.deployments import PROCESSAR_UPLOAD_XML
-from app.errors import NotFound
+from app.errors import NotFound, PermissionDenied
 from app.services.documents_admin import upload_file_download_url
-from app.services.tokens import Principal
+from app.services.tokens import Principal, client_actors
 from app.services.uploads import (
     IncomingFile,
     UploadLimits,
@@ -92,11 +92,11 @@ class DownloadOut(BaseModel):
     expira_em_segundos: int
 
 
-def _summary(u: Upload, principal: Principal) -> dict[str, Any]:
-    # A client sees who sent an upload only when it was itself; the office's token names and
-    # ids are internal.
+def _summary(u: Upload, principal: Principal, clients: set[str]) -> dict[str, Any]:
+    # A client sees who sent an upload when it was one of the empresa's own (client) tokens;
+    # the office's token names and ids are internal.
     sender = u.uploaded_by
-    if not principal.is_office and sender != principal.actor:
+    if not principal.is_office and sender not in clients:
         sender = "escritório"
     return {
         "id": u.id,
@@ -166,8 +166,9 @@ def get_upload(
             raise NotFound("Envio não encontrado.", code="upload_nao_encontrado")
         principal.check_empresa(up.empresa_id)
         st = upload_status(session, upload_id=upload_id, limit=limit, offset=offset)
+        clients = client_actors(session, [up.uploaded_by])
         return UploadOut(
-            **_summary(st["upload"], principal),
+            **_summary(st["upload"], principal, clients),
             por_status=st["counts"],
             resultados=[
                 UploadFileOut(
@@ -202,18 +203,29 @@ def list_uploads_route(
         rows = list_uploads(
             session, empresa_id=empresa_id, status=status, limit=limit, offset=offset
         )
-        return [UploadSummaryOut(**_summary(u, principal)) for u in rows]
+        clients = client_actors(session, [u.uploaded_by for u in rows])
+        return [UploadSummaryOut(**_summary(u, principal, clients)) for u in rows]
 
 
 @router.get("/api/uploads/{upload_id}/arquivos/{posicao}/download", response_model=DownloadOut)
 def download_upload_file(upload_id: int, posicao: int, principal: CurrentPrincipal) -> DownloadOut:
-    """A signed, expiring URL of one uploaded file as received (quarantined ones included)."""
+    """A signed, expiring URL of one uploaded file as received (quarantined ones included).
+
+    Client tokens only for uploads the empresa's own people sent: an upload the office made for
+    the empresa may hold another empresa's documents (quarantined as foreign), which its client
+    must never read.
+    """
     ttl = get_settings().SIGNED_URL_TTL_SECONDS
     with session_scope() as session:
         up = session.get(Upload, upload_id)
         if up is None:
             raise NotFound("Envio não encontrado.", code="upload_nao_encontrado")
         principal.check_empresa(up.empresa_id)
+        if not principal.is_office and not client_actors(session, [up.uploaded_by]):
+            raise PermissionDenied(
+                "Arquivos de envios feitos pelo escritório só podem ser baixados pelo escritório.",
+                code="somente_escritorio",
+            )
         url = upload_file_download_url(
             session, storage=get_storage(), upload_id=upload_id, position=posicao, expires_in=ttl
         )

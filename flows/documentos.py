@@ -9,7 +9,10 @@ documentos").
   recorded while the Prefect API was unreachable (status ``recebido`` with no flow run for 5+
   minutes) and those whose run died or ended with files still pending (no progress for 15+
   minutes and the run final, unknown, or Running past its timeout) — then re-validates
-  documents in ``aviso``/``pendente`` and applies pending events. Catch-up: a missed
+  documents in ``aviso``/``pendente`` and applies pending events. Each recovered upload runs as
+  its own subflow: one that fails again does not hold back the others; the run then ends Failed
+  (after the revalidation), so Prefect retries it — the retry takes back the uploads it had
+  claimed — and operators see it. Catch-up: a missed
   daily run is not replayed; the next run covers everything still pending (the work is a query,
   not a time window).
 """
@@ -71,10 +74,15 @@ def validate_documents_flow(
     """Recover stranded uploads, then re-validate documents in aviso/pendente."""
     logger = get_run_logger()
     marker = str(flow_run.id or "validar-documentos")
-    recovered = claim_untriggered_uploads(marker, recover_after_minutes)
-    recovered += claim_interrupted_uploads(marker, interrupted_after_minutes)
-    for upload_id in recovered:
-        process_upload_flow(upload_id)
+    untriggered = claim_untriggered_uploads(marker, recover_after_minutes)
+    interrupted = claim_interrupted_uploads(marker, interrupted_after_minutes)
+    recovered = sorted(set(untriggered) | set(interrupted))
+    failed: list[int] = []
+    for upload_id in recovered:  # one upload that fails again never holds back the others
+        state = process_upload_flow(upload_id, return_state=True)
+        if not state.is_completed():
+            failed.append(upload_id)
+            logger.warning("Upload %s não concluído na recuperação: %s", upload_id, state.name)
     after = 0
     counts: dict[str, int] = {}
     while True:
@@ -85,4 +93,6 @@ def validate_documents_flow(
             break
         after = out["last_id"]
     logger.info("Uploads recuperados: %s; revalidação: %s", recovered, counts)
+    if failed:  # after the revalidation: the run fails, so it is retried and seen in the UI
+        raise RuntimeError(f"Uploads não concluídos na recuperação: {failed}")
     return {"uploads_recuperados": recovered, "revalidacao": counts}

@@ -15,6 +15,7 @@ from app.services.documents_classify import active_pool
 from app.services.documents_lifecycle import (
     claim_for_retry,
     claim_interrupted,
+    claimed_unfinished,
     finish_upload,
     pending_interrupted,
     pending_untriggered,
@@ -108,13 +109,16 @@ def run_is_over(flow_run_id: str) -> bool:
 
 @task(name="recuperar-uploads-interrompidos", **TASK_DEFAULTS)
 def claim_interrupted_uploads(marker: str, idle_minutes: int = 15) -> list[int]:
-    """Uploads whose run died (or ended) with files still pending, claimed by this run."""
+    """Uploads whose run died (or ended) with files still pending, claimed by this run, plus
+    those this run claimed before it was retried."""
     with session_scope() as session:
+        own = claimed_unfinished(session, marker=marker)
         candidates = pending_interrupted(session, idle_for=timedelta(minutes=idle_minutes))
     over = [(uid, run) for uid, run in candidates if run != marker and run_is_over(run)]
     with session_scope() as session:
-        return [
+        claimed = [
             uid
             for uid, run in over
             if claim_interrupted(session, upload_id=uid, previous_run=run, marker=marker)
         ]
+    return sorted(set(own) | set(claimed))

@@ -24,6 +24,7 @@ __all__ = [
     "BATCH_SIZE",
     "claim_for_retry",
     "claim_interrupted",
+    "claimed_unfinished",
     "pending_interrupted",
     "finish_upload",
     "pending_untriggered",
@@ -112,6 +113,10 @@ def claim_for_retry(session: Session, *, upload_id: int, marker: str) -> bool:
     return bool(res.rowcount)  # type: ignore[attr-defined]
 
 
+_UNFINISHED = ("recebido", "processando")
+_HAS_PENDING = exists().where(UploadFile.upload_id == Upload.id, UploadFile.status == "pendente")
+
+
 def pending_interrupted(session: Session, *, idle_for: timedelta) -> list[tuple[int, str]]:
     """(upload id, flow run id) of triggered uploads that still hold pending files and made no
     progress (no file or upload change) for ``idle_for``, oldest first."""
@@ -121,19 +126,30 @@ def pending_interrupted(session: Session, *, idle_for: timedelta) -> list[tuple[
         .where(UploadFile.upload_id == Upload.id)
         .scalar_subquery()
     )
-    pending = exists().where(UploadFile.upload_id == Upload.id, UploadFile.status == "pendente")
     rows = session.execute(
         select(Upload.id, Upload.flow_run_id)
         .where(
-            Upload.status.in_(("recebido", "processando")),
+            Upload.status.in_(_UNFINISHED),
             Upload.flow_run_id.is_not(None),
             Upload.updated_at < cutoff,
             func.coalesce(last_change, Upload.created_at) < cutoff,
-            pending,
+            _HAS_PENDING,
         )
         .order_by(Upload.id)
     )
     return [(uid, str(run)) for uid, run in rows.tuples()]
+
+
+def claimed_unfinished(session: Session, *, marker: str) -> list[int]:
+    """Uploads a recovery run already claimed that still hold pending files (the run is being
+    retried: they are its own work, whatever their idle time)."""
+    return list(
+        session.scalars(
+            select(Upload.id)
+            .where(Upload.flow_run_id == marker[:36], Upload.status.in_(_UNFINISHED), _HAS_PENDING)
+            .order_by(Upload.id)
+        )
+    )
 
 
 def claim_interrupted(session: Session, *, upload_id: int, previous_run: str, marker: str) -> bool:

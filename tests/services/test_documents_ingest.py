@@ -225,7 +225,11 @@ def test_interrupted_uploads_are_found_when_idle_with_pending_files(db: Session)
 
     from sqlalchemy import text
 
-    from app.services.documents_lifecycle import claim_interrupted, pending_interrupted
+    from app.services.documents_lifecycle import (
+        claim_interrupted,
+        claimed_unfinished,
+        pending_interrupted,
+    )
     from app.services.uploads import mark_triggered
 
     emp = make_empresa(db)
@@ -259,3 +263,8 @@ def test_interrupted_uploads_are_found_when_idle_with_pending_files(db: Session)
     # the claim moved the upload to the recovering run; nothing else changed
     now_found = dict(pending_interrupted(db, idle_for=timedelta(0)))
     assert sorted(now_found) == [died, busy] and now_found[died] == "recuperacao-1"
+    # a retried recovery run takes back what it claimed, however recent
+    assert claimed_unfinished(db, marker="recuperacao-1") == [died]
+    assert claimed_unfinished(db, marker="recuperacao-2") == []
+    process(db, died)
+    assert claimed_unfinished(db, marker="recuperacao-1") == []  # nothing pending any more

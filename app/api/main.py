@@ -90,7 +90,9 @@ def create_app() -> FastAPI:
     async def _data_error(_: Request, exc: DataError) -> JSONResponse:
         # The caller's input: a NUL character (PostgreSQL text never holds one), an id beyond
         # bigint or a value that overflows a column.
-        if "NUL" in str(exc.orig):
+        # psycopg refuses NUL in text ("cannot contain NUL"); PostgreSQL refuses it inside
+        # json ("unsupported Unicode escape sequence": \u0000 cannot be converted to text).
+        if any(m in str(exc.orig) for m in ("NUL", "Unicode escape", "\\u0000")):
             code, message = "caractere_invalido", "O texto contém um caractere nulo (\\u0000)."
         else:
             code = "entrada_invalida"

@@ -275,6 +275,9 @@ def generate(
             rows.append(row)
             result.criadas += 1
             continue
+        if old.status == "cancelada":
+            # Its tarefa exists again (a regime change undone): back to where it was.
+            _reopen(session, old, actor)
         locked = (
             old.status not in EDITABLE_STATUSES
             or old.official_file_id is not None
@@ -446,7 +449,7 @@ def cancel_guides(
             session,
             actor=actor,
             action="guia.cancelada",
-            entity="guide",
+            entity="guia",
             entity_id=guide.id,
             empresa_id=guide.empresa_id,
             reason=reason,
@@ -456,9 +459,11 @@ def cancel_guides(
     queued = select(GuideEvent.notification_id).where(
         GuideEvent.guide_id.in_(ids), GuideEvent.notification_id.is_not(None)
     )
+    # the guide's own messages, and its due-date alerts (keys alerta:guia:{id}:…)
+    alerts = or_(*(Notification.idempotency_key.startswith(f"alerta:guia:{i}:") for i in ids))
     session.execute(
         update(Notification)
-        .where(Notification.id.in_(queued), Notification.status == "pendente")
+        .where(or_(Notification.id.in_(queued), alerts), Notification.status == "pendente")
         .values(
             status="cancelada",
             last_error_code="guia_cancelada",
@@ -467,6 +472,39 @@ def cancel_guides(
     )
     session.flush()
     return ids
+
+
+def _reopen(session: Session, guide: Guide, actor: str) -> None:
+    """Restore a guide :func:`cancel_guides` cancelled to the status it had (event + audit)."""
+    cancelled = session.scalars(
+        select(GuideEvent)
+        .where(GuideEvent.guide_id == guide.id, GuideEvent.kind == "cancelada")
+        .order_by(GuideEvent.id.desc())
+        .limit(1)
+    ).first()
+    previous = (cancelled.details or {}).get("status_anterior") if cancelled else None
+    if not previous:
+        return  # cancelled some other way: stays cancelled
+    guide.status = previous
+    session.add(
+        GuideEvent(
+            guide_id=guide.id,
+            kind="reaberta",
+            at=datetime.now(UTC),
+            actor=actor,
+            details={"status": previous},
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="guia.reaberta",
+        entity="guia",
+        entity_id=guide.id,
+        empresa_id=guide.empresa_id,
+        details={"status": previous, "competencia": str(guide.competencia)},
+    )
+    session.flush()
 
 
 def mark_overdue(session: Session, *, today: date) -> int:

@@ -88,6 +88,14 @@ def test_framework_errors_have_stable_codes_in_portuguese(
     r = api_client.patch(f"/api/empresas/{seeded['a']}", json={"razao_social": "ab\u0000cd"},
                          headers=office)  # fmt: skip
     assert _error(r) == (422, "caractere_invalido"), r.text
+    with session_scope() as s:
+        staff = Staff(name="Bia Fiscal", email="bia@escritorio.test")
+        s.add(staff)
+        s.flush()
+        staff_id = staff.id
+    r = api_client.patch(f"/api/empresas/{seeded['a']}",
+                         json={"responsibles": {"fis\u0000cal": staff_id}}, headers=office)  # fmt: skip
+    assert _error(r) == (422, "caractere_invalido"), r.text  # a NUL inside a JSON column
 
 
 def test_a_responsible_who_left_does_not_break_tarefa_generation(clean_db: None) -> None:

@@ -156,6 +156,12 @@ def test_dispensing_the_tarefa_cancels_its_guide_and_withdraws_queued_messages(
     assert protocol.send(db, guide_ids=[g.id])["mensagens"] == 2  # queued, not yet delivered
     t = db.get(Tarefa, g.tarefa_id)
     assert t is not None
+    alert = Notification(  # a due-date alert already queued for it (enviar-alertas' key)
+        idempotency_key=f"alerta:guia:{g.id}:3:email:maria@cliente.test", empresa_id=g.empresa_id,
+        channel="email", recipient="maria@cliente.test", template="alerta_vencimento",
+    )  # fmt: skip
+    db.add(alert)
+    db.flush()
     dispense_tarefa(db, tarefa_id=t.id, actor="ana", reason="Empresa sem movimento")
     db.refresh(g)
     assert g.status == "cancelada"
@@ -168,6 +174,8 @@ def test_dispensing_the_tarefa_cancels_its_guide_and_withdraws_queued_messages(
         db.scalars(select(Notification).where(Notification.template == protocol.TEMPLATE))
     )
     assert [(n.status, n.last_error_code) for n in queued] == [("cancelada", "guia_cancelada")] * 2
+    db.refresh(alert)
+    assert (alert.status, alert.last_error_code) == ("cancelada", "guia_cancelada")
     # Final: generation, sending and payment leave it cancelled; nothing is queued again.
     assert guides.generate(db, competencia=COMP, empresa_ids=[g.empresa_id]).criadas == 0
     assert protocol.send(db, guide_ids=[g.id])["enviadas"] == 0
@@ -175,7 +183,9 @@ def test_dispensing_the_tarefa_cancels_its_guide_and_withdraws_queued_messages(
         protocol.mark_paid(db, guide_id=g.id, actor="ana", by_client=False)
     assert err.value.code == "guia_cancelada"
     assert g.status == "cancelada" and len(_events(db, g, "cancelada")) == 1
-    assert len(list(db.scalars(select(Notification.id)))) == 2
+    assert (
+        len(list(db.scalars(select(Notification.id)))) == 3
+    )  # the two messages and the alert, none queued again
     with pytest.raises(Conflict) as err:  # the operator cannot put a withdrawn message back
         outbox.requeue(db, notification_id=queued[0].id, actor="ana")
     assert err.value.code == "guia_cancelada" and queued[0].status == "cancelada"

@@ -224,6 +224,7 @@ def test_regime_change_cancels_the_guides_of_the_removed_tarefas(db) -> None:  #
     by_comp = {str(g.competencia): g for g in db.scalars(select(Guide))}
     assert set(by_comp) == {"2026-05", "2026-06"}
     assert by_comp["2026-06"].status != "cancelada"
+    previous = by_comp["2026-06"].status
     update_empresa(db, empresa_id=emp.id, changes={"regime": "presumido"}, actor="ana",
                    vigencia=C("2026-06"), reason="Exclusão do Simples")  # fmt: skip
     db.refresh(by_comp["2026-05"])
@@ -232,3 +233,13 @@ def test_regime_change_cancels_the_guides_of_the_removed_tarefas(db) -> None:  #
     assert by_comp["2026-05"].status != "cancelada"  # before the vigência: kept
     audit = db.scalar(select(AuditLog).where(AuditLog.action == "guia.cancelada"))
     assert audit is not None and audit.actor == "ana" and "2026-06" in (audit.reason or "")
+    assert audit.entity == "guia"
+    # The change undone: the tarefa comes back, and so does its guide, as it was.
+    before = by_comp["2026-06"].calculation
+    update_empresa(db, empresa_id=emp.id, changes={"regime": "SIMPLES"}, actor="ana",
+                   vigencia=C("2026-06"), reason="Exclusão lançada por engano")  # fmt: skip
+    guides.generate(db, competencia="2026-06", empresa_ids=[emp.id])
+    db.refresh(by_comp["2026-06"])
+    assert by_comp["2026-06"].status == previous and by_comp["2026-06"].calculation == before
+    reopened = db.scalar(select(AuditLog).where(AuditLog.action == "guia.reaberta"))
+    assert reopened is not None and reopened.entity_id == str(by_comp["2026-06"].id)

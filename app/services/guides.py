@@ -433,28 +433,9 @@ def cancel_guides(
     ).all()
     if not found:
         return []
-    now = datetime.now(UTC)
     for guide in found:
         previous, guide.status = guide.status, "cancelada"
-        session.add(
-            GuideEvent(
-                guide_id=guide.id,
-                kind="cancelada",
-                at=now,
-                actor=actor,
-                details={"motivo": reason, "status_anterior": previous},
-            )
-        )
-        audit.record(
-            session,
-            actor=actor,
-            action="guia.cancelada",
-            entity="guia",
-            entity_id=guide.id,
-            empresa_id=guide.empresa_id,
-            reason=reason,
-            details={"status_anterior": previous, "competencia": str(guide.competencia)},
-        )
+        _recorded(session, guide, "cancelada", actor, {"status_anterior": previous}, reason)
     ids = [g.id for g in found]
     queued = select(GuideEvent.notification_id).where(
         GuideEvent.guide_id.in_(ids), GuideEvent.notification_id.is_not(None)
@@ -486,25 +467,33 @@ def _reopen(session: Session, guide: Guide, actor: str) -> None:
     if not previous:
         return  # cancelled some other way: stays cancelled
     guide.status = previous
+    _recorded(session, guide, "reaberta", actor, {"status": previous})
+    session.flush()
+
+
+def _recorded(
+    session: Session,
+    guide: Guide,
+    kind: str,
+    actor: str,
+    details: dict[str, Any],
+    reason: str | None = None,
+) -> None:
+    """A status change outside the delivery protocol: a protocol event and an audit row."""
+    event = {**details, "motivo": reason} if reason else details
     session.add(
-        GuideEvent(
-            guide_id=guide.id,
-            kind="reaberta",
-            at=datetime.now(UTC),
-            actor=actor,
-            details={"status": previous},
-        )
+        GuideEvent(guide_id=guide.id, kind=kind, at=datetime.now(UTC), actor=actor, details=event)
     )
     audit.record(
         session,
         actor=actor,
-        action="guia.reaberta",
+        action=f"guia.{kind}",
         entity="guia",
         entity_id=guide.id,
         empresa_id=guide.empresa_id,
-        details={"status": previous, "competencia": str(guide.competencia)},
+        reason=reason,
+        details={**details, "competencia": str(guide.competencia)},
     )
-    session.flush()
 
 
 def mark_overdue(session: Session, *, today: date) -> int:

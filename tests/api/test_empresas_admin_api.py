@@ -31,6 +31,14 @@ def _error(r: Any) -> tuple[int, str]:
     return r.status_code, r.json()["error"]["code"]
 
 
+def _staff(name: str) -> int:
+    with session_scope() as s:
+        staff = Staff(name=name, email=f"{name.split()[0].lower()}@escritorio.test")
+        s.add(staff)
+        s.flush()
+        return staff.id
+
+
 @pytest.mark.parametrize(
     "field",
     ["razao_social", "regime", "has_employees", "has_withholdings", "is_service_provider",
@@ -56,11 +64,7 @@ def test_unknown_staff_is_refused_on_create_and_change(
         assert "999999" in r.json()["error"]["message"]
         r = api_client.patch(f"/api/empresas/{seeded['a']}", json=body, headers=office)
         assert _error(r) == (422, "responsavel_desconhecido"), r.text
-    with session_scope() as s:
-        staff = Staff(name="Ana Fiscal", email="ana@escritorio.test")
-        s.add(staff)
-        s.flush()
-        staff_id = staff.id
+    staff_id = _staff("Ana Fiscal")
     r = api_client.patch(f"/api/empresas/{seeded['a']}",
                          json={"responsibles": {"fiscal": staff_id}}, headers=office)  # fmt: skip
     assert r.status_code == 200, r.text
@@ -88,11 +92,7 @@ def test_framework_errors_have_stable_codes_in_portuguese(
     r = api_client.patch(f"/api/empresas/{seeded['a']}", json={"razao_social": "ab\u0000cd"},
                          headers=office)  # fmt: skip
     assert _error(r) == (422, "caractere_invalido"), r.text
-    with session_scope() as s:
-        staff = Staff(name="Bia Fiscal", email="bia@escritorio.test")
-        s.add(staff)
-        s.flush()
-        staff_id = staff.id
+    staff_id = _staff("Bia Fiscal")
     r = api_client.patch(f"/api/empresas/{seeded['a']}",
                          json={"responsibles": {"fis\u0000cal": staff_id}}, headers=office)  # fmt: skip
     assert _error(r) == (422, "caractere_invalido"), r.text  # a NUL inside a JSON column

@@ -7,6 +7,7 @@ code in one handler, and anything unexpected is a logged 500 with no internals l
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +25,7 @@ from app.api.routes import revenue as revenue_routes
 from app.api.routes import solicitacoes as solicitacoes_routes
 from app.api.routes import tarefas as tarefas_routes
 from app.api.routes import uploads as uploads_routes
-from app.api.schemas import ERROR_RESPONSES
+from app.api.schemas import DATE_ERROR, ERROR_RESPONSES
 from app.errors import AppError
 from app.settings import get_settings
 
@@ -35,6 +36,12 @@ HTTP_ERRORS: dict[int, tuple[str, str]] = {
     404: ("rota_nao_encontrada", "Rota não encontrada."),
     405: ("metodo_nao_permitido", "Método não permitido nesta rota."),
 }
+
+
+def _field(error: Any) -> str:
+    """The parameter or body field an error is about (``vencimento_de``, ``body.data``)."""
+    loc = [str(p) for p in error.get("loc", ())]
+    return ".".join(loc[1:] if len(loc) > 1 and loc[0] in {"query", "path", "body"} else loc)
 
 
 def create_app() -> FastAPI:
@@ -62,18 +69,21 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        raw = list(exc.errors())
         errors = [
             {"campo": ".".join(str(p) for p in e.get("loc", ())), "mensagem": e.get("msg")}
-            for e in exc.errors()
+            for e in raw
         ]
+        code, message = "requisicao_invalida", "Requisição inválida."
+        if raw and all(e.get("type") == DATE_ERROR for e in raw):
+            # Only bad dates: their own code, and a message naming each parameter.
+            code = DATE_ERROR
+            message = " ".join(
+                f"Data inválida em {_field(e)}: use o formato {e.get('ctx', {}).get('formato')}."
+                for e in raw
+            )
         return JSONResponse(
-            {
-                "error": {
-                    "code": "requisicao_invalida",
-                    "message": "Requisição inválida.",
-                    "details": {"erros": errors},
-                }
-            },
+            {"error": {"code": code, "message": message, "details": {"erros": errors}}},
             status_code=422,
         )
 

@@ -2,11 +2,66 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
 
-__all__ = ["ERROR_RESPONSES", "EmpresaOut", "ErrorOut", "PrincipalOut"]
+__all__ = [
+    "DATE_ERROR",
+    "ERROR_RESPONSES",
+    "EmpresaOut",
+    "ErrorOut",
+    "IsoDate",
+    "IsoDateTime",
+    "PrincipalOut",
+]
+
+# pydantic's lax date parsing reads 0 or "0" as 1970-01-01, numbers as Unix timestamps and
+# "20260510" as a datetime of 1970: an input date is ISO text or it is refused (422, this code).
+DATE_ERROR = "data_invalida"
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+
+
+def _refuse(formato: str) -> PydanticCustomError:
+    return PydanticCustomError(
+        DATE_ERROR, "Data inválida: use o formato {formato}.", {"formato": formato}
+    )
+
+
+def _iso_date(value: object) -> date:
+    if type(value) is date:  # a Python caller (tests, services) passing a date
+        return value
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:  # 2026-02-30, month 13 …
+            pass
+    raise _refuse("AAAA-MM-DD")
+
+
+def _iso_datetime(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DATETIME.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _refuse("AAAA-MM-DD ou AAAA-MM-DDTHH:MM:SS, com fuso opcional (Z, -03:00)")
+
+
+# Use these for every date/datetime a request carries (query, path, form or JSON body).
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A calendar date written ``YYYY-MM-DD``; anything else is 422 ``data_invalida``."""
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+"""An ISO 8601 date/time (a bare ``YYYY-MM-DD`` is midnight); 422 ``data_invalida`` otherwise."""
 
 
 class PrincipalOut(BaseModel):
@@ -58,6 +113,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _error("Fora do escopo do token (empresa_fora_do_escopo, somente_escritorio)."),
     404: _error("Objeto ou rota inexistente."),
     409: _error("Conflito com o estado atual (duplicado, já enviado, integridade)."),
-    422: _error("Entrada inválida (requisicao_invalida e códigos de cada regra)."),
+    422: _error("Entrada inválida (requisicao_invalida, data_invalida e códigos de cada regra)."),
     500: _error("Erro interno inesperado (erro_interno); nada de detalhes internos."),
 }

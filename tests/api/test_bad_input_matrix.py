@@ -278,3 +278,179 @@ def _code(r: Any) -> str:
         return str(r.json()["error"]["code"])
     except (ValueError, KeyError, TypeError):
         return ""
+
+
+# ------------------------------------------------------------------------------ strict dates
+
+# pydantic's lax mode reads 0 as 1970-01-01, numbers as Unix timestamps and "20260510" as a
+# datetime of 1970: every date a request carries is ISO text or a 422 data_invalida.
+LAX_DATES = (
+    "0", "1", "-1", "1700000000", "1.5", "20260510", "2026-5-1", "10/05/2026", "2026-02-30",
+    "2026-13-01", "0000-01-01", "2026-05-10x", "２０２６-０５-１０", "hoje", "", "x" * 300,
+)  # fmt: skip
+LAX_DATE_ONLY = ("2026-05-10T00:00:00", "2026-05-10 00:00", "2026-05-10T10:00:00Z")
+# Every date/date-time a request carries; the walk below must find exactly these.
+DATE_INPUTS = {
+    ("GET", "/api/tarefas", "vencimento_de"): "date",
+    ("GET", "/api/tarefas", "vencimento_ate"): "date",
+    ("POST", "/api/guias/{guide_id}/pagamento", "pago_em"): "date-time",
+}
+
+
+def _date_inputs(spec: dict[str, Any]) -> dict[tuple[str, str, str], tuple[str, str]]:
+    """(method, path, name) → (where, format) of every date or date-time input of the API."""
+    found: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            for param in op.get("parameters", []):
+                fmt = {a.get("format") for a in param["schema"].get("anyOf", [param["schema"]])}
+                for f in fmt & {"date", "date-time"}:
+                    found[(method.upper(), path, param["name"])] = (param["in"], f)
+            for media, content in op.get("requestBody", {}).get("content", {}).items():
+                schema = _resolve(spec, content["schema"])
+                for name, prop in schema.get("properties", {}).items():
+                    fmt = {a.get("format") for a in prop.get("anyOf", [prop])}
+                    for f in fmt & {"date", "date-time"}:
+                        found[(method.upper(), path, name)] = (media, f)
+    return found
+
+
+def test_every_date_input_is_known() -> None:
+    from app.api.main import create_app
+
+    found = _date_inputs(create_app().openapi())
+    assert {k: f for k, (_, f) in found.items()} == DATE_INPUTS, (
+        "a new date input: add it to DATE_INPUTS (and type it IsoDate / IsoDateTime)"
+    )
+
+
+def test_date_inputs_accept_only_iso_dates(http: Any, seeded: dict[str, Any], world: World) -> None:
+    spec = http.get("/api/openapi.json").json()
+    office = auth(seeded["office"])
+    problems: list[str] = []
+    for (method, path, name), (where, fmt) in sorted(_date_inputs(spec).items()):
+        case = CASES[(method, path)]
+        url = path.format(**{p: world["a"][k] for p, k in case.params.items()})
+        bad_values: tuple[Any, ...] = LAX_DATES + (LAX_DATE_ONLY if fmt == "date" else ())
+        for bad in bad_values + ((0, 1700000000, 1.5, True) if where == "application/json" else ()):
+            if bad == "" and where == "multipart/form-data":
+                continue  # an empty optional form field is an absent one (FastAPI)
+            if where == "query":
+                r = http.request(method, url, params={name: bad}, headers=office)
+            elif where == "multipart/form-data":
+                data = (case.data(world["a"]) if case.data else {}) | {name: bad}
+                r = http.request(method, url, data=data, headers=office)
+            else:  # a JSON body field: lax strings and bare numbers alike
+                body = (case.json(world["a"]) if case.json else {}) | {name: bad}
+                r = http.request(method, url, json=body, headers=office)
+            err = r.json().get("error", {})
+            if r.status_code != 422 or err.get("code") != "data_invalida":
+                problems.append(
+                    f"{method} {path} {name}={str(bad)[:20]!r}: {r.status_code} {r.text[:120]}"
+                )
+            elif name not in err.get("message", ""):
+                problems.append(f"{method} {path} {name}: message names no parameter: {err}")
+    assert not problems, "\n".join(problems)
+
+
+def test_date_query_answers(http: Any, seeded: dict[str, Any]) -> None:
+    office = auth(seeded["office"])
+    r = http.get("/api/tarefas", params={"vencimento_de": "0"}, headers=office)
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] == "data_invalida"
+    assert err["message"] == "Data inválida em vencimento_de: use o formato AAAA-MM-DD."
+    assert [e["campo"] for e in err["details"]["erros"]] == ["query.vencimento_de"]
+    both = http.get("/api/tarefas?vencimento_de=0&vencimento_ate=1700000000", headers=office)
+    message = both.json()["error"]["message"]
+    assert both.json()["error"]["code"] == "data_invalida"
+    assert "vencimento_de" in message and "vencimento_ate" in message
+    # another kind of error alongside: the generic code, every error listed
+    mixed = http.get("/api/tarefas?vencimento_de=0&limit=abc", headers=office)
+    assert mixed.status_code == 422 and mixed.json()["error"]["code"] == "requisicao_invalida"
+    assert len(mixed.json()["error"]["details"]["erros"]) == 2
+    for good in ("2026-06-22", "2024-02-29"):
+        ok = http.get("/api/tarefas", params={"vencimento_de": good}, headers=office)
+        assert ok.status_code == 200, ok.text
+
+
+def test_payment_date_is_iso(http: Any, seeded: dict[str, Any], world: World) -> None:
+    from datetime import UTC, datetime
+
+    office = auth(seeded["office"])
+    gid = world["a"]["guia"]
+    for bad in ("0", "1700000000", "20260510"):  # 1970-01-01, 2023-11-14, 1970-08-23 before
+        r = http.post(f"/api/guias/{gid}/pagamento", data={"pago_em": bad}, headers=office)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "data_invalida", r.text
+        assert "pago_em" in r.json()["error"]["message"]
+    r = http.post(
+        f"/api/guias/{gid}/pagamento", data={"pago_em": "2026-05-10T14:30:00-03:00"}, headers=office
+    )
+    assert r.status_code == 200, r.text
+    paid = datetime.fromisoformat(r.json()["pago_em"])
+    assert paid == datetime(2026, 5, 10, 17, 30, tzinfo=UTC)
+
+
+def test_body_dates_refuse_numbers() -> None:
+    """The types every request date uses: a JSON integer or a lax string is never a date."""
+    from datetime import UTC, date, datetime
+
+    from pydantic import BaseModel, ValidationError
+
+    from app.api.schemas import IsoDate, IsoDateTime
+
+    class Body(BaseModel):
+        dia: IsoDate | None = None
+        quando: IsoDateTime | None = None
+
+    assert Body.model_validate_json('{"dia": "2026-05-10"}').dia == date(2026, 5, 10)
+    got = Body.model_validate_json('{"quando": "2026-05-10T10:00:00Z"}').quando
+    assert got == datetime(2026, 5, 10, 10, tzinfo=UTC)
+    assert Body.model_validate_json('{"quando": "2026-05-10"}').quando == datetime(2026, 5, 10)
+    for raw in ('{"dia": 0}', '{"dia": 1700000000}', '{"dia": "0"}', '{"dia": 1.5}',
+                '{"dia": "2026-05-10T00:00:00"}', '{"quando": 0}', '{"quando": "1700000000"}',
+                '{"quando": true}', '{"dia": [2026, 5, 10]}'):  # fmt: skip
+        with pytest.raises(ValidationError) as info:
+            Body.model_validate_json(raw)
+        assert {e["type"] for e in info.value.errors()} == {"data_invalida"}, raw
+    assert Body(dia=date(2026, 5, 10)).dia == date(2026, 5, 10)  # Python callers pass dates
+
+
+COMPETENCIA_QUERIES = (
+    ("/api/tarefas", "competencia"),
+    ("/api/solicitacoes", "competencia"),
+    ("/api/guias", "competencia"),
+    ("/api/documentos", "competencia"),
+)
+
+
+def test_competencia_inputs_are_validated(http: Any, seeded: dict[str, Any], world: World) -> None:
+    office = auth(seeded["office"])
+    problems: list[str] = []
+    receitas = f"/api/empresas/{world['a']['empresa']}/receitas"
+    queries = [(p, {n: "{}"}) for p, n in COMPETENCIA_QUERIES] + [
+        (receitas, {"inicio": "{}", "fim": "2026-06"}),
+        (receitas, {"inicio": "2026-01", "fim": "{}"}),
+    ]
+    for path, template in queries:
+        for bad in ("0", "2026-13", "2026-5-1", "1700000000", "2026-05-10", "x" * 300):
+            params = {k: v.format(bad) for k, v in template.items()}
+            r = http.get(path, params=params, headers=office)
+            if r.status_code != 422 or r.json()["error"]["code"] != "competencia_invalida":
+                problems.append(f"GET {path} {params}: {r.status_code} {r.text[:120]}")
+        ok = http.get(path, params={k: v.format("2026-05") for k, v in template.items()},
+                      headers=office)  # fmt: skip
+        if ok.status_code != 200:
+            problems.append(f"GET {path} 2026-05: {ok.status_code} {ok.text[:120]}")
+    bodies = (
+        ("POST", receitas, {"anexo": "I", "origem": "ajuste", "valor": "1"}, "competencia"),
+        ("POST", f"/api/empresas/{world['a']['empresa']}/folha", {"valor": "1"}, "competencia"),
+        ("PATCH", f"/api/empresas/{world['a']['empresa']}", {"has_employees": True}, "vigencia"),
+    )
+    for method, path, body, name in bodies:
+        for bad, code in ((202605, "requisicao_invalida"), (0, "requisicao_invalida"),
+                          ("0", "competencia_invalida"), ("2026-13", "competencia_invalida")):  # fmt: skip
+            r = http.request(method, path, json=body | {name: bad}, headers=office)
+            if r.status_code != 422 or r.json()["error"]["code"] != code:
+                problems.append(f"{method} {path} {name}={bad!r}: {r.status_code} {r.text[:120]}")
+    assert not problems, "\n".join(problems)

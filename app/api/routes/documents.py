@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from app.api.deps import CurrentPrincipal, DbSession
+from app.fiscal.competencia import Competencia
 from app.services.documents_admin import (
     delete_document,
     document_download_url,
@@ -88,7 +89,7 @@ def list_documentos(
     principal: CurrentPrincipal,
     session: DbSession,
     empresa_id: int | None = None,
-    competencia: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    competencia: Annotated[str | None, Query(description="AAAA-MM")] = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -98,10 +99,10 @@ def list_documentos(
         empresa_id = empresa_id or principal.empresa_id
     if empresa_id is not None:
         principal.check_empresa(empresa_id)
+    comp = str(Competencia.parse(competencia)) if competencia else None  # 422 competencia_invalida
     return list_documents(
-        session, empresa_id=empresa_id, competencia=competencia, status=status,
-        limit=limit, offset=offset,
-    )  # fmt: skip
+        session, empresa_id=empresa_id, competencia=comp, status=status, limit=limit, offset=offset
+    )
 
 
 @router.get("/api/documentos/{document_id}", response_model=DocumentoDetalhe)

@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from app.api.deps import CurrentPrincipal, DbSession
+from app.api.schemas import IsoDateTime
 from app.errors import InvalidInput, NotFound
 from app.services import guides, protocol
 from app.services.tokens import Principal, require_office
@@ -202,7 +203,7 @@ async def mark_paid(
     guide_id: int,
     principal: CurrentPrincipal,
     session: DbSession,
-    pago_em: Annotated[datetime | None, Form()] = None,
+    pago_em: Annotated[IsoDateTime | None, Form()] = None,
     comprovante: Annotated[UploadFile | None, File()] = None,
 ) -> GuideOut:
     """Client or office: mark the guide paid, optionally with the receipt."""

@@ -12,6 +12,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentPrincipal, DbSession
+from app.api.schemas import IsoDate
 from app.errors import InvalidInput
 from app.fiscal.competencia import Competencia
 from app.services.requests import store_file
@@ -91,8 +92,8 @@ def list_route(
     principal: CurrentPrincipal,
     session: DbSession,
     situacao: Annotated[list[str] | None, Query()] = None,
-    vencimento_de: date | None = None,
-    vencimento_ate: date | None = None,
+    vencimento_de: IsoDate | None = None,
+    vencimento_ate: IsoDate | None = None,
     departamento: str | None = None,
     responsavel_id: int | None = None,
     empresa_id: int | None = None,

@@ -111,7 +111,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _error("Corpo da requisição ilegível (corpo_invalido)."),
     401: _error("Token ausente, inválido ou revogado."),
     403: _error("Fora do escopo do token (empresa_fora_do_escopo, somente_escritorio)."),
-    404: _error("Objeto ou rota inexistente."),
+    404: _error("Objeto ou rota inexistente (a um token de cliente, também o de outra empresa)."),
     409: _error("Conflito com o estado atual (duplicado, já enviado, integridade)."),
     422: _error("Entrada inválida (requisicao_invalida, data_invalida e códigos de cada regra)."),
     500: _error("Erro interno inesperado (erro_interno); nada de detalhes internos."),

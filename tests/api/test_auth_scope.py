@@ -30,8 +30,14 @@ def test_client_token_sees_only_its_empresa(api_client, seeded) -> None:  # type
     r = api_client.get("/api/empresas", headers=h)
     assert [e["id"] for e in r.json()] == [seeded["a"]]
     assert api_client.get(f"/api/empresas/{seeded['a']}", headers=h).status_code == 200
+    # another empresa answers exactly like one that does not exist (no existence oracle)
     r = api_client.get(f"/api/empresas/{seeded['b']}", headers=h)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"
+    assert r.status_code == 404 and r.json()["error"]["code"] == "empresa_nao_encontrada"
+    assert r.json() == api_client.get("/api/empresas/987654321", headers=h).json()
+    # the office sees both the existing empresa and the 404 of a missing one
+    office = auth(seeded["office"])
+    assert api_client.get(f"/api/empresas/{seeded['b']}", headers=office).status_code == 200
+    assert api_client.get("/api/empresas/987654321", headers=office).json() == r.json()
 
 
 def test_office_token_sees_all(api_client, seeded) -> None:  # type: ignore[no-untyped-def]

@@ -104,9 +104,11 @@ def test_register_send_view_pay_and_protocol(api_client, seeded) -> None:  # typ
 def test_client_cannot_see_another_empresa(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
     gid = _guide(seeded["b"])
     client = auth(seeded["client"])
-    assert api_client.get(f"/api/guias/{gid}", headers=client).status_code == 403
+    r = api_client.get(f"/api/guias/{gid}", headers=client)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "guia_nao_encontrada"
     assert api_client.get("/api/guias", headers=client).json() == []
-    assert api_client.get(f"/api/guias/{gid}/protocolo", headers=client).status_code == 403
+    r = api_client.get(f"/api/guias/{gid}/protocolo", headers=client)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "guia_nao_encontrada"
 
 
 def test_revenue_and_payroll_declared_by_the_office(api_client, seeded) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,9 @@ Every route of the app (the OpenAPI paths plus the routes hidden from the schema
 case in ``CASES``; a new route without one fails ``test_every_route_has_a_scope_case`` with
 "add a scope case for …". Real rows are created for both empresas, the client of A calls every
 route aimed at B's objects, and B's rows are compared before and after: nothing may change.
+
+No existence oracle: B's object answers the client of A exactly like an id that does not exist
+(the same 404 body), so ids of other empresas cannot be probed.
 """
 
 from __future__ import annotations
@@ -55,8 +58,10 @@ World = dict[str, dict[str, Any]]  # "a"/"b" → {"empresa": id, "guia": id, …
 class Case:
     """How a client token of A is expected to fare on one route.
 
-    kind: ``object`` (path names B's object → 403/404), ``office_only`` (403 for any client, on
-    A's and on B's objects), ``list`` (``empresa_id=B`` → 403 or no row of B), ``self`` (the
+    kind: ``object`` (path names B's object → the 404 of a missing id, body for body),
+    ``collection`` (acting on B's collection, e.g. uploading for B → 403 empresa_fora_do_escopo,
+    the same answer as for an empresa that does not exist), ``office_only`` (403 for any client,
+    on A's and on B's objects), ``list`` (``empresa_id=B`` → 403 or no row of B), ``self`` (the
     caller's own view, never B's data), ``public`` (no token; authenticated otherwise, e.g. an
     HMAC-signed link or webhook: forged credentials never give 200).
     """
@@ -98,7 +103,7 @@ CASES: dict[tuple[str, str], Case] = {
         "object", params={"empresa_id": "empresa"}
     ),
     ("POST", "/api/empresas/{empresa_id}/uploads"): Case(
-        "object",
+        "collection",
         params={"empresa_id": "empresa"},
         files=lambda o: [("arquivos", ("n.xml", b"<nfeProc/>", "application/xml"))],
     ),
@@ -371,6 +376,15 @@ def _assert_denied(r: Any, where: str, allowed: tuple[int, ...] = (403, 404)) ->
     _assert_no_b_data(r, where)
 
 
+MISSING_ID = 987654321
+
+
+def _missing(objs: dict[str, Any]) -> dict[str, Any]:
+    """The same objects with every id swapped for one that does not exist."""
+    keep = {"posicao", "item", "configuracao"}
+    return {k: (v if k in keep else MISSING_ID) for k, v in objs.items()}
+
+
 def _items(body: Any) -> list[dict[str, Any]]:
     if isinstance(body, list):
         return body
@@ -395,7 +409,15 @@ def test_client_of_a_never_reaches_b(http, seeded, world) -> None:  # type: igno
         before = _snapshot(b["empresa"])
         if case.kind == "object":
             r = _call(http, method, path, case, b, client)
-            _assert_denied(r, where)
+            _assert_denied(r, where, allowed=(404,))
+            missing = _call(http, method, path, case, _missing(b), client)
+            assert r.json() == missing.json(), f"{where}: B's object != a missing id: {r.text}"
+        elif case.kind == "collection":
+            r = _call(http, method, path, case, b, client)
+            _assert_denied(r, where, allowed=(403,))
+            assert r.json()["error"]["code"] == "empresa_fora_do_escopo", where
+            missing = _call(http, method, path, case, _missing(b), client)
+            assert (missing.status_code, missing.json()) == (403, r.json()), where
         elif case.kind == "office_only":
             for objs in (a, b):
                 r = _call(http, method, path, case, objs, client)
@@ -438,16 +460,58 @@ def test_office_only_routes_refuse_the_client_on_its_own_objects(http, seeded, w
 
 
 def test_unknown_object_ids_are_404_not_500(http, seeded, world) -> None:  # type: ignore[no-untyped-def]
-    missing = {k: 987654321 for k in world["b"] if k not in {"item", "configuracao"}} | {
+    missing = {k: MISSING_ID for k in world["b"] if k not in {"item", "configuracao"}} | {
         "item": "NAO_EXISTE",
         "configuracao": "nao_existe",
     }
+    # a client gets 404 on object routes, 403 where the route itself is closed to it
+    expected = {"object": (404, 404), "collection": (404, 403), "office_only": (404, 403)}
     wrong: list[str] = []
     for (method, path), case in sorted(CASES.items()):
-        if case.kind not in {"object", "office_only"} or not case.params:
+        if case.kind not in expected or not case.params:
             continue
-        for who in ("office", "client"):
+        for who, status in zip(("office", "client"), expected[case.kind], strict=True):
             r = _call(http, method, path, case, missing, auth(seeded[who]))
-            if r.status_code not in (403, 404):
+            if r.status_code != status:
                 wrong.append(f"{who} {method} {path}: {r.status_code} {r.text[:120]}")
-    assert not wrong, "unknown ids must be 404 (or 403 for a client):\n" + "\n".join(wrong)
+    assert not wrong, "unknown ids must be 404 (403 for a client on a closed route):\n" + "\n".join(
+        wrong
+    )
+
+
+OBJECT_ROUTES = sorted(k for k, c in CASES.items() if c.kind == "object")
+
+
+def test_object_routes_are_every_route_with_an_object_id() -> None:
+    # a new route taking an object id is an "object" case (or an office-only one, on purpose)
+    assert len(OBJECT_ROUTES) >= 16
+    for (method, path), case in CASES.items():
+        if case.params and case.kind not in {"object", "office_only", "collection", "public"}:
+            raise AssertionError(f"{method} {path}: object ids need an object/office_only case")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), OBJECT_ROUTES, ids=[f"{m} {p}" for m, p in OBJECT_ROUTES]
+)
+def test_another_empresas_object_answers_like_a_missing_id(  # type: ignore[no-untyped-def]
+    http, seeded, world, method, path
+) -> None:
+    """The client of A cannot tell B's object from an id that does not exist."""
+    client, office = auth(seeded["client"]), auth(seeded["office"])
+    case = CASES[(method, path)]
+    before = _snapshot(world["b"]["empresa"])
+    other = _call(http, method, path, case, world["b"], client)
+    missing = _call(http, method, path, case, _missing(world["b"]), client)
+    assert other.status_code == missing.status_code == 404, (other.text, missing.text)
+    assert other.json() == missing.json()
+    assert other.json()["error"]["code"].endswith(("_nao_encontrado", "_nao_encontrada"))
+    assert other.headers.get("content-type") == missing.headers.get("content-type")
+    assert _snapshot(world["b"]["empresa"]) == before, "the client of A changed data of B"
+    # the office still tells them apart, and the client still reaches its own objects
+    assert _call(http, method, path, case, _missing(world["b"]), office).json() == missing.json()
+    if method == "GET":
+        assert _call(http, method, path, case, world["b"], office).status_code == 200
+        mine = _call(http, method, path, case, world["a"], client)
+        assert mine.status_code == 200 or mine.json()["error"]["code"] == "somente_escritorio", (
+            mine.text
+        )

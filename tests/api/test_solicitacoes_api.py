@@ -32,9 +32,10 @@ def test_client_attaches_files_and_request_closes(api_client, seeded) -> None:  
     }
     everything = api_client.get("/api/solicitacoes", headers=auth(seeded["office"])).json()
     other = next(r for r in everything if r["empresa_id"] == seeded["b"])
-    assert api_client.get(f"/api/solicitacoes/{other['id']}", headers=client).status_code == 403
+    r = api_client.get(f"/api/solicitacoes/{other['id']}", headers=client)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "solicitacao_nao_encontrada"
     r = api_client.post(f"/api/solicitacoes/{other['id']}/nada-a-enviar", headers=client, json={})
-    assert r.status_code == 403
+    assert r.status_code == 404 and r.json()["error"]["code"] == "solicitacao_nao_encontrada"
 
     for code in ("EXTRATOS_BANCARIOS", "NOTAS_COMPRA"):
         r = api_client.post(

@@ -34,7 +34,8 @@ def test_client_sees_only_its_empresa_and_filters_work(api_client, seeded) -> No
     r = api_client.get(f"/api/tarefas?empresa_id={seeded['b']}", headers=client)
     assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"
     other = next(t for t in everything["itens"] if t["empresa_id"] == seeded["b"])
-    assert api_client.get(f"/api/tarefas/{other['id']}", headers=client).status_code == 403
+    r = api_client.get(f"/api/tarefas/{other['id']}", headers=client)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "tarefa_nao_encontrada"
     window = api_client.get(
         "/api/tarefas?vencimento_de=2026-06-22&vencimento_ate=2026-06-22&departamento=fiscal",
         headers=office,

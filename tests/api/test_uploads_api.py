@@ -104,10 +104,12 @@ def test_client_token_is_confined_to_its_empresa(api_client, seeded) -> None:  #
         from app.services.tokens import create_token
 
         _, token_b = create_token(s, name="cliente-b", scope="empresa", empresa_id=seeded["b"])
-    assert api_client.get(f"/api/uploads/{uid}", headers=auth(token_b)).status_code == 403
-    assert api_client.get(f"/api/documentos/{doc_id}", headers=auth(token_b)).status_code == 403
+    r = api_client.get(f"/api/uploads/{uid}", headers=auth(token_b))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "upload_nao_encontrado"
+    r = api_client.get(f"/api/documentos/{doc_id}", headers=auth(token_b))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "documento_nao_encontrado"
     r = api_client.get(f"/api/documentos/{doc_id}/download", headers=auth(token_b))
-    assert r.status_code == 403
+    assert r.status_code == 404 and r.json()["error"]["code"] == "documento_nao_encontrado"
 
 
 def test_bad_files_never_answer_500(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
@@ -223,7 +225,7 @@ def test_uploads_are_listed_and_each_received_file_downloads_as_received(
     r = api_client.get(
         f"/api/uploads/{other_uid}/arquivos/0/download", headers=auth(seeded["client"])
     )
-    assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"
+    assert r.status_code == 404 and r.json()["error"]["code"] == "upload_nao_encontrado"
     r = api_client.get(f"/api/uploads/{uid}/arquivos/99/download", headers=auth(seeded["client"]))
     assert r.status_code == 404 and r.json()["error"]["code"] == "arquivo_nao_encontrado"
     r = api_client.get("/api/uploads/999999/arquivos/0/download", headers=auth(seeded["office"]))

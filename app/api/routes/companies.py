@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.schemas import EmpresaOut, PrincipalOut
-from app.errors import NotFound
+from app.api.scope import EMPRESA, ensure_visible
 from models import Empresa
 
 router = APIRouter(tags=["empresas"])
@@ -30,9 +30,9 @@ def list_empresas(principal: CurrentPrincipal, session: DbSession) -> list[Empre
 
 @router.get("/api/empresas/{empresa_id}", response_model=EmpresaOut)
 def get_empresa(empresa_id: int, principal: CurrentPrincipal, session: DbSession) -> Empresa:
-    """One empresa (403 outside the caller's scope)."""
-    principal.check_empresa(empresa_id)
+    """One empresa (404 for a client token, as if missing, when it is another empresa)."""
+    ensure_visible(principal, empresa_id, EMPRESA)
     row = session.get(Empresa, empresa_id)
     if row is None:
-        raise NotFound("Empresa não encontrada.", code="empresa_nao_encontrada")
+        raise EMPRESA.error()
     return row

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from app.api.deps import CurrentPrincipal, DbSession
+from app.api.scope import DOCUMENTO, ensure_visible
 from app.fiscal.competencia import Competencia
 from app.services.documents_admin import (
     delete_document,
@@ -109,7 +110,7 @@ def list_documentos(
 def get_documento(document_id: int, principal: CurrentPrincipal, session: DbSession) -> Any:
     """One document and its events."""
     doc = get_document(session, document_id=document_id)
-    principal.check_empresa(doc.empresa_id)
+    ensure_visible(principal, doc.empresa_id, DOCUMENTO)
     events = session.scalars(
         select(FiscalEvent)
         .where(FiscalEvent.empresa_id == doc.empresa_id, FiscalEvent.chave == doc.chave)
@@ -125,7 +126,7 @@ def download_documento(document_id: int, principal: CurrentPrincipal, session: D
     """A signed URL of the stored XML that expires (files are never public, guide §8)."""
     ttl = get_settings().SIGNED_URL_TTL_SECONDS
     doc = get_document(session, document_id=document_id)
-    principal.check_empresa(doc.empresa_id)
+    ensure_visible(principal, doc.empresa_id, DOCUMENTO)
     url, _ = document_download_url(
         session, storage=get_storage(), document_id=document_id, expires_in=ttl
     )

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.schemas import IsoDateTime
+from app.api.scope import GUIA, ensure_visible
 from app.errors import InvalidInput, NotFound
 from app.services import guides, protocol
 from app.services.tokens import Principal, require_office
@@ -95,8 +96,8 @@ def _out(g: Guide) -> GuideOut:
 def _scoped(session: DbSession, principal: Principal, guide_id: int) -> Guide:
     guide = session.get(Guide, guide_id)
     if guide is None:
-        raise NotFound("Guia não encontrada.", code="guia_nao_encontrada")
-    principal.check_empresa(guide.empresa_id)
+        raise GUIA.error()
+    ensure_visible(principal, guide.empresa_id, GUIA)
     return guide
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.routes.tarefas import read_upload
+from app.api.scope import SOLICITACAO, ensure_visible
 from app.errors import InvalidInput
 from app.fiscal.competencia import Competencia
 from app.services.requests import (
@@ -65,7 +66,7 @@ class FaltamIn(ObservacaoIn):
 
 def _out(session: Session, request_id: int, principal: Principal) -> SolicitacaoOut:
     req, items = get_request(session, request_id=request_id)
-    principal.check_empresa(req.empresa_id)
+    ensure_visible(principal, req.empresa_id, SOLICITACAO)
     return SolicitacaoOut(
         id=req.id,
         empresa_id=req.empresa_id,

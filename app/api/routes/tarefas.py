@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.schemas import IsoDate
+from app.api.scope import TAREFA, ensure_visible
 from app.errors import InvalidInput
 from app.fiscal.competencia import Competencia
 from app.services.requests import store_file
@@ -123,9 +124,9 @@ def list_route(
 
 @router.get("/api/tarefas/{tarefa_id}", response_model=TarefaOut)
 def get_route(tarefa_id: int, principal: CurrentPrincipal, session: DbSession) -> TarefaOut:
-    """One tarefa (403 outside the caller's scope)."""
+    """One tarefa (404 for a client token, as if missing, when it is another empresa's)."""
     view = get_tarefa(session, tarefa_id=tarefa_id)
-    principal.check_empresa(view.tarefa.empresa_id)
+    ensure_visible(principal, view.tarefa.empresa_id, TAREFA)
     return _out(view)
 
 

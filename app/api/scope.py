@@ -1,0 +1,53 @@
+"""Per-object scope without an existence oracle.
+
+A client token (one empresa) asking for another empresa's object by id gets exactly the answer
+of an id that does not exist — the same 404, code and message — so ids of other empresas cannot
+be probed. Office tokens see every object. Acting on a *collection* of another empresa
+(``?empresa_id=`` of a listing, an upload for it) stays a 403 ``empresa_fora_do_escopo``
+(:meth:`Principal.check_empresa`): it answers the same for existing and unknown empresas, so it
+reveals nothing, and office-only routes stay a 403 ``somente_escritorio`` for any client.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from app.errors import NotFound
+from app.services.tokens import Principal
+
+__all__ = [
+    "DOCUMENTO",
+    "EMPRESA",
+    "GUIA",
+    "SOLICITACAO",
+    "TAREFA",
+    "UPLOAD",
+    "Missing",
+    "ensure_visible",
+]
+
+
+class Missing(NamedTuple):
+    """The 404 of a kind of object: the very message and code a missing id answers with."""
+
+    message: str
+    code: str
+
+    def error(self) -> NotFound:
+        """A fresh NotFound of this kind."""
+        return NotFound(self.message, code=self.code)
+
+
+# The same text as the services' own NotFound for a missing id (tests compare the two answers).
+EMPRESA = Missing("Empresa não encontrada.", "empresa_nao_encontrada")
+DOCUMENTO = Missing("Documento não encontrado.", "documento_nao_encontrado")
+UPLOAD = Missing("Envio não encontrado.", "upload_nao_encontrado")
+GUIA = Missing("Guia não encontrada.", "guia_nao_encontrada")
+TAREFA = Missing("Tarefa não encontrada.", "tarefa_nao_encontrada")
+SOLICITACAO = Missing("Solicitação não encontrada.", "solicitacao_nao_encontrada")
+
+
+def ensure_visible(principal: Principal, empresa_id: int, missing: Missing) -> None:
+    """Raise ``missing`` (404) unless the caller may see an object of ``empresa_id``."""
+    if not principal.is_office and principal.empresa_id != empresa_id:
+        raise missing.error()

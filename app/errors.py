@@ -20,7 +20,7 @@ one handler (``app.api.main``); tasks let errors propagate so Prefect records an
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "AppError",
@@ -31,6 +31,14 @@ __all__ = [
     "IntegrationError",
     "InvalidDocument",
     "InvalidInput",
+    "MISSING_DOCUMENTO",
+    "MISSING_EMPRESA",
+    "MISSING_GUIA",
+    "MISSING_NOTIFICACAO",
+    "MISSING_SOLICITACAO",
+    "MISSING_TAREFA",
+    "MISSING_UPLOAD",
+    "Missing",
     "NotFound",
     "PermissionDenied",
     "StorageError",
@@ -79,6 +87,28 @@ class InvalidDocument(DomainError):
 class NotFound(DomainError):
     code = "nao_encontrado"
     http_status = 404
+
+
+class Missing(NamedTuple):
+    """The 404 of one kind of object: the message and code every lookup of that kind answers
+    with when an id does not exist — and the API when a client token asks for another
+    empresa's object (no existence oracle, ``app.api.scope``)."""
+
+    message: str
+    code: str
+
+    def error(self) -> NotFound:
+        """A fresh NotFound of this kind."""
+        return NotFound(self.message, code=self.code)
+
+
+MISSING_EMPRESA = Missing("Empresa não encontrada.", "empresa_nao_encontrada")
+MISSING_DOCUMENTO = Missing("Documento não encontrado.", "documento_nao_encontrado")
+MISSING_UPLOAD = Missing("Envio não encontrado.", "upload_nao_encontrado")
+MISSING_GUIA = Missing("Guia não encontrada.", "guia_nao_encontrada")
+MISSING_TAREFA = Missing("Tarefa não encontrada.", "tarefa_nao_encontrada")
+MISSING_SOLICITACAO = Missing("Solicitação não encontrada.", "solicitacao_nao_encontrada")
+MISSING_NOTIFICACAO = Missing("Notificação não encontrada.", "notificacao_nao_encontrada")
 
 
 class Conflict(DomainError):

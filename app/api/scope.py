@@ -10,9 +10,15 @@ reveals nothing, and office-only routes stay a 403 ``somente_escritorio`` for an
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-from app.errors import NotFound
+from app.errors import (
+    MISSING_DOCUMENTO,
+    MISSING_EMPRESA,
+    MISSING_GUIA,
+    MISSING_SOLICITACAO,
+    MISSING_TAREFA,
+    MISSING_UPLOAD,
+    Missing,
+)
 from app.services.tokens import Principal
 
 __all__ = [
@@ -27,24 +33,13 @@ __all__ = [
 ]
 
 
-class Missing(NamedTuple):
-    """The 404 of a kind of object: the very message and code a missing id answers with."""
-
-    message: str
-    code: str
-
-    def error(self) -> NotFound:
-        """A fresh NotFound of this kind."""
-        return NotFound(self.message, code=self.code)
-
-
-# The same text as the services' own NotFound for a missing id (tests compare the two answers).
-EMPRESA = Missing("Empresa não encontrada.", "empresa_nao_encontrada")
-DOCUMENTO = Missing("Documento não encontrado.", "documento_nao_encontrado")
-UPLOAD = Missing("Envio não encontrado.", "upload_nao_encontrado")
-GUIA = Missing("Guia não encontrada.", "guia_nao_encontrada")
-TAREFA = Missing("Tarefa não encontrada.", "tarefa_nao_encontrada")
-SOLICITACAO = Missing("Solicitação não encontrada.", "solicitacao_nao_encontrada")
+# The kinds' 404s are defined once, in app.errors, and raised by the services for missing ids.
+EMPRESA = MISSING_EMPRESA
+DOCUMENTO = MISSING_DOCUMENTO
+UPLOAD = MISSING_UPLOAD
+GUIA = MISSING_GUIA
+TAREFA = MISSING_TAREFA
+SOLICITACAO = MISSING_SOLICITACAO
 
 
 def ensure_visible(principal: Principal, empresa_id: int, missing: Missing) -> None:

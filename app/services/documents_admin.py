@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidDocument, InvalidInput, NotFound, StorageError
+from app.errors import MISSING_DOCUMENTO, InvalidDocument, InvalidInput, NotFound, StorageError
 from app.fiscal.nfe import parse_bytes, validate
 from app.services import audit
 from app.services.documents_events import apply_pending_events
@@ -49,7 +49,7 @@ def get_document(session: Session, *, document_id: int) -> FiscalDocument:
     """One document; NotFound when absent."""
     doc = session.get(FiscalDocument, document_id)
     if doc is None:
-        raise NotFound("Documento não encontrado.", code="documento_nao_encontrado")
+        raise MISSING_DOCUMENTO.error()
     return doc
 
 

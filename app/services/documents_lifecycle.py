@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound
+from app.errors import MISSING_UPLOAD
 from app.services.documents import pending_file_ids
 from app.services.documents_events import apply_pending_events
 from models import Upload, UploadFile
@@ -42,7 +42,7 @@ def start_upload(
     """Mark the upload as processing and split its pending files into batches of ids."""
     upload = session.get(Upload, upload_id)
     if upload is None:
-        raise NotFound("Envio não encontrado.", code="upload_nao_encontrado")
+        raise MISSING_UPLOAD.error()
     ids = pending_file_ids(session, upload_id=upload_id)
     if ids and upload.status != "processando":
         upload.status = "processando"
@@ -53,7 +53,7 @@ def finish_upload(session: Session, *, upload_id: int) -> dict[str, Any]:
     """Apply pending events of the empresa, then record the upload's final status and summary."""
     upload = session.get(Upload, upload_id)
     if upload is None:
-        raise NotFound("Envio não encontrado.", code="upload_nao_encontrado")
+        raise MISSING_UPLOAD.error()
     # Concurrent batches/uploads may each miss the other's uncommitted document or event:
     # one empresa-wide pass after every batch committed closes that gap.
     apply_pending_events(session, empresa_id=upload.empresa_id)

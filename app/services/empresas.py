@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import MISSING_EMPRESA, Conflict, InvalidInput
 from app.fiscal.cnpj import is_valid_cnpj, normalize_cnpj
 from app.fiscal.competencia import Competencia
 from app.fiscal.holidays_local import uf_for_ibge
@@ -136,7 +136,7 @@ def update_empresa(
     """Apply changes; a regime/characteristics change re-derives obligations from ``vigencia``."""
     emp = session.get(Empresa, empresa_id, with_for_update=True)
     if emp is None:
-        raise NotFound("Empresa não encontrada.", code="empresa_nao_encontrada")
+        raise MISSING_EMPRESA.error()
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise InvalidInput(

@@ -29,7 +29,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, DomainError, InvalidInput, NotFound
+from app.errors import MISSING_GUIA, Conflict, DomainError, InvalidInput
 from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import load_catalogue
 from app.fiscal.simples import calculate_das
@@ -520,7 +520,7 @@ def register_document(
     """Register the official amount and barcode/PIX/PDF of a guide → ``pronta`` (audited)."""
     guide = session.get(Guide, guide_id, with_for_update=True)
     if guide is None:
-        raise NotFound("Guia não encontrada.", code="guia_nao_encontrada")
+        raise MISSING_GUIA.error()
     if guide.status not in EDITABLE_STATUSES:
         raise Conflict(
             f"A guia já foi enviada (status {guide.status}); use o reenvio após corrigir.",

@@ -32,7 +32,7 @@ from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidInput, NotFound
+from app.errors import MISSING_EMPRESA, InvalidInput
 from app.fiscal.competencia import Competencia
 from app.services import audit
 from models import Empresa, FiscalDocument, PayrollEntry, RevenueEntry
@@ -200,7 +200,7 @@ def recompute(
     }
     missing = empresa_ids - empresas.keys()
     if missing:
-        raise NotFound("Empresa não encontrada.", code="empresa_nao_encontrada")
+        raise MISSING_EMPRESA.error()
     key = tuple_(FiscalDocument.empresa_id, FiscalDocument.competencia)
     docs = session.execute(
         select(
@@ -399,7 +399,7 @@ def set_entry(
     if anexo not in {"I", "II", "III", "IV", "V"}:
         raise InvalidInput(f"Anexo inválido: {anexo!r}.", code="anexo_invalido")
     if session.get(Empresa, empresa_id) is None:
-        raise NotFound("Empresa não encontrada.", code="empresa_nao_encontrada")
+        raise MISSING_EMPRESA.error()
     comp = str(Competencia.parse(competencia))
     value = _check_amount(amount, allow_negative=source == "ajuste")
     row = session.scalar(
@@ -435,7 +435,7 @@ def set_payroll(
 ) -> PayrollEntry:
     """Declare the payroll of a month (Fator R, LC 123/2006 art. 18 § 24); audited."""
     if session.get(Empresa, empresa_id) is None:
-        raise NotFound("Empresa não encontrada.", code="empresa_nao_encontrada")
+        raise MISSING_EMPRESA.error()
     comp = str(Competencia.parse(competencia))
     value = _check_amount(amount, allow_negative=False)
     row = session.scalar(

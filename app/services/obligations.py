@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import MISSING_EMPRESA, Conflict, InvalidInput, NotFound
 from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import Catalogue, Regime, load_catalogue
 from app.fiscal.obligations import Obligation as Rule
@@ -283,7 +283,7 @@ def assign_empresa(
     """Re-derive one empresa's automatic obligations from competência ``effective`` on."""
     emp = session.get(Empresa, empresa_id)
     if emp is None:
-        raise NotFound("Empresa não encontrada.", code="empresa_nao_encontrada")
+        raise MISSING_EMPRESA.error()
     obligations = active_obligations(session)
     desired = _desired(emp.regime, _traits_of(emp), obligations.values()) if emp.active else set()
     eff, before = str(effective), str(effective.prev())
@@ -380,7 +380,7 @@ def set_company_obligation(
     if ob is None:
         raise NotFound(f"Obrigação desconhecida: {code}.", code="obrigacao_desconhecida")
     if session.get(Empresa, empresa_id) is None:
-        raise NotFound("Empresa não encontrada.", code="empresa_nao_encontrada")
+        raise MISSING_EMPRESA.error()
     if overrides is not None:
         staff = overrides.get("responsible_staff_id")
         if staff is not None and not isinstance(staff, int):

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, NotFound
+from app.errors import MISSING_NOTIFICACAO, Conflict
 from app.services import audit
 from models import Contact, Notification, Staff
 
@@ -210,7 +210,7 @@ def requeue(
     """Put a failed notification back in the queue with fresh attempts (audited)."""
     row = session.get(Notification, notification_id, with_for_update=True)
     if row is None:
-        raise NotFound("Notificação não encontrada.", code="notificacao_nao_encontrada")
+        raise MISSING_NOTIFICACAO.error()
     if row.status not in REQUEUEABLE_STATUSES:
         raise Conflict(
             f"Só notificações com falha podem ser reenfileiradas (situação atual: {row.status}).",

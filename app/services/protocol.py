@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import MISSING_GUIA, Conflict, InvalidInput
 from app.services import audit, outbox
 from app.services.files import store_file
 from app.services.guide_pdf import GuidePdfData, render_guide_pdf
@@ -229,7 +229,7 @@ def send(session: Session, *, guide_ids: Sequence[int]) -> dict[str, int]:
 def _guide(session: Session, guide_id: int) -> Guide:
     guide = session.get(Guide, guide_id, with_for_update=True)
     if guide is None:
-        raise NotFound("Guia não encontrada.", code="guia_nao_encontrada")
+        raise MISSING_GUIA.error()
     return guide
 
 

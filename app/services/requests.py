@@ -32,7 +32,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import MISSING_SOLICITACAO, Conflict, InvalidInput, NotFound
 from app.fiscal.competencia import Competencia
 from app.services import audit, outbox
 from app.services.files import store_file
@@ -327,7 +327,7 @@ def send_reminders(
 def _load(session: Session, request_id: int) -> DocumentRequest:
     row = session.get(DocumentRequest, request_id, with_for_update=True)
     if row is None:
-        raise NotFound("Solicitação não encontrada.", code="solicitacao_nao_encontrada")
+        raise MISSING_SOLICITACAO.error()
     return row
 
 
@@ -335,7 +335,7 @@ def get_request(session: Session, *, request_id: int) -> tuple[DocumentRequest, 
     """A request and its items, or NotFound."""
     row = session.get(DocumentRequest, request_id)
     if row is None:
-        raise NotFound("Solicitação não encontrada.", code="solicitacao_nao_encontrada")
+        raise MISSING_SOLICITACAO.error()
     items = session.scalars(
         select(RequestItem).where(RequestItem.request_id == request_id).order_by(RequestItem.id)
     )

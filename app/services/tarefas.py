@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import MISSING_TAREFA, Conflict, InvalidInput
 from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import due_date, internal_target_date, is_generated_for
 from app.services import audit, outbox
@@ -323,14 +323,14 @@ def get_tarefa(session: Session, *, tarefa_id: int) -> TarefaView:
     """One tarefa with names, or NotFound."""
     row = session.execute(_view_query().where(Tarefa.id == tarefa_id)).first()
     if row is None:
-        raise NotFound("Tarefa não encontrada.", code="tarefa_nao_encontrada")
+        raise MISSING_TAREFA.error()
     return TarefaView(*row)
 
 
 def _lock(session: Session, tarefa_id: int) -> Tarefa:
     row = session.get(Tarefa, tarefa_id, with_for_update=True)
     if row is None:
-        raise NotFound("Tarefa não encontrada.", code="tarefa_nao_encontrada")
+        raise MISSING_TAREFA.error()
     if row.status == "concluida":
         raise Conflict("A tarefa já foi concluída.", code="tarefa_ja_concluida")
     if row.status == "dispensada":

@@ -34,7 +34,7 @@ from typing import IO, Any, cast
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidInput, NotFound
+from app.errors import MISSING_EMPRESA, MISSING_UPLOAD, InvalidInput
 from app.services.documents_bulk import recordset, rows_json
 from app.services.ziputil import ZipEntry, ZipLimits, is_zip, iter_zip
 from app.storage.base import Storage
@@ -354,7 +354,7 @@ def receive_upload(
 ) -> Upload:
     """Store every file (zips expanded), record the upload and its files; return the Upload."""
     if session.get(Empresa, empresa_id) is None:
-        raise NotFound("Empresa não encontrada.", code="empresa_nao_encontrada")
+        raise MISSING_EMPRESA.error()
     upload = Upload(empresa_id=empresa_id, uploaded_by=uploaded_by[:200], status="recebido")
     session.add(upload)
     session.flush()
@@ -401,7 +401,7 @@ def mark_triggered(
     """Record the flow run that processes the upload (or why none was started)."""
     upload = session.get(Upload, upload_id)
     if upload is None:
-        raise NotFound("Envio não encontrado.", code="upload_nao_encontrado")
+        raise MISSING_UPLOAD.error()
     upload.flow_run_id = flow_run_id
     if warning:
         upload.summary = {**upload.summary, "aviso": warning}
@@ -430,7 +430,7 @@ def upload_status(
     """The upload, counts per file status and a page of per-file results."""
     upload = session.get(Upload, upload_id)
     if upload is None:
-        raise NotFound("Envio não encontrado.", code="upload_nao_encontrado")
+        raise MISSING_UPLOAD.error()
     counts = dict(
         session.execute(
             select(UploadFile.status, func.count())

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy import Table
 
-__all__ = ["json_ready", "recordset", "rows_json"]
+__all__ = ["recordset", "rows_json"]
 
 
 @cache
 def _sql_type(table: Table, column: str) -> str:
-    # SQLAlchemy is imported here, not at module level: the ingest workers import this module
-    # for json_ready only, and SQLAlchemy costs them ~1 s of start-up.
+    # SQLAlchemy is imported here, not at module level: importing this module must stay cheap
+    # for processes that only build rows (SQLAlchemy costs ~1 s of start-up).
     from sqlalchemy.dialects import postgresql
 
     return str(table.c[column].type.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
@@ -48,25 +48,6 @@ def _default(value: Any) -> str:
     if isinstance(value, frozenset | set):
         return sorted(value)  # type: ignore[return-value]
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-# A tuple built once: ``A | B`` in the loop would build a union object per value, and
-# isinstance() against a union is several times slower than against a tuple.
-_CONVERTED = (Decimal, datetime, date, frozenset, set)
-# Exact types that never need converting: isinstance() on them is False anyway, but a miss costs
-# a ``__class__`` lookup per candidate type, so most values skip it (one set lookup instead).
-_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None), list, dict})
-
-
-def json_ready(row: dict[str, Any]) -> dict[str, Any]:
-    """The row with Decimals/datetimes as the strings :func:`rows_json` would send (in place).
-
-    Worker processes return rows this way: strings pickle ~20x faster than Decimal/datetime.
-    """
-    for key, value in row.items():
-        if type(value) not in _PLAIN and isinstance(value, _CONVERTED):
-            row[key] = _default(value)
-    return row
 
 
 def rows_json(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:

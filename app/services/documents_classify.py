@@ -28,7 +28,6 @@ from app.errors import AppError, InvalidDocument, StorageError
 from app.fiscal.nfe import DocumentKind, DocumentStatus, match_company, parse_bytes, validate
 from app.fiscal.nfe.schemas import SCHEMAS, get_schema
 from app.services.content_reader import ContentRef, gone_code, read_local
-from app.services.documents_bulk import json_ready
 from app.services.documents_rows import (
     DOCUMENT_KINDS,
     document_values,
@@ -99,7 +98,7 @@ class Classified:
     error_message: str | None = None
     warnings: list[dict[str, str]] = field(default_factory=list)
     chave: str | None = None
-    # fiscal_documents or fiscal_events row, Decimals/datetimes as strings (``json_ready``)
+    # fiscal_documents or fiscal_events row, JSON-ready (``app.services.documents_rows``)
     values: dict[str, Any] | None = None
     embedded_event: dict[str, Any] | None = None  # a cancellation carried inside nfeProc
 
@@ -142,19 +141,16 @@ def _classify(out: Classified, job: Job, cnpj: str, empresa_id: int, now: dateti
             # (optional in retEvento): keep it; it can only ever apply to this empresa's own
             # document with that chave, so nothing foreign is ever changed.
             out.warnings.append(EVENT_UNLINKED)
-        out.status, out.values = "evento", json_ready(values)
+        out.status, out.values = "evento", values
     elif doc.kind in DOCUMENT_KINDS:
         if direction is None:
             out.quarantine("documento_de_outra_empresa")
             return
         out.status = "documento"
-        out.values = json_ready(
-            document_values(
-                doc, empresa_id=empresa_id, direction=direction, stored_file_id=sid, now=now
-            )
+        out.values = document_values(
+            doc, empresa_id=empresa_id, direction=direction, stored_file_id=sid, now=now
         )
-        if ev := embedded_cancel_values(doc, empresa_id=empresa_id, stored_file_id=sid):
-            out.embedded_event = json_ready(ev)
+        out.embedded_event = embedded_cancel_values(doc, empresa_id=empresa_id, stored_file_id=sid)
     else:
         out.quarantine("documento_nao_fiscal", "XML não é um documento fiscal reconhecido.")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -9,12 +11,13 @@ import pytest
 from lxml import etree
 
 from app.errors import InvalidDocument
-from app.fiscal.chave import chave_dv
+from app.fiscal.chave import chave_dv, parse_chave
 from app.fiscal.cnpj import mod11_dv
 from app.fiscal.generator import embed_cancellation, make_cancel_event, make_nfe
 from app.fiscal.nfe import DocumentStatus, parse_bytes, validate
+from app.fiscal.nfe.validation import CHAVE_CHECKS, _check_chave
 from app.fiscal.nfe.xpaths import SEP
-from app.services.documents_bulk import json_ready
+from app.services.documents_classify import Job, classify
 from app.services.documents_rows import OFFICE_TZ, competencia_of
 
 EMIT = "11222333000181"
@@ -91,19 +94,25 @@ def test_mod11_dv_generic_and_ascii_paths_agree() -> None:
     assert chave_dv("5206043300991100250655012000000780026730161") == 5  # MOC worked example
 
 
-def test_json_ready_converts_subclasses_and_keeps_plain_values() -> None:
-    class Moment(datetime):
-        pass
-
-    moment = Moment(2026, 3, 1, 10, tzinfo=UTC)
-    row = {"a": moment, "b": Decimal("1.50"), "c": "x", "d": None, "e": frozenset({"2", "1"})}
-    assert json_ready(row) == {
-        "a": "2026-03-01T10:00:00+00:00",
-        "b": "1.50",
-        "c": "x",
-        "d": None,
-        "e": ["1", "2"],
-    }
+def test_classified_rows_are_plain_json() -> None:
+    # Rows leave the workers as JSON-ready values: no Decimal/datetime reaches the pickle or
+    # needs converting in the flow (json.dumps without a default would raise on them).
+    now = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    nfe = make_nfe(EMIT, DEST, "2026-03", value=Decimal("10.50"))
+    chave = parse_bytes(nfe)[1].chave
+    cancel = make_cancel_event(chave)
+    outs = [
+        classify(Job(i, i, data), cnpj=EMIT, empresa_id=1, now=now)
+        for i, data in enumerate((nfe, cancel, embed_cancellation(nfe, cancel)))
+    ]
+    assert [o.status for o in outs] == ["documento", "evento", "documento"]
+    rows = [outs[0].values, outs[1].values, outs[2].values, outs[2].embedded_event]
+    assert json.loads(json.dumps(rows)) == rows
+    doc, event = rows[0], rows[1]
+    assert doc["total"] == "10.50" and doc["issued_at"].startswith("2026-03-")
+    assert doc["validation"]["validado_em"] == "2026-03-01T10:00:00+00:00"
+    assert datetime.fromisoformat(event["event_at"]).tzinfo is not None
+    assert rows[3]["tp_evento"] == "110111" and rows[2]["status"] == "cancelada"
 
 
 def test_competencia_matches_strftime() -> None:
@@ -111,3 +120,79 @@ def test_competencia_matches_strftime() -> None:
         issued = datetime(year, 6, 15, 12, tzinfo=timezone(timedelta(hours=-3)))
         assert competencia_of(issued) == issued.astimezone(OFFICE_TZ).strftime("%Y-%m")
     assert competencia_of(None) is None
+
+
+_CONTROL = [b for b in range(32) if b not in b"\t\n\r"]
+_PLACES = [
+    b"<a>x%sy</a>",
+    b'<a b="x%sy"/>',
+    b"<a><!-- x%sy --></a>",
+    b"<a><![CDATA[x%sy]]></a>",
+    b'<a b="1"%s c="2"/>',
+    b"<a><?pi x%sy?></a>",
+    b'<?xml version="1.0"?>%s<a/>',
+    b"<a/>%s",
+    b'<!DOCTYPE a [<!ENTITY e "x">]><a>%s</a>',
+]
+
+
+@pytest.mark.parametrize("place", _PLACES)
+def test_a_control_byte_anywhere_in_the_first_4096_bytes_is_binary(place: bytes) -> None:
+    # The sniff runs only when the file is refused anyway: this proves libxml2 refuses every
+    # control byte wherever it is, so no file with one is ever accepted and the code is stable.
+    for byte in _CONTROL:
+        with pytest.raises(InvalidDocument) as exc:
+            parse_bytes(place.replace(b"%s", bytes([byte])))
+        assert exc.value.code == "nao_e_xml", (place, byte)
+
+
+def test_blank_prefix_longer_than_the_quick_look_still_finds_the_root() -> None:
+    body = make_nfe(EMIT, DEST, items=3).split(b"?>", 1)[1]  # no declaration: blanks may lead
+    assert parse_bytes(b" " * 200 + body)[1].fields["n_itens"] == 3
+    with pytest.raises(InvalidDocument) as exc:
+        parse_bytes(b" " * 200 + b"nota fiscal")
+    assert exc.value.code == "nao_e_xml"
+
+
+def _table_findings(doc) -> list[str]:  # type: ignore[no-untyped-def]
+    """CHAVE_CHECKS applied one by one (what _check_chave answered before its fast path)."""
+    chave = parse_chave(doc.fields["chave"])
+    return [
+        f"{label}: documento {value!r}"
+        for label, needs, doc_value, chave_value in CHAVE_CHECKS
+        if any(doc.fields.get(n) for n in needs.split("|"))
+        and (value := doc_value(doc.fields)) != chave_value(chave)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "flagged"),
+    [
+        (None, None, False),
+        ("cuf", "41", True),
+        ("dh_emi", "2026-04-10T10:00:00-03:00", True),
+        ("emit_cnpj", "11222333000262", True),
+        ("modelo", "65", True),
+        ("serie", "2", True),
+        ("numero", "77", True),
+        ("tp_emis", "9", True),
+        ("prot_chave", "3" * 44, True),
+        ("serie", "", False),  # empty: the table skips the check
+        ("tp_emis", None, False),  # absent: skipped too
+        ("emit_cnpj", None, False),
+    ],
+)
+def test_chave_fast_path_finds_what_the_table_finds(
+    field: str | None, value: str | None, flagged: bool
+) -> None:
+    _, doc = parse_bytes(make_nfe(EMIT, DEST, "2026-03"))
+    fields = dict(doc.fields)
+    if field is not None:
+        if value is None:
+            fields.pop(field, None)
+        else:
+            fields[field] = value
+    doc = replace(doc, fields=fields)
+    found = [i.detail for i in _check_chave(doc) if not i.detail.startswith("Id ")]
+    assert found == _table_findings(doc)
+    assert bool(found) is flagged

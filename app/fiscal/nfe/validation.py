@@ -83,6 +83,29 @@ _CHAVE_CHECKS_SPLIT = _split_needs(CHAVE_CHECKS)
 _EVENT_CHECKS_SPLIT = _split_needs(EVENT_CHECKS)
 
 
+def _agrees(f: Mapping[str, Any], key: str) -> bool:
+    """True when every field CHAVE_CHECKS compares is present and equals its part of ``key``.
+
+    The common case in one string comparison (the chave's first 35 characters are exactly
+    cUF, AAMM, CNPJ/CPF, modelo, série, número and tpEmis, in CHAVE_CHECKS order); False sends
+    the document through the table, which names each disagreeing field.
+    """
+    try:
+        own = (
+            f["cuf"]
+            + _aamm(f)
+            + _doc_cnpj(f)
+            + f["modelo"]
+            + f["serie"].zfill(3)
+            + f["numero"].zfill(9)
+            + f["tp_emis"]
+        )
+    except KeyError:
+        return False
+    prot = f.get("prot_chave")
+    return own == key[:35] and (not prot or prot == key)
+
+
 def _check_chave(parsed: ParsedDocument) -> list[Issue]:
     f = parsed.fields
     raw = f.get("chave")
@@ -94,12 +117,14 @@ def _check_chave(parsed: ParsedDocument) -> list[Issue]:
         return [issue(exc.code, raw)]
     out: list[Issue] = []
     is_event = parsed.kind is DocumentKind.EVENTO_NFE
-    checks = _EVENT_CHECKS_SPLIT if is_event else _CHAVE_CHECKS_SPLIT
-    for label, needs, doc_value, chave_value in checks:
-        if any(map(f.get, needs)) and (value := doc_value(f)) != chave_value(chave):
-            out.append(issue("chave_inconsistente", f"{label}: documento {value!r}"))
+    key = chave.chave
+    if is_event or not _agrees(f, key):  # the table, for the precise finding(s)
+        checks = _EVENT_CHECKS_SPLIT if is_event else _CHAVE_CHECKS_SPLIT
+        for label, needs, doc_value, chave_value in checks:
+            if any(map(f.get, needs)) and (value := doc_value(f)) != chave_value(chave):
+                out.append(issue("chave_inconsistente", f"{label}: documento {value!r}"))
     prefix = _ID_PREFIX.get(parsed.kind)
-    if prefix and f.get("id") != prefix + chave.chave:
+    if prefix and f.get("id") != prefix + key:
         out.append(issue("chave_inconsistente", f"Id {f.get('id', '')!r}"))
     if parsed.kind is DocumentKind.EVENTO_NFE and f.get("id"):
         expected = (

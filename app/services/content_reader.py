@@ -25,7 +25,8 @@ import threading
 import zipfile
 import zlib
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from operator import attrgetter
 from typing import IO, Any
 
 from app.errors import StorageError
@@ -64,6 +65,14 @@ class ContentRef:
     offset: int | None = None
     csize: int | None = None
     method: int | None = None
+
+    def __reduce__(self) -> tuple[type[ContentRef], tuple[Any, ...]]:
+        # Pickled as a tuple of its fields (one per document to a pool worker): the default
+        # state dict of a slots dataclass pickles and loads ~2.5x slower.
+        return ContentRef, _REF_FIELDS(self)
+
+
+_REF_FIELDS = attrgetter(*(f.name for f in fields(ContentRef)))
 
 
 class _LocalFiles:

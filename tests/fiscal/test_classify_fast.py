@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -17,7 +18,8 @@ from app.fiscal.generator import embed_cancellation, make_cancel_event, make_nfe
 from app.fiscal.nfe import DocumentStatus, parse_bytes, validate
 from app.fiscal.nfe.validation import CHAVE_CHECKS, _check_chave
 from app.fiscal.nfe.xpaths import SEP
-from app.services.documents_classify import Job, classify
+from app.services.content_reader import ContentRef
+from app.services.documents_classify import Classified, Job, classify
 from app.services.documents_rows import OFFICE_TZ, competencia_of
 
 EMIT = "11222333000181"
@@ -196,3 +198,17 @@ def test_chave_fast_path_finds_what_the_table_finds(
     found = [i.detail for i in _check_chave(doc) if not i.detail.startswith("Id ")]
     assert found == _table_findings(doc)
     assert bool(found) is flagged
+
+
+def test_pool_messages_survive_pickling_whole() -> None:
+    # Job, ContentRef and Classified pickle as tuples of their fields (speed); nothing is lost.
+    ref = ContentRef("k", "ab" * 32, 10, "/tmp/lote.zip", "a.xml", 120, 7, 8)
+    out = Classified(3, "documento", None, None, [{"code": "x", "message": "y"}], "1" * 44)
+    out.values, out.embedded_event = {"chave": "1" * 44, "total": "1.00"}, {"tp_evento": "110111"}
+    for value in (
+        Job(1, 2, ref),
+        Job(4, None, b"<a/>"),
+        out,
+        Classified(5).quarantine("nao_e_xml"),
+    ):
+        assert pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL)) == value

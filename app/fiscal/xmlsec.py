@@ -40,12 +40,34 @@ _DOCTYPE_RE = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r")
 _NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
 _SNIFF_BYTES = 4096
+_UTF32_BOMS: tuple[bytes, ...] = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+# Declared encodings accepted: those that keep ASCII's bytes, so the raw-byte DOCTYPE check sees
+# ``<!DOCTYPE`` as written (UTF-16 is accepted with a BOM only: decoded before the check). In
+# UTF-16/32 without a BOM, UTF-7, ISO-2022-*, EBCDIC… a DOCTYPE hides from a byte search.
+_ENCODINGS = frozenset(
+    {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1",
+     "latin-1", "iso-8859-15", "windows-1252", "cp1252", "utf-16", "utf-16le", "utf-16be"}
+)  # fmt: skip
+_DECLARED_RE = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 _local = threading.local()
+
+
+class _NoLoads(etree.Resolver):
+    """Every external load (DTD, parameter entity, XInclude) resolves to nothing.
+
+    Defence in depth: a DOCTYPE never reaches the parser (refused on the raw bytes, and the
+    encodings that could hide one are refused), but libxml2 would otherwise open local files
+    for external parameter entities even with ``load_dtd=False`` and ``no_network=True``.
+    """
+
+    # lxml calls resolve(url, public_id, context); its stubs omit the context argument.
+    def resolve(self, system_url: str, public_id: str, context: object) -> object:  # type: ignore[override]
+        return self.resolve_string("", context)  # type: ignore[call-arg]
 
 
 def make_parser() -> etree.XMLParser:
     """A new hardened parser (lxml parsers must not be shared between threads)."""
-    return etree.XMLParser(
+    parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -55,6 +77,8 @@ def make_parser() -> etree.XMLParser:
         remove_pis=False,
         collect_ids=False,
     )
+    parser.resolvers.add(_NoLoads())
+    return parser
 
 
 def _thread_parser() -> etree.XMLParser:
@@ -70,6 +94,8 @@ def _reject(code: str, message: str, **details: object) -> InvalidDocument:
 
 def _sniff(data: bytes) -> bytes:
     """Return the bytes to scan for DOCTYPE; raise ``nao_e_xml`` when it does not start as XML."""
+    if data.startswith(_UTF32_BOMS):  # before UTF-16: FF FE starts both BOMs
+        raise _unsupported("UTF-32")
     if data.startswith(_BOMS[1:]):  # UTF-16: scan the decoded text re-encoded as UTF-8
         try:
             return data.decode("utf-16").encode("utf-8")
@@ -80,7 +106,20 @@ def _sniff(data: bytes) -> bytes:
     head = body[:64].lstrip()[:1] or body.lstrip()[:1]
     if head != b"<":
         raise _not_xml_text()
+    if b"\x00" in body[:4]:  # UTF-16/32 without a BOM (libxml2 would detect and read it)
+        raise _unsupported("UTF-16/UTF-32 sem BOM")
+    if body.startswith(b"<?xml") and (declared := _DECLARED_RE.match(body, 0, 512)):
+        name = declared.group(1).decode("ascii", "replace").strip()
+        if name.lower() not in _ENCODINGS:
+            raise _unsupported(name)
     return body
+
+
+def _unsupported(name: str) -> InvalidDocument:
+    return _reject(
+        "nao_e_xml",
+        f"Codificação de caracteres não aceita ({name[:40]}): envie o XML em UTF-8 ou ISO-8859-1.",
+    )
 
 
 def _not_xml_text() -> InvalidDocument:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -18,6 +20,7 @@ from app.fiscal.generator import embed_cancellation, make_cancel_event, make_nfe
 from app.fiscal.nfe import DocumentStatus, parse_bytes, validate
 from app.fiscal.nfe.validation import CHAVE_CHECKS, _check_chave
 from app.fiscal.nfe.xpaths import SEP
+from app.fiscal.xmlsec import make_parser, parse_untrusted
 from app.services.content_reader import ContentRef
 from app.services.documents_classify import Classified, Job, classify
 from app.services.documents_rows import OFFICE_TZ, competencia_of
@@ -141,7 +144,8 @@ _PLACES = [
 @pytest.mark.parametrize("place", _PLACES)
 def test_a_control_byte_anywhere_in_the_first_4096_bytes_is_binary(place: bytes) -> None:
     # The sniff runs only when the file is refused anyway: this proves libxml2 refuses every
-    # control byte wherever it is, so no file with one is ever accepted and the code is stable.
+    # control byte wherever it is in the encodings accepted (ASCII-compatible; UTF-16 with a
+    # BOM), so no file with one is ever accepted and the code is stable.
     for byte in _CONTROL:
         with pytest.raises(InvalidDocument) as exc:
             parse_bytes(place.replace(b"%s", bytes([byte])))
@@ -179,6 +183,8 @@ def _table_findings(doc) -> list[str]:  # type: ignore[no-untyped-def]
         ("numero", "77", True),
         ("tp_emis", "9", True),
         ("prot_chave", "3" * 44, True),
+        ("modelo", "5", True),  # one part short …
+        ("serie", "5001", True),  # … and the next one long: still two findings
         ("serie", "", False),  # empty: the table skips the check
         ("tp_emis", None, False),  # absent: skipped too
         ("emit_cnpj", None, False),
@@ -189,6 +195,8 @@ def test_chave_fast_path_finds_what_the_table_finds(
 ) -> None:
     _, doc = parse_bytes(make_nfe(EMIT, DEST, "2026-03"))
     fields = dict(doc.fields)
+    if field == "serie" and value == "5001":
+        fields["modelo"] = "5"  # "5" + "5001" reads as the chave's "55" + "001" when joined
     if field is not None:
         if value is None:
             fields.pop(field, None)
@@ -212,3 +220,54 @@ def test_pool_messages_survive_pickling_whole() -> None:
         Classified(5).quarantine("nao_e_xml"),
     ):
         assert pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL)) == value
+
+
+def _hidden_doctype(path: str, encoding: str) -> str:
+    return (
+        f'<?xml version="1.0" encoding="{encoding}"?><!DOCTYPE a [<!ENTITY % pe SYSTEM '
+        f'"file://{path}"> %pe;]><a>&leak;</a>'
+    )
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode("utf-16-le"),  # no BOM: libxml2 detects it, a byte search can't
+        lambda text: text.encode("utf-16-be"),
+        lambda text: text.replace("UTF-16", "UTF-32").encode("utf-32-le"),
+        lambda text: b"\xff\xfe\x00\x00" + text.replace("UTF-16", "UTF-32").encode("utf-32-le"),
+        lambda text: text.replace("UTF-16", "UTF-7").replace("<!", "<+ACE-").encode(),
+        lambda text: text.replace("UTF-16", "ISO-2022-JP").replace("<!", "<!\x1b(B").encode(),
+    ],
+)
+def test_encodings_that_hide_a_doctype_are_refused_before_parsing(
+    encode: Callable[[str], bytes], tmp_path: Path
+) -> None:
+    secret = tmp_path / "segredo.dtd"
+    secret.write_text('<!ENTITY leak "SEGREDO">')
+    with pytest.raises(InvalidDocument) as exc:
+        parse_bytes(encode(_hidden_doctype(str(secret), "UTF-16")))
+    assert exc.value.code == "nao_e_xml"
+
+
+def test_the_parser_never_loads_an_external_entity(tmp_path: Path) -> None:
+    # Defence in depth behind the DOCTYPE refusal: even handed a DOCTYPE directly, the parser
+    # resolves no external parameter entity (libxml2 would open the file otherwise).
+    # The file is not a valid DTD: had libxml2 read it, the parse would fail inside it.
+    secret = tmp_path / "segredo.dtd"
+    secret.write_text("SEGREDO <!ENTITY")
+    data = f'<!DOCTYPE a [<!ENTITY % pe SYSTEM "file://{secret}"> %pe;]><a>x</a>'.encode()
+    assert etree.fromstring(data, make_parser()).text == "x"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '<?xml version="1.0" encoding="ISO-8859-1"?><a>ção</a>'.encode("latin-1"),
+        '<?xml version="1.0" encoding="windows-1252"?><a>ção</a>'.encode("cp1252"),
+        "\ufeff<?xml version='1.0' encoding='UTF-8'?><a>ção</a>".encode(),
+        "<?xml version='1.0' encoding='UTF-16'?><a>ção</a>".encode("utf-16"),  # with its BOM
+    ],
+)
+def test_accepted_encodings_still_parse(data: bytes) -> None:
+    assert parse_untrusted(data).getroot().text == "ção"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
@@ -29,6 +29,11 @@ _DATETIME = re.compile(
 )
 
 
+# Dates a request may carry: anything outside is a typo (or a probe), and year 1 with an offset
+# overflows on conversion to UTC (a 500, or a row PostgreSQL stores BC and nothing can read).
+_YEARS = (1900, 2100)
+
+
 def _refuse(formato: str) -> PydanticCustomError:
     return PydanticCustomError(
         DATE_ERROR, "Data inválida: use o formato {formato}.", {"formato": formato}
@@ -40,9 +45,12 @@ def _iso_date(value: object) -> date:
         return value
     if isinstance(value, str) and _DATE.fullmatch(value):
         try:
-            return date.fromisoformat(value)
+            parsed = date.fromisoformat(value)
         except ValueError:  # 2026-02-30, month 13 …
             pass
+        else:
+            if _YEARS[0] <= parsed.year <= _YEARS[1]:
+                return parsed
     raise _refuse("AAAA-MM-DD")
 
 
@@ -51,9 +59,14 @@ def _iso_datetime(value: object) -> datetime:
         return value
     if isinstance(value, str) and _DATETIME.fullmatch(value):
         try:
-            return datetime.fromisoformat(value)
-        except ValueError:
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is not None:
+                parsed.astimezone(UTC)  # 0001-01-01T00:00+00:01 overflows here, not later
+        except (ValueError, OverflowError):
             pass
+        else:
+            if _YEARS[0] <= parsed.year <= _YEARS[1]:
+                return parsed
     raise _refuse("AAAA-MM-DD ou AAAA-MM-DDTHH:MM:SS, com fuso opcional (Z, -03:00)")
 
 

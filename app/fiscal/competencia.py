@@ -14,9 +14,9 @@ __all__ = ["Competencia"]
 
 # Accepted spellings: canonical "2026-05", the pt-BR label "05/2026", and compact "202605".
 _PATTERNS = (
-    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})$"),
-    re.compile(r"^(?P<m>\d{2})/(?P<y>\d{4})$"),
-    re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})$"),
+    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})$", re.ASCII),
+    re.compile(r"^(?P<m>\d{2})/(?P<y>\d{4})$", re.ASCII),
+    re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})$", re.ASCII),
 )
 
 

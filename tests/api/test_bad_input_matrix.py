@@ -287,6 +287,7 @@ def _code(r: Any) -> str:
 LAX_DATES = (
     "0", "1", "-1", "1700000000", "1.5", "20260510", "2026-5-1", "10/05/2026", "2026-02-30",
     "2026-13-01", "0000-01-01", "2026-05-10x", "２０２６-０５-１０", "hoje", "", "x" * 300,
+    "0001-01-01", "1899-12-31", "2101-01-01",  # outside 1900–2100: typos, or an overflow
 )  # fmt: skip
 LAX_DATE_ONLY = ("2026-05-10T00:00:00", "2026-05-10 00:00", "2026-05-10T10:00:00Z")
 # Every date/date-time a request carries; the walk below must find exactly these.
@@ -379,7 +380,8 @@ def test_payment_date_is_iso(http: Any, seeded: dict[str, Any], world: World) ->
 
     office = auth(seeded["office"])
     gid = world["a"]["guia"]
-    for bad in ("0", "1700000000", "20260510"):  # 1970-01-01, 2023-11-14, 1970-08-23 before
+    # 1970-01-01, 2023-11-14, 1970-08-23 before; year 1 with an offset overflowed to a 500
+    for bad in ("0", "1700000000", "20260510", "0001-01-01T00:00:00+00:01", "9999-12-31T23:59"):
         r = http.post(f"/api/guias/{gid}/pagamento", data={"pago_em": bad}, headers=office)
         assert r.status_code == 422 and r.json()["error"]["code"] == "data_invalida", r.text
         assert "pago_em" in r.json()["error"]["message"]

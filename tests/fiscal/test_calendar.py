@@ -164,3 +164,10 @@ def test_competencia_shift_round_trips(year: int, month: int, n: int) -> None:
     assert c.shift(n).shift(-n) == c
     assert c.months_until(c.shift(n)) == n
     assert Competencia.parse(str(c)) == c
+
+
+@pytest.mark.parametrize("text", ["٢٠٢٦-٠٥", "２０２６-０５", "05/２０２６", "２０２６０５"])
+def test_competencia_digits_are_ascii(text: str) -> None:
+    # \d would take any Unicode digit (int() reads them): only 0-9 is a competência.
+    with pytest.raises(InvalidInput):
+        Competencia.parse(text)

@@ -86,24 +86,24 @@ _EVENT_CHECKS_SPLIT = _split_needs(EVENT_CHECKS)
 def _agrees(f: Mapping[str, Any], key: str) -> bool:
     """True when every field CHAVE_CHECKS compares is present and equals its part of ``key``.
 
-    The common case in one string comparison (the chave's first 35 characters are exactly
-    cUF, AAMM, CNPJ/CPF, modelo, série, número and tpEmis, in CHAVE_CHECKS order); False sends
-    the document through the table, which names each disagreeing field.
+    The common case without the table's per-check calls: each field against its own slice of
+    the chave (a joined string would let a part too long make up for its neighbour being too
+    short); False sends the document through the table, which names each disagreeing field.
     """
     try:
-        own = (
-            f["cuf"]
-            + _aamm(f)
-            + _doc_cnpj(f)
-            + f["modelo"]
-            + f["serie"].zfill(3)
-            + f["numero"].zfill(9)
-            + f["tp_emis"]
+        prot = f.get("prot_chave")
+        return (
+            f["cuf"] == key[0:2]
+            and _aamm(f) == key[2:6]
+            and _doc_cnpj(f) == key[6:20]
+            and f["modelo"] == key[20:22]
+            and f["serie"].zfill(3) == key[22:25]
+            and f["numero"].zfill(9) == key[25:34]
+            and f["tp_emis"] == key[34:35]
+            and (not prot or prot == key)
         )
     except KeyError:
         return False
-    prot = f.get("prot_chave")
-    return own == key[:35] and (not prot or prot == key)
 
 
 def _check_chave(parsed: ParsedDocument) -> list[Issue]:

@@ -11,7 +11,8 @@ Failures raise :class:`~app.errors.InvalidDocument` with a stable code:
 
 ==========================  ==================================================================
 ``arquivo_muito_grande``    more than ``max_bytes`` (checked before parsing)
-``nao_e_xml``               empty, binary or otherwise not XML text (e.g. a PDF named ``.xml``)
+``nao_e_xml``               empty, binary or otherwise not XML text (e.g. a PDF named ``.xml``),
+                            or an encoding other than UTF-8/ASCII/Latin-1/Windows-1252/UTF-16+BOM
 ``xml_doctype_proibido``    a DOCTYPE / ENTITY declaration (DTD, XXE, entity expansion)
 ``xml_malformado``          not well-formed XML
 ==========================  ==================================================================

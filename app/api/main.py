@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.api.routes import companies, files, health
 from app.api.routes import documents as documents_routes
@@ -30,6 +31,7 @@ from app.errors import AppError
 from app.settings import get_settings
 
 log = logging.getLogger("contab.api")
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Framework-level HTTP errors (routing, body parsing) with a stable code and a pt-BR message.
 HTTP_ERRORS: dict[int, tuple[str, str]] = {
     400: ("corpo_invalido", "Corpo da requisição ilegível (JSON ou multipart malformado)."),
@@ -42,6 +44,18 @@ def _field(error: Any) -> str:
     """The parameter or body field an error is about (``vencimento_de``, ``body.data``)."""
     loc = [str(p) for p in error.get("loc", ())]
     return ".".join(loc[1:] if len(loc) > 1 and loc[0] in {"query", "path", "body"} else loc)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route answers on this path (routes of one path may be separate)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 def create_app() -> FastAPI:
@@ -88,12 +102,15 @@ def create_app() -> FastAPI:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, message = HTTP_ERRORS.get(exc.status_code, ("erro_http", str(exc.detail)))
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette names only the first route's methods
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
         return JSONResponse(
             {"error": {"code": code, "message": message}},
             status_code=exc.status_code,
-            headers=exc.headers,  # e.g. Allow on a 405
+            headers=headers,
         )
 
     @app.exception_handler(DataError)

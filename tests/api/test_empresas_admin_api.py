@@ -8,6 +8,7 @@ empresas.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -85,6 +86,16 @@ def test_framework_errors_have_stable_codes_in_portuguese(
     assert _error(r) == (400, "corpo_invalido") and "malformado" in r.json()["error"]["message"]
     r = api_client.request("TRACE", "/api/documentos/1", headers=office)
     assert _error(r) == (405, "metodo_nao_permitido") and "GET" in r.headers["allow"]
+    # Allow names every method of the path, also when separate routes serve them.
+    paths = api_client.get("/api/openapi.json").json()["paths"]
+    several = {p: sorted(ops) for p, ops in paths.items() if len(ops) > 1}
+    assert len(several) >= 4
+    for path, methods in several.items():
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        wrong = next(m for m in ("put", "patch", "delete") if m not in methods)
+        r = api_client.request(wrong.upper(), url, headers=office)
+        assert _error(r) == (405, "metodo_nao_permitido"), (path, r.text)
+        assert sorted(r.headers["allow"].lower().split(", ")) == methods, path
     r = api_client.get("/api/nao-existe", headers=office)
     assert _error(r) == (404, "rota_nao_encontrada") and r.json()["error"]["message"] == (
         "Rota não encontrada."

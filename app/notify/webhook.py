@@ -111,7 +111,8 @@ def parse_status_webhook(payload: Mapping[str, Any]) -> list[StatusUpdate]:
                             phone_number_id=phone_number_id,
                         )
                     )
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+        # OverflowError: a timestamp beyond the platform's time_t (1e20, 1e300 …)
         raise InvalidInput(
             "Notificação de status do WhatsApp em formato inesperado.", reason=repr(exc)
         ) from exc

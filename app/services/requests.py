@@ -56,6 +56,7 @@ __all__ = [
     "list_requests",
     "refresh_requests",
     "report_missing",
+    "request_row",
     "seed_templates",
     "send_reminders",
     "store_file",
@@ -331,11 +332,17 @@ def _load(session: Session, request_id: int) -> DocumentRequest:
     return row
 
 
-def get_request(session: Session, *, request_id: int) -> tuple[DocumentRequest, list[RequestItem]]:
-    """A request and its items, or NotFound."""
+def request_row(session: Session, *, request_id: int) -> DocumentRequest:
+    """A request without its items (e.g. to check scope before loading them), or NotFound."""
     row = session.get(DocumentRequest, request_id)
     if row is None:
         raise MISSING_SOLICITACAO.error()
+    return row
+
+
+def get_request(session: Session, *, request_id: int) -> tuple[DocumentRequest, list[RequestItem]]:
+    """A request and its items, or NotFound."""
+    row = request_row(session, request_id=request_id)
     items = session.scalars(
         select(RequestItem).where(RequestItem.request_id == request_id).order_by(RequestItem.id)
     )

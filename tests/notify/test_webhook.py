@@ -131,3 +131,12 @@ def test_malformed_status_is_invalid_input() -> None:
     payload = {"entry": [{"changes": [{"value": {"statuses": [{"status": "sent"}]}}]}]}
     with pytest.raises(InvalidInput):
         parse_status_webhook(payload)
+
+
+@pytest.mark.parametrize("timestamp", ["100000000000000000000", 1e300, "-100000000000000000000"])
+def test_out_of_range_timestamp_is_invalid_input(timestamp: object) -> None:
+    # datetime.fromtimestamp raises OverflowError beyond time_t: a 422, not a 500.
+    status = {"id": "wamid.x", "status": "delivered", "timestamp": timestamp}
+    payload = {"entry": [{"changes": [{"value": {"statuses": [status]}}]}]}
+    with pytest.raises(InvalidInput):
+        parse_status_webhook(payload)

@@ -21,6 +21,7 @@ from app.services.requests import (
     get_request,
     list_requests,
     report_missing,
+    request_row,
 )
 from app.services.tokens import Principal
 from app.settings import get_settings
@@ -65,8 +66,9 @@ class FaltamIn(ObservacaoIn):
 
 
 def _out(session: Session, request_id: int, principal: Principal) -> SolicitacaoOut:
+    # Scope before the items are loaded: another empresa's id costs what a missing one does.
+    ensure_visible(principal, request_row(session, request_id=request_id).empresa_id, SOLICITACAO)
     req, items = get_request(session, request_id=request_id)
-    ensure_visible(principal, req.empresa_id, SOLICITACAO)
     return SolicitacaoOut(
         id=req.id,
         empresa_id=req.empresa_id,

@@ -21,6 +21,7 @@ __all__ = [
     "ChaveAcesso",
     "build_chave",
     "chave_dv",
+    "checked_chave",
     "is_valid_chave",
     "parse_chave",
 ]
@@ -85,6 +86,12 @@ def is_valid_chave(chave: str) -> bool:
 
 def parse_chave(chave: str, *, check_dv: bool = True) -> ChaveAcesso:
     """Split a chave into its fields; raise InvalidDocument on a bad format or DV."""
+    return ChaveAcesso(*_SPLIT(checked_chave(chave, check_dv=check_dv)))
+
+
+def checked_chave(chave: str, *, check_dv: bool = True) -> str:
+    """The chave as its 44 upper-case characters (``NFe``/``CTe`` prefix dropped); raise
+    InvalidDocument on a bad format or DV."""
     value = chave.strip().upper()
     if value.startswith(("NFE", "CTE")):
         value = value[3:]
@@ -100,7 +107,7 @@ def parse_chave(chave: str, *, check_dv: bool = True) -> ChaveAcesso:
             code="chave_dv_invalido",
             chave=value,
         )
-    return ChaveAcesso(*_SPLIT(value))
+    return value
 
 
 def build_chave(

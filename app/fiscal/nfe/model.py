@@ -138,6 +138,8 @@ class ParsedDocument:
 
     def with_issues(self, issues: list[Issue], **changes: Any) -> ParsedDocument:
         """Copy with ``issues`` appended to errors/warnings by their catalogue severity."""
+        if not issues and not changes:
+            return self  # frozen: nothing to copy
         errors = [i for i in issues if ISSUES[i.code][0] == "error"]
         warnings = [i for i in issues if ISSUES[i.code][0] != "error"]
         if changes:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from lxml import etree
 
 from app.errors import InvalidDocument
-from app.fiscal.chave import ChaveAcesso, parse_chave
+from app.fiscal.chave import ChaveAcesso, checked_chave, parse_chave
 from app.fiscal.cnpj import normalize_cnpj
 from app.fiscal.nfe.model import DocumentKind, Issue, ParsedDocument, issue
 from app.fiscal.nfe.schemas import CURRENT_LAYOUT, get_schema, schema_key
@@ -112,13 +112,13 @@ def _check_chave(parsed: ParsedDocument) -> list[Issue]:
     if not raw:
         return [issue("chave_ausente")]
     try:
-        chave = parse_chave(raw)
+        key = checked_chave(raw)
     except InvalidDocument as exc:
         return [issue(exc.code, raw)]
     out: list[Issue] = []
     is_event = parsed.kind is DocumentKind.EVENTO_NFE
-    key = chave.chave
     if is_event or not _agrees(f, key):  # the table, for the precise finding(s)
+        chave = parse_chave(key)
         checks = _EVENT_CHECKS_SPLIT if is_event else _CHAVE_CHECKS_SPLIT
         for label, needs, doc_value, chave_value in checks:
             if any(map(f.get, needs)) and (value := doc_value(f)) != chave_value(chave):
@@ -127,9 +127,7 @@ def _check_chave(parsed: ParsedDocument) -> list[Issue]:
     if prefix and f.get("id") != prefix + key:
         out.append(issue("chave_inconsistente", f"Id {f.get('id', '')!r}"))
     if parsed.kind is DocumentKind.EVENTO_NFE and f.get("id"):
-        expected = (
-            f"ID{f.get('tp_evento', '')}{chave.chave}{str(f.get('n_seq_evento', '')).zfill(2)}"
-        )
+        expected = f"ID{f.get('tp_evento', '')}{key}{str(f.get('n_seq_evento', '')).zfill(2)}"
         if f["id"] != expected:
             out.append(issue("chave_inconsistente", f"Id do evento {f['id']!r}"))
     return out

@@ -27,8 +27,10 @@ measures in one run:
      Excluded: a Prefect worker's polling delay and the start of the flow-run subprocess
      (a fixed cost per upload, independent of N). Imports are warmed by a small upload first.
 
-(a)–(b) run before the services of (c) start (PostgreSQL, the Prefect server): their background
-loops took up to 25% of (b)'s CPU on this 2-core machine, and none of (a) and (b)'s.
+(a)–(b) run in ``--rounds`` interleaved rounds (default 3) and the medians are printed, with
+each round's figures: one pass swings ±5% with the machine's state. They run before the services
+of (c) start (PostgreSQL, the Prefect server), whose background loops took up to 25% of (b)'s CPU
+on this 2-core machine and none of (a)'s.
 
 Prints docs/s, ratios, and peak RSS of the API process, of this process (flow) and of the pool
 workers. Databases ``contab_bench_ingest`` and ``contab_bench_ingest_prefect`` are re-created;

@@ -49,7 +49,8 @@ _ENCODINGS = frozenset(
     {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1",
      "latin-1", "iso-8859-15", "windows-1252", "cp1252", "utf-16", "utf-16le", "utf-16be"}
 )  # fmt: skip
-_DECLARED_RE = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
+_ENCODING_RE = re.compile(rb"encoding\s*=\s*[\"']([^\"']*)[\"']")
+_DECLARATION_MAX = 1024
 _local = threading.local()
 
 
@@ -109,10 +110,14 @@ def _sniff(data: bytes) -> bytes:
         raise _not_xml_text()
     if b"\x00" in body[:4]:  # UTF-16/32 without a BOM (libxml2 would detect and read it)
         raise _unsupported("UTF-16/UTF-32 sem BOM")
-    if body.startswith(b"<?xml") and (declared := _DECLARED_RE.match(body, 0, 512)):
-        name = declared.group(1).decode("ascii", "replace").strip()
-        if name.lower() not in _ENCODINGS:
-            raise _unsupported(name)
+    if body.startswith(b"<?xml"):
+        end = body.find(b"?>", 0, _DECLARATION_MAX)
+        if end < 0:  # a real declaration is ~50 bytes; padding must not hide its encoding
+            raise _reject("xml_malformado", "XML malformado: declaração <?xml ...?> inválida.")
+        if declared := _ENCODING_RE.search(body, 0, end):
+            name = declared.group(1).decode("ascii", "replace").strip()
+            if name.lower() not in _ENCODINGS:
+                raise _unsupported(name)
     return body
 
 

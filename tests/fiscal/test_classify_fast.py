@@ -238,6 +238,13 @@ def _hidden_doctype(path: str, encoding: str) -> str:
         lambda text: b"\xff\xfe\x00\x00" + text.replace("UTF-16", "UTF-32").encode("utf-32-le"),
         lambda text: text.replace("UTF-16", "UTF-7").replace("<!", "<+ACE-").encode(),
         lambda text: text.replace("UTF-16", "ISO-2022-JP").replace("<!", "<!\x1b(B").encode(),
+        # padding inside the declaration must not push the encoding out of sight
+        lambda text: (
+            text.replace("UTF-16", "UTF-7")
+            .replace("<!", "<+ACE-")
+            .replace('version="1.0"', 'version="1.0"' + " " * 600)
+            .encode()
+        ),
     ],
 )
 def test_encodings_that_hide_a_doctype_are_refused_before_parsing(
@@ -271,3 +278,9 @@ def test_the_parser_never_loads_an_external_entity(tmp_path: Path) -> None:
 )
 def test_accepted_encodings_still_parse(data: bytes) -> None:
     assert parse_untrusted(data).getroot().text == "ção"
+
+
+def test_an_overlong_xml_declaration_is_refused() -> None:
+    with pytest.raises(InvalidDocument) as exc:
+        parse_untrusted(b'<?xml version="1.0"' + b" " * 2000 + b'encoding="UTF-7"?><a/>')
+    assert exc.value.code == "xml_malformado"

@@ -10,36 +10,10 @@ reveals nothing, and office-only routes stay a 403 ``somente_escritorio`` for an
 
 from __future__ import annotations
 
-from app.errors import (
-    MISSING_DOCUMENTO,
-    MISSING_EMPRESA,
-    MISSING_GUIA,
-    MISSING_SOLICITACAO,
-    MISSING_TAREFA,
-    MISSING_UPLOAD,
-    Missing,
-)
+from app.errors import Missing
 from app.services.tokens import Principal
 
-__all__ = [
-    "DOCUMENTO",
-    "EMPRESA",
-    "GUIA",
-    "SOLICITACAO",
-    "TAREFA",
-    "UPLOAD",
-    "Missing",
-    "ensure_visible",
-]
-
-
-# The kinds' 404s are defined once, in app.errors, and raised by the services for missing ids.
-EMPRESA = MISSING_EMPRESA
-DOCUMENTO = MISSING_DOCUMENTO
-UPLOAD = MISSING_UPLOAD
-GUIA = MISSING_GUIA
-TAREFA = MISSING_TAREFA
-SOLICITACAO = MISSING_SOLICITACAO
+__all__ = ["ensure_visible"]
 
 
 def ensure_visible(principal: Principal, empresa_id: int, missing: Missing) -> None:

@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.schemas import EmpresaOut, PrincipalOut
-from app.api.scope import EMPRESA, ensure_visible
+from app.api.scope import ensure_visible
+from app.errors import MISSING_EMPRESA
 from models import Empresa
 
 router = APIRouter(tags=["empresas"])
@@ -31,8 +32,8 @@ def list_empresas(principal: CurrentPrincipal, session: DbSession) -> list[Empre
 @router.get("/api/empresas/{empresa_id}", response_model=EmpresaOut)
 def get_empresa(empresa_id: int, principal: CurrentPrincipal, session: DbSession) -> Empresa:
     """One empresa (404 for a client token, as if missing, when it is another empresa)."""
-    ensure_visible(principal, empresa_id, EMPRESA)
+    ensure_visible(principal, empresa_id, MISSING_EMPRESA)
     row = session.get(Empresa, empresa_id)
     if row is None:
-        raise EMPRESA.error()
+        raise MISSING_EMPRESA.error()
     return row

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from app.api.deps import CurrentPrincipal, DbSession
-from app.api.scope import DOCUMENTO, ensure_visible
+from app.api.scope import ensure_visible
+from app.errors import MISSING_DOCUMENTO
 from app.fiscal.competencia import Competencia
 from app.services.documents_admin import (
     delete_document,
@@ -110,7 +111,7 @@ def list_documentos(
 def get_documento(document_id: int, principal: CurrentPrincipal, session: DbSession) -> Any:
     """One document and its events."""
     doc = get_document(session, document_id=document_id)
-    ensure_visible(principal, doc.empresa_id, DOCUMENTO)
+    ensure_visible(principal, doc.empresa_id, MISSING_DOCUMENTO)
     events = session.scalars(
         select(FiscalEvent)
         .where(FiscalEvent.empresa_id == doc.empresa_id, FiscalEvent.chave == doc.chave)
@@ -126,7 +127,7 @@ def download_documento(document_id: int, principal: CurrentPrincipal, session: D
     """A signed URL of the stored XML that expires (files are never public, guide §8)."""
     ttl = get_settings().SIGNED_URL_TTL_SECONDS
     doc = get_document(session, document_id=document_id)
-    ensure_visible(principal, doc.empresa_id, DOCUMENTO)
+    ensure_visible(principal, doc.empresa_id, MISSING_DOCUMENTO)
     url, _ = document_download_url(
         session, storage=get_storage(), document_id=document_id, expires_in=ttl
     )

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.schemas import EmpresaOut
-from app.api.scope import EMPRESA, ensure_visible
+from app.api.scope import ensure_visible
+from app.errors import MISSING_EMPRESA
 from app.fiscal.competencia import Competencia
 from app.services.empresas import create_empresa, update_empresa
 from app.services.tokens import require_office
@@ -108,9 +109,9 @@ def obligations_route(
     empresa_id: int, principal: CurrentPrincipal, session: DbSession
 ) -> list[AssignmentOut]:
     """The obligations attached to an empresa, with their validity (scoped)."""
-    ensure_visible(principal, empresa_id, EMPRESA)
+    ensure_visible(principal, empresa_id, MISSING_EMPRESA)
     if session.get(Empresa, empresa_id) is None:
-        raise EMPRESA.error()
+        raise MISSING_EMPRESA.error()
     rows = session.execute(
         select(CompanyObligation, Obligation.code, Obligation.name)
         .join(Obligation, Obligation.id == CompanyObligation.obligation_id)

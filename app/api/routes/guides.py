@@ -19,8 +19,8 @@ from pydantic import BaseModel
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.schemas import IsoDateTime
-from app.api.scope import GUIA, ensure_visible
-from app.errors import InvalidInput, NotFound
+from app.api.scope import ensure_visible
+from app.errors import MISSING_GUIA, InvalidInput, NotFound
 from app.services import guides, protocol
 from app.services.tokens import Principal, require_office
 from app.settings import get_settings
@@ -96,8 +96,8 @@ def _out(g: Guide) -> GuideOut:
 def _scoped(session: DbSession, principal: Principal, guide_id: int) -> Guide:
     guide = session.get(Guide, guide_id)
     if guide is None:
-        raise GUIA.error()
-    ensure_visible(principal, guide.empresa_id, GUIA)
+        raise MISSING_GUIA.error()
+    ensure_visible(principal, guide.empresa_id, MISSING_GUIA)
     return guide
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentPrincipal, DbSession
-from app.api.scope import EMPRESA
+from app.errors import MISSING_EMPRESA
 from app.fiscal.competencia import Competencia
 from app.services import ledger
 from app.services.tokens import require_office
@@ -85,7 +85,7 @@ def read_ledger(
     """The ledger between two competências (revenue per Anexo, all sources, and payroll)."""
     require_office(principal)
     if session.get(Empresa, empresa_id) is None:
-        raise EMPRESA.error()
+        raise MISSING_EMPRESA.error()
     start, end = Competencia.parse(inicio), Competencia.parse(fim)
     sums = ledger.ledger_sums(session, empresa_ids=[empresa_id], start=start, end=end)
     pay = ledger.payroll_sums(session, empresa_ids=[empresa_id], start=start, end=end)

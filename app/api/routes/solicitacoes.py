@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.routes.tarefas import read_upload
-from app.api.scope import SOLICITACAO, ensure_visible
-from app.errors import InvalidInput
+from app.api.scope import ensure_visible
+from app.errors import MISSING_SOLICITACAO, InvalidInput
 from app.fiscal.competencia import Competencia
 from app.services.requests import (
     answer_nothing_to_send,
@@ -67,7 +67,9 @@ class FaltamIn(ObservacaoIn):
 
 def _out(session: Session, request_id: int, principal: Principal) -> SolicitacaoOut:
     # Scope before the items are loaded: another empresa's id costs what a missing one does.
-    ensure_visible(principal, request_row(session, request_id=request_id).empresa_id, SOLICITACAO)
+    ensure_visible(
+        principal, request_row(session, request_id=request_id).empresa_id, MISSING_SOLICITACAO
+    )
     req, items = get_request(session, request_id=request_id)
     return SolicitacaoOut(
         id=req.id,

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.schemas import IsoDate
-from app.api.scope import TAREFA, ensure_visible
-from app.errors import InvalidInput
+from app.api.scope import ensure_visible
+from app.errors import MISSING_TAREFA, InvalidInput
 from app.fiscal.competencia import Competencia
 from app.services.requests import store_file
 from app.services.tarefas import (
@@ -126,7 +126,7 @@ def list_route(
 def get_route(tarefa_id: int, principal: CurrentPrincipal, session: DbSession) -> TarefaOut:
     """One tarefa (404 for a client token, as if missing, when it is another empresa's)."""
     view = get_tarefa(session, tarefa_id=tarefa_id)
-    ensure_visible(principal, view.tarefa.empresa_id, TAREFA)
+    ensure_visible(principal, view.tarefa.empresa_id, MISSING_TAREFA)
     return _out(view)
 
 

@@ -17,10 +17,10 @@ from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel
 
 from app.api.deps import CurrentPrincipal
-from app.api.scope import UPLOAD, ensure_visible
+from app.api.scope import ensure_visible
 from app.db import session_scope
 from app.deployments import PROCESSAR_UPLOAD_XML
-from app.errors import PermissionDenied
+from app.errors import MISSING_UPLOAD, PermissionDenied
 from app.services.documents_admin import upload_file_download_url
 from app.services.tokens import Principal, client_actors
 from app.services.uploads import (
@@ -164,8 +164,8 @@ def get_upload(
     with session_scope() as session:
         up = session.get(Upload, upload_id)
         if up is None:
-            raise UPLOAD.error()
-        ensure_visible(principal, up.empresa_id, UPLOAD)
+            raise MISSING_UPLOAD.error()
+        ensure_visible(principal, up.empresa_id, MISSING_UPLOAD)
         st = upload_status(session, upload_id=upload_id, limit=limit, offset=offset)
         clients = client_actors(session, [up.uploaded_by])
         return UploadOut(
@@ -220,8 +220,8 @@ def download_upload_file(upload_id: int, posicao: int, principal: CurrentPrincip
     with session_scope() as session:
         up = session.get(Upload, upload_id)
         if up is None:
-            raise UPLOAD.error()
-        ensure_visible(principal, up.empresa_id, UPLOAD)
+            raise MISSING_UPLOAD.error()
+        ensure_visible(principal, up.empresa_id, MISSING_UPLOAD)
         if not principal.is_office and not client_actors(session, [up.uploaded_by]):
             raise PermissionDenied(
                 "Arquivos de envios feitos pelo escritório só podem ser baixados pelo escritório.",

@@ -106,7 +106,7 @@ def cmd_create_token(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from app.db import session_scope
-    from app.services.tokens import create_token
+    from app.platform.tokens import create_token
     from models import Empresa
 
     _settings()
@@ -131,7 +131,7 @@ def cmd_create_token(args: argparse.Namespace) -> int:
 def cmd_demo_data(_: argparse.Namespace) -> int:
     """Load demo empresas, contacts and staff (idempotent)."""
     from app.db import session_scope
-    from app.services.demo import load_demo_data
+    from app.platform.demo import load_demo_data
 
     _settings()
     with session_scope() as session:
@@ -146,7 +146,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from app.db import get_sessionmaker
-    from app.services.backup import run_backup
+    from app.platform.backup import run_backup
     from app.storage import get_storage
 
     s = _settings()

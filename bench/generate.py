@@ -52,9 +52,9 @@ def seed(n: int) -> None:
     from sqlalchemy import text
 
     from app.db import session_scope
+    from app.document_requests.service import seed_templates
     from app.fiscal.cnpj import cnpj_check_digits
-    from app.services.obligations import sync_catalogue
-    from app.services.requests import seed_templates
+    from app.obligations.catalogue import sync_catalogue
 
     with session_scope() as s:
         s.execute(text("TRUNCATE empresas, tarefas, company_obligations, document_requests, "
@@ -96,11 +96,11 @@ def run_once() -> tuple[float, int]:
     from datetime import UTC, datetime
 
     from app.db import session_scope
+    from app.document_requests.service import generate_requests
     from app.fiscal.competencia import Competencia
-    from app.services.holidays_db import load_holiday_index
-    from app.services.obligations import reconcile_assignments
-    from app.services.requests import generate_requests
-    from app.services.tarefas import empresa_chunks, generate_tarefas
+    from app.obligations.calendar import load_holiday_index
+    from app.obligations.catalogue import reconcile_assignments
+    from app.obligations.tarefas import empresa_chunks, generate_tarefas
 
     t0 = time.perf_counter()
     rows = 0

@@ -107,7 +107,7 @@ def _seed(n: int) -> int:
 
 def _gerar() -> dict[str, int]:
     """The gerar-guias flow body, task by task (as the worker runs them)."""
-    from flows.guias import GENERATION_BATCH
+    from flows.guides import GENERATION_BATCH
     from tasks.guides import generate_batch, generation_plan, refresh_ledger
 
     plan = generation_plan.fn("2026-06-05", COMP, True)
@@ -124,7 +124,7 @@ def _gerar() -> dict[str, int]:
 
 def _baseline(n: int) -> float:
     from app.fiscal.competencia import Competencia
-    from app.services.guides import compute_das
+    from app.guides.generation import compute_das
 
     comp = Competencia.parse(COMP)
     months = {str(comp.shift(-k)): {"I": Decimal("20833.25")} for k in range(13)}

@@ -120,7 +120,7 @@ async def _deploy() -> None:
             flow_id=flow_id,
             name=name,
             work_pool_name="documentos",
-            entrypoint="flows/documentos.py:process_upload_flow",
+            entrypoint="flows/documents.py:process_upload_flow",
             path=str(ROOT),
         )
 
@@ -181,7 +181,7 @@ def _floor(path: Path) -> float:
 
 
 def _ours(path: Path) -> float:
-    from app.services.documents_classify import Job, classify
+    from app.documents.classify import Job, classify
 
     now = datetime.now(UTC)
     elapsed = 0.0
@@ -198,8 +198,8 @@ def _on_pool(pool: Executor, path: Path, members: list[Member], ours: bool) -> f
     (path, name, size, sha256, place in the zip); each worker reads its members itself."""
     from lxml_baseline import baseline_chunk
 
-    from app.services.content_reader import ContentRef
-    from app.services.documents_classify import CHUNK, Job, classify_many
+    from app.documents.classify import CHUNK, Job, classify_many
+    from app.files.reader import ContentRef
 
     now = datetime.now(UTC)
     pending: list[Future[Any]] = []
@@ -240,7 +240,7 @@ def _upload_and_run(port: int, token: str, emp_id: int, path: Path) -> tuple[flo
     import httpx
     from prefect.flow_engine import load_flow_run, run_flow
 
-    from flows.documentos import process_upload_flow
+    from flows.documents import process_upload_flow
 
     with httpx.Client(timeout=600) as client, path.open("rb") as fh:
         t0 = time.perf_counter()
@@ -362,7 +362,7 @@ def _end_to_end(tmp: Path, sup: Any, path: Path, n: int) -> dict[str, Any]:
 
     from app.db import session_scope
     from app.localservices import free_port
-    from app.services.tokens import create_token
+    from app.platform.tokens import create_token
     from models import Empresa, FiscalDocument, Upload
 
     with session_scope() as s:
@@ -435,7 +435,7 @@ def main() -> None:
             f" MiB (generated in {time.perf_counter() - t0:.1f} s); workers={args.workers}"
         )
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        from app.services.documents_classify import classify_pool
+        from app.documents.classify import classify_pool
 
         # Every measurement of (a)–(b) runs once per round, interleaved, and the medians are
         # reported: a single pass swung ±5% with the machine's state; a round's (b)/(a) pairs

@@ -49,7 +49,7 @@ def _setup(tmp: Path, mail_port: int) -> None:
 
 def _queue(n: int, channel: str) -> None:
     from app.db import session_scope
-    from app.services.outbox import Recipient, enqueue_many, notification_rows
+    from app.notifications.outbox import Recipient, enqueue_many, notification_rows
 
     rows = []
     for i in range(n):
@@ -66,7 +66,7 @@ def _queue(n: int, channel: str) -> None:
 
 def _drain(senders: object) -> tuple[int, float]:
     from app.db import session_scope
-    from app.services.delivery import deliver_batch
+    from app.notifications.delivery import deliver_batch
 
     sent, start = 0, time.perf_counter()
     while True:
@@ -158,9 +158,9 @@ def bench_email(n: int, tmp: Path, port: int) -> None:
 def bench_whatsapp(n: int, rate: float) -> None:
     """Outbox → Cloud API fake at the configured token-bucket rate."""
     from app.cache import get_redis
+    from app.notifications.delivery import Senders
     from app.notify.factory import rate_limiter
     from app.notify.whatsapp import WhatsAppChannel, WhatsAppConfig
-    from app.services.delivery import Senders
     from tests.support.whatsapp_fake import WhatsAppFake
 
     redis = get_redis()

@@ -53,13 +53,3 @@ class BackupRun(Base):
     location: Mapped[str | None] = mapped_column(String(400))
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-
-
-class OfficeSetting(Base):
-    """Office-level configuration an operator changes at run time (generation days …)."""
-
-    __tablename__ = "office_settings"
-
-    key: Mapped[str] = mapped_column(String(60), primary_key=True)
-    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

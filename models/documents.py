@@ -44,7 +44,7 @@ class StoredFile(TimestampMixin, Base):
     # A member of an uploaded .zip is not written as an object of its own at reception: its
     # bytes are read from the stored zip (``container_id``) under ``member_name`` until someone
     # needs the object itself (a download URL), which then writes it under ``storage_key`` and
-    # clears ``container_id`` (app/services/file_content.py).
+    # clears ``container_id`` (app/files/content.py).
     container_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("stored_files.id", ondelete="RESTRICT")
     )

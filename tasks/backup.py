@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from prefect import task
 
 from app.db import get_sessionmaker
-from app.services.backup import run_backup
+from app.platform.backup import run_backup
 from app.settings import get_settings
 from app.storage import get_storage
 from tasks.defaults import TASK_DEFAULTS

@@ -9,10 +9,10 @@ from typing import Any
 from prefect import task
 
 from app.db import session_scope
-from app.services.documents import ingest_batch
-from app.services.documents_admin import revalidate_batch
-from app.services.documents_classify import active_pool
-from app.services.documents_lifecycle import (
+from app.documents.admin import revalidate_batch
+from app.documents.classify import active_pool
+from app.documents.ingest import ingest_batch
+from app.documents.lifecycle import (
     claim_for_retry,
     claim_interrupted,
     claimed_unfinished,

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from app.db import session_scope
 from app.fiscal.competencia import Competencia
-from app.services import guides, ledger, protocol
+from app.guides import generation as guides
+from app.guides import ledger, protocol
 from models import Guide
 from tasks.defaults import TASK_DEFAULTS
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from prefect import task
 
 from app.db import session_scope
-from app.services.logs import cleanup_logs
+from app.platform.logs import cleanup_logs
 from tasks.defaults import TASK_DEFAULTS
 
 

@@ -8,10 +8,10 @@ from prefect import task
 
 from app.cache import get_redis
 from app.db import session_scope
+from app.guides.protocol import install_status_hook
+from app.notifications.delivery import Senders, deliver_batch
 from app.notify.factory import email_channel, email_limiter, whatsapp_channel
-from app.services.alerts import queue_due_alerts
-from app.services.delivery import Senders, deliver_batch
-from app.services.protocol import install_status_hook
+from app.obligations.alerts import queue_due_alerts
 from app.settings import get_settings
 from app.storage import get_storage
 from tasks.defaults import TASK_DEFAULTS

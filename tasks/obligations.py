@@ -8,9 +8,9 @@ from prefect import task
 
 from app.db import session_scope
 from app.fiscal.competencia import Competencia
-from app.services.holidays_db import load_holiday_index
-from app.services.obligations import reconcile_assignments, sync_catalogue
-from app.services.tarefas import empresa_chunks, generate_tarefas, refresh_statuses
+from app.obligations.calendar import load_holiday_index
+from app.obligations.catalogue import reconcile_assignments, sync_catalogue
+from app.obligations.tarefas import empresa_chunks, generate_tarefas, refresh_statuses
 from tasks.defaults import TASK_DEFAULTS
 
 

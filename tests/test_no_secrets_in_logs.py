@@ -106,7 +106,7 @@ def test_tokens_and_api_calls_log_no_secret(
 
     from app.api.main import create_app
     from app.db import session_scope
-    from app.services.tokens import create_token, revoke_token
+    from app.platform.tokens import create_token, revoke_token
     from models import Empresa
 
     with session_scope() as s:

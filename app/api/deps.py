@@ -9,7 +9,7 @@ from fastapi import Depends, Header
 from sqlalchemy.orm import Session
 
 from app.db import session_scope
-from app.services.tokens import Principal, authenticate
+from app.platform.tokens import Principal, authenticate
 
 __all__ = ["DbSession", "CurrentPrincipal"]
 

@@ -17,13 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.api.routes import companies, files, health
+from app.api.routes import document_requests as solicitacoes_routes
 from app.api.routes import documents as documents_routes
 from app.api.routes import empresas_admin as empresas_admin_routes
 from app.api.routes import guides as guides_routes
+from app.api.routes import ledger as revenue_routes
 from app.api.routes import notifications as notifications_routes
 from app.api.routes import office as office_routes
-from app.api.routes import revenue as revenue_routes
-from app.api.routes import solicitacoes as solicitacoes_routes
 from app.api.routes import tarefas as tarefas_routes
 from app.api.routes import uploads as uploads_routes
 from app.api.schemas import DATE_ERROR, ERROR_RESPONSES
@@ -61,7 +61,7 @@ def _allowed(request: Request) -> list[str]:
 def create_app() -> FastAPI:
     """Build the FastAPI application (settings are validated here: unsafe production fails)."""
     settings = get_settings()
-    from app.services.protocol import install_status_hook
+    from app.guides.protocol import install_status_hook
 
     install_status_hook()  # webhook statuses move the guide delivery protocol
     app = FastAPI(

@@ -11,7 +11,7 @@ reveals nothing, and office-only routes stay a 403 ``somente_escritorio`` for an
 from __future__ import annotations
 
 from app.errors import Missing
-from app.services.tokens import Principal
+from app.platform.tokens import Principal
 
 __all__ = ["ensure_visible"]
 

@@ -2,7 +2,7 @@
 
 A backend whose files are on this machine may also offer ``local_path(key) -> Path`` (local
 disk does): the ingest flow then lets its worker processes open stored zips in place instead of
-copying them (:meth:`app.services.content_reader.ContentReader.local_copy`).
+copying them (:meth:`app.files.reader.ContentReader.local_copy`).
 """
 
 from __future__ import annotations

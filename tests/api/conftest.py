@@ -11,7 +11,7 @@ import pytest
 def seeded(clean_db: None) -> Iterator[dict[str, object]]:
     """Two empresas, an office token and a client token for the first empresa."""
     from app.db import session_scope
-    from app.services.tokens import create_token
+    from app.platform.tokens import create_token
     from models import Empresa
 
     with session_scope() as s:

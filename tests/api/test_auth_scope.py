@@ -50,7 +50,7 @@ def test_revoked_token_is_refused(api_client, seeded) -> None:  # type: ignore[n
     from sqlalchemy import select
 
     from app.db import session_scope
-    from app.services.tokens import hash_token, revoke_token
+    from app.platform.tokens import hash_token, revoke_token
     from models import ApiToken, AuditLog
 
     with session_scope() as s:

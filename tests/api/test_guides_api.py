@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from app.db import session_scope
 from app.fiscal.obligations import load_catalogue
-from app.services import guides, protocol
+from app.guides import generation as guides
+from app.guides import protocol
 from models import Contact, Guide, Notification, Obligation, Tarefa
 from tests.api.conftest import auth
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.db import session_scope
-from app.services.guides import generation_day
+from app.guides.generation import generation_day
 from models import AuditLog
 from tests.api.conftest import auth
 

@@ -25,11 +25,11 @@ from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
 from app.db import session_scope
+from app.document_requests.service import generate_requests, seed_templates
 from app.fiscal.competencia import Competencia
-from app.services import ledger
-from app.services.obligations import reconcile_assignments, sync_catalogue
-from app.services.requests import generate_requests, seed_templates
-from app.services.tarefas import generate_tarefas
+from app.guides import ledger
+from app.obligations.catalogue import reconcile_assignments, sync_catalogue
+from app.obligations.tarefas import generate_tarefas
 from app.storage import get_storage
 from models import (
     AuditLog,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app.db import session_scope
+from app.document_requests.service import generate_requests, seed_templates
 from app.fiscal.competencia import Competencia
-from app.services.requests import generate_requests, seed_templates
 from models import StoredFile
 from tests.api.conftest import auth
 

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from app.db import session_scope
 from app.fiscal.competencia import Competencia
-from app.services.obligations import reconcile_assignments, sync_catalogue
-from app.services.tarefas import generate_tarefas
+from app.obligations.catalogue import reconcile_assignments, sync_catalogue
+from app.obligations.tarefas import generate_tarefas
 from models import AuditLog, StoredFile, Tarefa
 from tests.api.conftest import auth
 

@@ -101,7 +101,7 @@ def test_client_token_is_confined_to_its_empresa(api_client, seeded) -> None:  #
     _run(uid)
     doc_id = api_client.get("/api/documentos", headers=auth(seeded["office"])).json()[0]["id"]
     with session_scope() as s:  # a client token of empresa b sees nothing of a
-        from app.services.tokens import create_token
+        from app.platform.tokens import create_token
 
         _, token_b = create_token(s, name="cliente-b", scope="empresa", empresa_id=seeded["b"])
     r = api_client.get(f"/api/uploads/{uid}", headers=auth(token_b))
@@ -186,7 +186,7 @@ def test_uploads_are_listed_and_each_received_file_downloads_as_received(
     ]
     assert mine[0]["enviado_por"].startswith("token:")  # sent by the empresa's own token
     with session_scope() as s:  # another client token of the same empresa sees who it was
-        from app.services.tokens import create_token
+        from app.platform.tokens import create_token
 
         _, colleague = create_token(s, name="cliente-a-2", scope="empresa", empresa_id=seeded["a"])
     seen = api_client.get(f"/api/uploads/{uid}", headers=auth(colleague)).json()

@@ -19,7 +19,7 @@ from app.deployments import ENVIAR_GUIAS, ENVIAR_NOTIFICACOES, GERAR_GUIAS
 from app.fiscal.calendar import get_calendar
 from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import due_date, load_catalogue
-from app.services import ledger
+from app.guides import ledger
 from app.settings import get_settings
 from app.storage.signing import sign
 from models import Contact, Empresa, Guide, GuideEvent, Notification, Obligation, Tarefa

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from app.db import session_scope
 from app.deployments import ENVIAR_ALERTAS, ENVIAR_NOTIFICACOES
+from app.notifications.outbox import Recipient, enqueue
 from app.notify.email import IDEMPOTENCY_HEADER
-from app.services.outbox import Recipient, enqueue
 from models import Notification
 from tests.e2e.conftest import run_and_wait
 

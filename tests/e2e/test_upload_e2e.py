@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.db import session_scope
 from app.fiscal.generator import make_cancel_event, make_nfe
 from app.fiscal.nfe import DocumentStatus, parse_bytes, validate
-from app.services.tokens import create_token
+from app.platform.tokens import create_token
 from models import Empresa, FiscalDocument
 
 pytestmark = pytest.mark.e2e
@@ -139,8 +139,8 @@ def test_validar_documentos_finishes_an_upload_whose_run_died(platform, clean_db
     from prefect.states import Crashed, Running
     from sqlalchemy import text
 
-    from app.services.documents import ingest_batch, pending_file_ids
-    from app.services.uploads import IncomingFile, UploadLimits, mark_triggered, receive_upload
+    from app.documents.ingest import ingest_batch, pending_file_ids
+    from app.documents.reception import IncomingFile, UploadLimits, mark_triggered, receive_upload
     from app.storage import get_storage
     from models import Upload, UploadFile
 

@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from app.documents.classify import Classified, Job, classify
+from app.documents.rows import OFFICE_TZ, competencia_of
 from app.errors import InvalidDocument
+from app.files.reader import ContentRef
 from app.fiscal.chave import chave_dv, parse_chave
 from app.fiscal.cnpj import mod11_dv
 from app.fiscal.generator import embed_cancellation, make_cancel_event, make_nfe
@@ -21,9 +24,6 @@ from app.fiscal.nfe import DocumentStatus, parse_bytes, validate
 from app.fiscal.nfe.validation import CHAVE_CHECKS, _check_chave
 from app.fiscal.nfe.xpaths import SEP
 from app.fiscal.xmlsec import make_parser, parse_untrusted
-from app.services.content_reader import ContentRef
-from app.services.documents_classify import Classified, Job, classify
-from app.services.documents_rows import OFFICE_TZ, competencia_of
 
 EMIT = "11222333000181"
 DEST = "99888777000136"

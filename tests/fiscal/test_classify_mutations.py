@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from app.documents.classify import QUARANTINE_MESSAGES, Job, classify
 from app.fiscal.generator import embed_cancellation, make_cancel_event, make_nfe
 from app.fiscal.nfe import parse_bytes
 from app.fiscal.nfe.model import ISSUES
-from app.services.documents_classify import QUARANTINE_MESSAGES, Job, classify
 
 EMIT = "11222333000181"
 DEST = "99888777000136"

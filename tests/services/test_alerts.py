@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from app.services.alerts import queue_due_alerts, threshold_for
+from app.obligations.alerts import queue_due_alerts, threshold_for
 from models import Contact, Empresa, Guide, Notification, Obligation, Staff, Tarefa
 
 # Tiradentes (21/04/2026, a Tuesday) is a national holiday (Lei 662/1949).

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.db import get_sessionmaker, session_scope
-from app.services.backup import pg_dump_binary, run_backup
+from app.platform.backup import pg_dump_binary, run_backup
 from app.settings import get_settings
 from app.storage.local import LocalStorage
 from models import BackupRun, Empresa, StoredFile

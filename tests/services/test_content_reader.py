@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import StorageError
-from app.services.content_reader import ContentRef, close_local, read_local
+from app.files.reader import ContentRef, close_local, read_local
 
 BODY = b"<nfeProc>" + b"<det>x</det>" * 2_000 + b"</nfeProc>"
 

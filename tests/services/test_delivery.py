@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import session_scope
+from app.notifications.delivery import Senders, claim_batch, deliver_batch
+from app.notifications.outbox import Recipient, enqueue, requeue
+from app.notifications.sending import JOURNAL_PREFIX
 from app.notify.email import EmailChannel, message_id_for
 from app.notify.whatsapp import WhatsAppChannel, WhatsAppConfig
-from app.services.delivery import Senders, claim_batch, deliver_batch
-from app.services.delivery_send import JOURNAL_PREFIX
-from app.services.outbox import Recipient, enqueue, requeue
 from app.storage import get_storage
 from models import DeliveryAttempt, Notification, StoredFile
 from tests.support.smtp_sink import SmtpSink

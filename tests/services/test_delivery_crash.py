@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import session_scope
+from app.notifications.delivery import Senders, deliver_batch
+from app.notifications.outbox import Recipient, enqueue
 from app.notify.email import IDEMPOTENCY_HEADER, EmailChannel
-from app.services.delivery import Senders, deliver_batch
-from app.services.outbox import Recipient, enqueue
 from models import DeliveryAttempt, Notification
 from tests.support.smtp_sink import SmtpSink
 
@@ -27,7 +27,7 @@ WORKER = """
 from app.cache import get_redis
 from app.db import session_scope
 from app.notify.factory import email_channel
-from app.services.delivery import Senders, deliver_batch
+from app.notifications.delivery import Senders, deliver_batch
 deliver_batch(transaction=session_scope, senders=Senders(redis=get_redis(), email=email_channel()))
 """
 

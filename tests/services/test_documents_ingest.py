@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.documents.ingest import ingest_batch, pending_file_ids
+from app.documents.lifecycle import finish_upload
+from app.documents.reception import IncomingFile, UploadLimits, receive_upload
 from app.fiscal.generator import embed_cancellation, make_cancel_event, make_cce_event, make_nfe
-from app.services.documents import ingest_batch, pending_file_ids
-from app.services.documents_lifecycle import finish_upload
-from app.services.uploads import IncomingFile, UploadLimits, receive_upload
 from app.storage import get_storage
 from models import Empresa, FiscalDocument, FiscalEvent, OperationalLog, UploadFile
 
@@ -225,12 +225,12 @@ def test_interrupted_uploads_are_found_when_idle_with_pending_files(db: Session)
 
     from sqlalchemy import text
 
-    from app.services.documents_lifecycle import (
+    from app.documents.lifecycle import (
         claim_interrupted,
         claimed_unfinished,
         pending_interrupted,
     )
-    from app.services.uploads import mark_triggered
+    from app.documents.reception import mark_triggered
 
     emp = make_empresa(db)
     docs = [make_nfe(CNPJ, OTHER, "2026-03", numero=n) for n in range(40, 46)]

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.documents.classify import classify_pool
+from app.documents.ingest import ingest_batch, pending_file_ids
+from app.documents.lifecycle import finish_upload
 from app.fiscal.generator import make_cancel_event, make_nfe
-from app.services.documents import ingest_batch, pending_file_ids
-from app.services.documents_classify import classify_pool
-from app.services.documents_lifecycle import finish_upload
 from app.storage import get_storage
 from models import StoredFile
 from tests.services.test_documents_ingest import (

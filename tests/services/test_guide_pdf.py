@@ -6,7 +6,7 @@ import zlib
 from datetime import date
 from decimal import Decimal as D
 
-from app.services.guide_pdf import GuidePdfData, render_guide_pdf
+from app.guides.pdf import GuidePdfData, render_guide_pdf
 
 MEMO = {
     "periodo_rbt12": ["2025-05", "2026-04"],

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import load_catalogue
 from app.fiscal.simples import load_simples_table
-from app.services import guides, ledger
+from app.guides import generation as guides
+from app.guides import ledger
 from models import AuditLog, Empresa, Guide, Notification, Obligation, Staff, Tarefa
 
 COMP = "2026-05"

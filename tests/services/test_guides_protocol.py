@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, PermissionDenied
-from app.services import guides, outbox, protocol
+from app.guides import generation as guides
+from app.guides import protocol
+from app.notifications import outbox
 from app.settings import get_settings
 from app.storage import get_storage
 from app.storage.signing import sign
@@ -149,7 +151,7 @@ def test_paid_by_client_with_receipt_and_provider_status_moves_the_guide(db: Ses
 def test_dispensing_the_tarefa_cancels_its_guide_and_withdraws_queued_messages(
     db: Session,
 ) -> None:
-    from app.services.tarefas import dispense_tarefa
+    from app.obligations.tarefas import dispense_tarefa
     from models import Tarefa
 
     g = _ready_guide(db)
@@ -192,7 +194,7 @@ def test_dispensing_the_tarefa_cancels_its_guide_and_withdraws_queued_messages(
 
 
 def test_a_paid_guide_stays_paid_when_its_tarefa_is_dispensed(db: Session) -> None:
-    from app.services.tarefas import dispense_tarefa
+    from app.obligations.tarefas import dispense_tarefa
 
     g = _ready_guide(db, "55666777000181")
     protocol.mark_paid(db, guide_id=g.id, actor="ana", by_client=False)

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.fiscal.competencia import Competencia
-from app.services import ledger
+from app.guides import ledger
 from models import AuditLog, Empresa, FiscalDocument
 
 _seq = count(1)

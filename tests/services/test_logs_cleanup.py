@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from app.services.logs import cleanup_logs
+from app.platform.logs import cleanup_logs
 from models import AuditLog, DeliveryAttempt, Notification, OperationalLog
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -7,18 +7,18 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from app.empresas.service import create_empresa, update_empresa
 from app.errors import Conflict, InvalidInput
 from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import load_catalogue
-from app.services.empresas import create_empresa, update_empresa
-from app.services.obligations import (
+from app.obligations.catalogue import (
     assign_empresa,
     create_custom_obligation,
     reconcile_assignments,
     set_company_obligation,
     sync_catalogue,
 )
-from app.services.tarefas import generate_tarefas
+from app.obligations.tarefas import generate_tarefas
 from models import AuditLog, CompanyObligation, Empresa, Obligation, Tarefa
 
 C = Competencia.parse
@@ -207,7 +207,7 @@ def test_reconcile_attaches_missing_in_bulk_and_overrides_apply(db) -> None:  # 
 
 
 def test_regime_change_cancels_the_guides_of_the_removed_tarefas(db) -> None:  # type: ignore[no-untyped-def]
-    from app.services import guides
+    from app.guides import generation as guides
     from models import Guide
 
     sync_catalogue(db)

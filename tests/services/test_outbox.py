@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.errors import Conflict
-from app.services.outbox import (
+from app.notifications.outbox import (
     Recipient,
     empresa_recipients,
     enqueue,

@@ -7,10 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.errors import Conflict, InvalidInput, NotFound
-from app.fiscal.calendar import BusinessCalendar
-from app.fiscal.competencia import Competencia
-from app.services.requests import (
+from app.document_requests.service import (
     answer_nothing_to_send,
     attach_file,
     generate_requests,
@@ -20,6 +17,9 @@ from app.services.requests import (
     seed_templates,
     send_reminders,
 )
+from app.errors import Conflict, InvalidInput, NotFound
+from app.fiscal.calendar import BusinessCalendar
+from app.fiscal.competencia import Competencia
 from app.storage import get_storage
 from models import (
     AuditLog,

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from app.errors import Conflict, InvalidInput
 from app.fiscal.competencia import Competencia
-from app.services.holidays_db import add_holiday
-from app.services.obligations import reconcile_assignments, sync_catalogue
-from app.services.tarefas import (
+from app.obligations.calendar import add_holiday
+from app.obligations.catalogue import reconcile_assignments, sync_catalogue
+from app.obligations.tarefas import (
     complete_tarefa,
     dispense_tarefa,
     generate_tarefas,

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.documents.reception import UploadLimits
 from app.fiscal.generator import make_nfe
-from app.services.uploads import UploadLimits
 from app.storage import get_storage
 from models import StoredFile, Upload
 from tests.services.test_documents_ingest import (
@@ -155,8 +155,8 @@ def test_over_the_total_limit_the_rejection_is_recorded_without_content(db: Sess
     )  # fmt: skip
     assert "não armazenado" in (over.error_message or "")
     # its download link says why there is nothing to download (not a 500, not a broken link)
+    from app.documents.admin import upload_file_download_url
     from app.errors import NotFound
-    from app.services.documents_admin import upload_file_download_url
 
     with pytest.raises(NotFound) as err:
         upload_file_download_url(db, storage=get_storage(), upload_id=up, position=over.position,

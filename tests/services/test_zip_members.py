@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.documents.admin import document_download_url
+from app.files.content import read_content
 from app.fiscal.generator import make_nfe
-from app.services.documents_admin import document_download_url
-from app.services.file_content import read_content
 from app.storage import get_storage
 from models import StoredFile, Upload
 from tests.services.test_documents_ingest import (
@@ -118,8 +118,8 @@ def test_a_zip_changed_or_lost_in_storage_quarantines_its_members(db: Session) -
 def test_a_storage_failure_during_reception_fails_the_upload_whole(
     db: Session, tmp_path: Path
 ) -> None:
+    from app.documents.reception import IncomingFile, receive_upload
     from app.errors import StorageError
-    from app.services.uploads import IncomingFile, receive_upload
     from app.storage.local import LocalStorage
     from tests.services.test_documents_ingest import LIMITS
 
@@ -155,7 +155,7 @@ class _Pipe(io.RawIOBase):
 
 
 def test_a_zip_from_a_non_seekable_stream_is_received_the_same_way(db: Session) -> None:
-    from app.services.uploads import IncomingFile, receive_upload
+    from app.documents.reception import IncomingFile, receive_upload
     from tests.services.test_documents_ingest import LIMITS
 
     emp = make_empresa(db)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from app.errors import StorageError
-from app.services.content_reader import ContentReader, ContentRef, close_local, read_local
+from app.files.reader import ContentReader, ContentRef, close_local, read_local
 from app.storage.s3 import S3Storage
 from tests.support.s3server import S3Server
 

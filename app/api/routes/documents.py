@@ -12,15 +12,15 @@ from sqlalchemy import select
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.scope import ensure_visible
-from app.errors import MISSING_DOCUMENTO
-from app.fiscal.competencia import Competencia
-from app.services.documents_admin import (
+from app.documents.admin import (
     delete_document,
     document_download_url,
     get_document,
     list_documents,
 )
-from app.services.tokens import require_office
+from app.errors import MISSING_DOCUMENTO
+from app.fiscal.competencia import Competencia
+from app.platform.tokens import require_office
 from app.settings import get_settings
 from app.storage import get_storage
 from models import FiscalEvent

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.schemas import EmpresaOut
 from app.api.scope import ensure_visible
+from app.empresas.service import create_empresa, update_empresa
 from app.errors import MISSING_EMPRESA
 from app.fiscal.competencia import Competencia
-from app.services.empresas import create_empresa, update_empresa
-from app.services.tokens import require_office
+from app.platform.tokens import require_office
 from models import CompanyObligation, Empresa, Obligation
 
 router = APIRouter(tags=["empresas"])

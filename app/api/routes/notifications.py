@@ -19,6 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import CurrentPrincipal, DbSession
 from app.db import session_scope
 from app.errors import InvalidInput, PermissionDenied, Unauthenticated
+from app.notifications.delivery import apply_status
+from app.notifications.outbox import list_notifications, requeue
 from app.notify.webhook import (
     SIGNATURE_HEADER,
     StatusUpdate,
@@ -26,9 +28,7 @@ from app.notify.webhook import (
     verify_subscription,
     verify_webhook_signature,
 )
-from app.services.delivery import apply_status
-from app.services.outbox import list_notifications, requeue
-from app.services.tokens import require_office
+from app.platform.tokens import require_office
 from app.settings import get_settings
 
 router = APIRouter(tags=["notificacoes"])

@@ -9,8 +9,8 @@ from pydantic import BaseModel
 
 from app.api.deps import CurrentPrincipal, DbSession
 from app.errors import NotFound
-from app.services.office import SETTINGS, office_settings, set_office_settings
-from app.services.tokens import require_office
+from app.platform.office_settings import SETTINGS, office_settings, set_office_settings
+from app.platform.tokens import require_office
 
 router = APIRouter(tags=["escritório"])
 

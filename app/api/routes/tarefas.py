@@ -14,17 +14,17 @@ from pydantic import BaseModel, Field
 from app.api.deps import CurrentPrincipal, DbSession
 from app.api.schemas import IsoDate
 from app.api.scope import ensure_visible
+from app.document_requests.service import store_file
 from app.errors import MISSING_TAREFA, InvalidInput
 from app.fiscal.competencia import Competencia
-from app.services.requests import store_file
-from app.services.tarefas import (
+from app.obligations.tarefas import (
     TarefaView,
     complete_tarefa,
     dispense_tarefa,
     get_tarefa,
     list_tarefas,
 )
-from app.services.tokens import require_office
+from app.platform.tokens import require_office
 from app.settings import get_settings
 
 router = APIRouter(tags=["tarefas"])

@@ -20,10 +20,8 @@ from app.api.deps import CurrentPrincipal
 from app.api.scope import ensure_visible
 from app.db import session_scope
 from app.deployments import PROCESSAR_UPLOAD_XML
-from app.errors import MISSING_UPLOAD, PermissionDenied
-from app.services.documents_admin import upload_file_download_url
-from app.services.tokens import Principal, client_actors
-from app.services.uploads import (
+from app.documents.admin import upload_file_download_url
+from app.documents.reception import (
     IncomingFile,
     UploadLimits,
     list_uploads,
@@ -31,6 +29,8 @@ from app.services.uploads import (
     receive_upload,
     upload_status,
 )
+from app.errors import MISSING_UPLOAD, PermissionDenied
+from app.platform.tokens import Principal, client_actors
 from app.settings import get_settings
 from app.storage import get_storage
 from models import Upload

@@ -1,0 +1,189 @@
+"""Monthly document requests: see them, attach files to items, answer "nada a enviar" or
+"faltam documentos". A client token acts only on its own empresa's requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from app.api.deps import CurrentPrincipal, DbSession
+from app.api.routes.tarefas import read_upload
+from app.api.scope import ensure_visible
+from app.document_requests.service import (
+    answer_nothing_to_send,
+    attach_file,
+    get_request,
+    list_requests,
+    report_missing,
+    request_row,
+)
+from app.errors import MISSING_SOLICITACAO, InvalidInput
+from app.fiscal.competencia import Competencia
+from app.platform.tokens import Principal
+from app.settings import get_settings
+
+router = APIRouter(tags=["solicitacoes"])
+MAX_FILES_PER_CALL = 50
+
+
+class ItemOut(BaseModel):
+    """One requested item."""
+
+    codigo: str
+    descricao: str
+    situacao: str
+    recebido_em: datetime | None
+    arquivo_id: int | None
+
+
+class SolicitacaoOut(BaseModel):
+    """A monthly request with its items."""
+
+    id: int
+    empresa_id: int
+    competencia: str
+    situacao: str
+    lembretes_enviados: int
+    encerrada_em: datetime | None
+    observacao: str | None
+    itens: list[ItemOut] = []
+
+
+class ObservacaoIn(BaseModel):
+    """A free-text note from the client."""
+
+    observacao: str | None = Field(default=None, max_length=2000)
+
+
+class FaltamIn(ObservacaoIn):
+    """Which items are missing (all when omitted)."""
+
+    itens: list[str] | None = None
+
+
+def _out(session: Session, request_id: int, principal: Principal) -> SolicitacaoOut:
+    # Scope before the items are loaded: another empresa's id costs what a missing one does.
+    ensure_visible(
+        principal, request_row(session, request_id=request_id).empresa_id, MISSING_SOLICITACAO
+    )
+    req, items = get_request(session, request_id=request_id)
+    return SolicitacaoOut(
+        id=req.id,
+        empresa_id=req.empresa_id,
+        competencia=req.competencia,
+        situacao=req.status,
+        lembretes_enviados=req.reminders_sent,
+        encerrada_em=req.closed_at,
+        observacao=req.client_note,
+        itens=[
+            ItemOut(
+                codigo=i.code,
+                descricao=i.description,
+                situacao=i.status,
+                recebido_em=i.received_at,
+                arquivo_id=i.file_id,
+            )
+            for i in items
+        ],
+    )
+
+
+@router.get("/api/solicitacoes", response_model=list[SolicitacaoOut])
+def list_route(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    empresa_id: int | None = None,
+    competencia: str | None = None,
+    situacao: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[SolicitacaoOut]:
+    """Requests visible to the caller, newest competência first."""
+    if empresa_id is not None:
+        principal.check_empresa(empresa_id)
+    if not principal.is_office:
+        empresa_id = principal.empresa_id
+    rows = list_requests(
+        session,
+        empresa_id=empresa_id,
+        competencia=Competencia.parse(competencia) if competencia else None,
+        status=situacao,
+        limit=limit,
+        offset=offset,
+    )
+    return [_out(session, r.id, principal) for r in rows]
+
+
+@router.get("/api/solicitacoes/{request_id}", response_model=SolicitacaoOut)
+def get_route(request_id: int, principal: CurrentPrincipal, session: DbSession) -> SolicitacaoOut:
+    """One request with its items."""
+    return _out(session, request_id, principal)
+
+
+@router.post(
+    "/api/solicitacoes/{request_id}/itens/{codigo}/arquivos", response_model=SolicitacaoOut
+)
+def attach_route(
+    request_id: int,
+    codigo: str,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    arquivos: Annotated[list[UploadFile], File()],
+) -> SolicitacaoOut:
+    """Attach one or more files to an item (stored once per content); the item is received."""
+    _out(session, request_id, principal)  # 404 / scope first
+    if len(arquivos) > MAX_FILES_PER_CALL:
+        raise InvalidInput(
+            f"Envie no máximo {MAX_FILES_PER_CALL} arquivos por vez.", code="arquivos_demais"
+        )
+    total_limit = get_settings().UPLOAD_MAX_TOTAL_BYTES
+    received = 0
+    for upload in arquivos:
+        data = read_upload(upload)
+        received += len(data)
+        if received > total_limit:  # the transaction rolls back: nothing half-attached
+            raise InvalidInput(
+                "O total enviado excede o limite por envio.", code="limite_total_excedido"
+            )
+        attach_file(
+            session,
+            request_id=request_id,
+            item_code=codigo,
+            data=data,
+            filename=upload.filename or "arquivo",
+            content_type=upload.content_type or "application/octet-stream",
+            actor=principal.actor,
+        )
+    return _out(session, request_id, principal)
+
+
+@router.post("/api/solicitacoes/{request_id}/nada-a-enviar", response_model=SolicitacaoOut)
+def nothing_route(
+    request_id: int, body: ObservacaoIn, principal: CurrentPrincipal, session: DbSession
+) -> SolicitacaoOut:
+    """The client has nothing to send this month: the request closes."""
+    _out(session, request_id, principal)
+    answer_nothing_to_send(
+        session, request_id=request_id, actor=principal.actor, note=body.observacao
+    )
+    return _out(session, request_id, principal)
+
+
+@router.post("/api/solicitacoes/{request_id}/faltam-documentos", response_model=SolicitacaoOut)
+def missing_route(
+    request_id: int, body: FaltamIn, principal: CurrentPrincipal, session: DbSession
+) -> SolicitacaoOut:
+    """Documents are missing: the items go back to pending and the request reopens."""
+    _out(session, request_id, principal)
+    report_missing(
+        session,
+        request_id=request_id,
+        actor=principal.actor,
+        note=body.observacao,
+        item_codes=body.itens,
+    )
+    return _out(session, request_id, principal)

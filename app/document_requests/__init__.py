@@ -1,0 +1,4 @@
+"""Monthly document requests (solicitações).
+
+Templates, generation per competência, items received, reminders and closing.
+"""

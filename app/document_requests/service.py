@@ -1,0 +1,488 @@
+"""Monthly document requests (solicitações mensais): create once, match, close, remind.
+
+Cycle of a request (one per empresa and competência, unique key):
+
+    aberta ──(some items in)──▶ parcial ──(all items in)──▶ concluida
+       └──────────── client answers "nada a enviar" ───────▶ nada_a_enviar
+    concluida / nada_a_enviar ──("faltam documentos")──▶ aberta / parcial
+
+An item is received when the client attaches a file to it, or — for items with a ``documents``
+rule — when the empresa has fiscal documents of that competência with one of the rule's kinds and
+its direction (e.g. purchase invoices = NF-e ``entrada``). "Faltam documentos" puts items back to
+pending and stamps ``rule.reaberto_em``: only documents that arrive after it count again.
+
+Reminders: every ``a_cada_dias_uteis`` business days (office_settings ``lembretes_solicitacoes``,
+default 3) after the request or the last reminder, at most ``maximo`` (default 4) per request,
+queued under ``solicitacao:{id}:lembrete:{n}`` — the number is part of the key, so a reminder is
+never queued twice even when two runs overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.errors import MISSING_SOLICITACAO, Conflict, InvalidInput, NotFound
+from app.files.store import store_file
+from app.fiscal.competencia import Competencia
+from app.notifications import outbox
+from app.obligations.calendar import HolidayIndex, load_holiday_index
+from app.obligations.catalogue import active_empresa_traits, office_today
+from app.platform import audit
+from app.platform.office_settings import office_settings
+from models import (
+    DocumentRequest,
+    Empresa,
+    RequestItem,
+    RequestTemplate,
+)
+
+__all__ = [
+    "OPEN",
+    "REMINDER_SETTING",
+    "answer_nothing_to_send",
+    "attach_file",
+    "generate_requests",
+    "get_request",
+    "list_requests",
+    "refresh_requests",
+    "report_missing",
+    "request_row",
+    "seed_templates",
+    "send_reminders",
+    "store_file",
+]
+
+OPEN = ("aberta", "parcial")
+REMINDER_SETTING = "lembretes_solicitacoes"
+REMINDER_DEFAULTS: dict[str, int] = {"a_cada_dias_uteis": 3, "maximo": 4}
+
+
+class _Template(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    code: str
+    description: str
+    regimes: tuple[str, ...]
+    requires: str | None = None
+    documents: dict[str, Any] | None = None
+
+
+class _TemplateFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    version: str
+    template: tuple[_Template, ...]
+
+
+def _shipped_templates() -> _TemplateFile:
+    raw = resources.files("app.fiscal").joinpath("data/request_templates.toml").read_text("utf-8")
+    return _TemplateFile.model_validate(tomllib.loads(raw))
+
+
+def seed_templates(session: Session) -> int:
+    """Insert the shipped templates that are missing (an operator's edits are kept)."""
+    rows = []
+    for t in _shipped_templates().template:
+        rule: dict[str, Any] = {}
+        if t.requires:
+            rule["requires"] = t.requires
+        if t.documents:
+            rule["documents"] = t.documents
+        for regime in t.regimes:
+            rows.append(
+                {"regime": regime, "code": t.code, "description": t.description, "rule": rule}
+            )
+    stmt = (
+        insert(RequestTemplate)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["regime", "code"])
+        .returning(RequestTemplate.id)
+    )
+    return len(session.execute(stmt).all())
+
+
+def generate_requests(
+    session: Session,
+    *,
+    empresa_ids: Sequence[int],
+    competencia: Competencia,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """Create each empresa's request of ``competencia`` with its items, once; notify the client."""
+    moment = now or datetime.now(UTC)
+    templates: dict[str, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
+    for t in session.scalars(select(RequestTemplate).order_by(RequestTemplate.id)):
+        templates[t.regime.upper()].append((t.code, t.description, t.rule or {}))
+    items_of: dict[int, list[tuple[str, str, dict[str, Any]]]] = {}
+    for eid, regime, traits in active_empresa_traits(session, empresa_ids):
+        chosen = [t for t in templates.get(regime.upper(), []) if _requires_ok(t[2], traits)]
+        if chosen:  # nothing to ask → no request at all
+            items_of[eid] = chosen
+    if not items_of:
+        return {"criadas": 0, "itens": 0, "notificacoes": 0}
+    created = session.execute(
+        text(
+            "INSERT INTO document_requests (empresa_id, competencia, status, reminders_sent, "
+            "created_at, updated_at) SELECT e, :c, 'aberta', 0, :now, :now "
+            "FROM unnest(CAST(:e AS bigint[])) AS u(e) "
+            "ON CONFLICT (empresa_id, competencia) DO NOTHING RETURNING id, empresa_id"
+        ),
+        {"e": list(items_of), "c": str(competencia), "now": moment},
+    ).all()
+    cols: dict[str, list[Any]] = {"r": [], "code": [], "d": [], "rule": []}
+    for rid, eid in created:
+        for code, description, rule in items_of[eid]:
+            cols["r"].append(rid)
+            cols["code"].append(code)
+            cols["d"].append(description)
+            cols["rule"].append(json.dumps(rule))
+    if cols["r"]:
+        session.execute(
+            text(
+                "INSERT INTO request_items (request_id, code, description, rule, status) "
+                "SELECT r, code, d, CAST(rule AS jsonb), 'pendente' FROM unnest("
+                "CAST(:r AS bigint[]), CAST(:code AS varchar[]), CAST(:d AS varchar[]), "
+                "CAST(:rule AS text[])) AS u(r, code, d, rule) "
+                "ON CONFLICT (request_id, code) DO NOTHING"
+            ),
+            cols,
+        )
+    queued = _notify_created(session, created, items_of, competencia)
+    return {"criadas": len(created), "itens": len(cols["r"]), "notificacoes": queued}
+
+
+def _requires_ok(rule: dict[str, Any], traits: frozenset[str]) -> bool:
+    need = rule.get("requires")
+    return need is None or need in traits
+
+
+def _notify_created(
+    session: Session,
+    created: Sequence[Any],
+    items_of: dict[int, list[tuple[str, str, dict[str, Any]]]],
+    competencia: Competencia,
+) -> int:
+    recipients = outbox.empresa_recipients_many(
+        session, [e for _, e in created], "solicitacao_mensal"
+    )
+    names = dict(
+        session.execute(
+            select(Empresa.id, Empresa.razao_social).where(Empresa.id.in_({e for _, e in created}))
+        )
+        .tuples()
+        .all()
+    )
+    rows: list[dict[str, Any]] = []
+    for rid, eid in created:
+        rows += outbox.notification_rows(
+            key=f"solicitacao:{rid}:criada",
+            recipients=recipients.get(eid, []),
+            template="solicitacao_mensal",
+            context={
+                "solicitacao_id": rid,
+                "empresa": names.get(eid, ""),
+                "competencia": competencia.label,
+                "itens": [d for _, d, _ in items_of[eid]],
+            },
+            empresa_id=eid,
+        )
+    return outbox.enqueue_many(session, rows)
+
+
+def _filters(empresa_ids: Sequence[int] | None, request_ids: Sequence[int] | None) -> str:
+    sql = ""
+    if empresa_ids is not None:
+        sql += " AND r.empresa_id = ANY(:ids)"
+    if request_ids is not None:
+        sql += " AND r.id = ANY(:rids)"
+    return sql
+
+
+def refresh_requests(
+    session: Session,
+    *,
+    empresa_ids: Sequence[int] | None = None,
+    request_ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """Mark items received by matching documents; recompute the status of open requests."""
+    params: dict[str, Any] = {
+        "now": now or datetime.now(UTC),
+        "ids": list(empresa_ids or []),
+        "rids": list(request_ids or []),
+    }
+    where = _filters(empresa_ids, request_ids)
+    matched = session.execute(
+        text(
+            "UPDATE request_items i SET status = 'recebido', received_at = :now, "
+            "updated_at = now() FROM document_requests r WHERE i.request_id = r.id "
+            "AND r.status IN ('aberta', 'parcial') AND i.status = 'pendente' "
+            "AND i.rule -> 'documents' IS NOT NULL" + where + " AND EXISTS (SELECT 1 FROM "
+            "fiscal_documents fd WHERE fd.empresa_id = r.empresa_id "
+            "AND fd.competencia = r.competencia AND fd.status <> 'cancelada' "
+            "AND fd.direction = i.rule -> 'documents' ->> 'direction' "
+            "AND fd.kind IN (SELECT jsonb_array_elements_text(i.rule -> 'documents' -> 'kinds')) "
+            "AND (i.rule ->> 'reaberto_em' IS NULL "
+            "OR fd.created_at > CAST(i.rule ->> 'reaberto_em' AS timestamptz))) RETURNING i.id"
+        ),
+        params,
+    ).all()
+    changed = session.execute(
+        text(
+            "WITH agg AS (SELECT r.id, count(*) FILTER (WHERE i.status = 'pendente') AS pend, "
+            "count(*) FILTER (WHERE i.status = 'recebido') AS rec FROM document_requests r "
+            "JOIN request_items i ON i.request_id = r.id WHERE r.status IN ('aberta', 'parcial')"
+            + where
+            + " GROUP BY r.id), calc AS (SELECT id, CASE WHEN pend = 0 THEN 'concluida' "
+            "WHEN rec > 0 THEN 'parcial' ELSE 'aberta' END AS s FROM agg) "
+            "UPDATE document_requests r SET status = calc.s, updated_at = now(), "
+            "closed_at = CASE WHEN calc.s = 'concluida' THEN CAST(:now AS timestamptz) END "
+            "FROM calc WHERE r.id = calc.id AND r.status <> calc.s RETURNING r.id, calc.s"
+        ),
+        params,
+    ).all()
+    return {
+        "itens_recebidos": len(matched),
+        "concluidas": sum(1 for _, s in changed if s == "concluida"),
+        "alteradas": len(changed),
+    }
+
+
+def send_reminders(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    empresa_ids: Sequence[int] | None = None,
+    holidays: HolidayIndex | None = None,
+) -> int:
+    """Queue the reminders that are due today for open requests; returns reminders counted."""
+    moment = now or datetime.now(UTC)
+    today = office_today(moment)
+    policy = office_settings(session, REMINDER_SETTING, REMINDER_DEFAULTS)
+    every, maximum = int(policy["a_cada_dias_uteis"]), int(policy["maximo"])
+    hol = holidays if holidays is not None else load_holiday_index(session)
+    rows = session.execute(
+        text(
+            "SELECT r.id, r.empresa_id, r.competencia, r.reminders_sent, "
+            "coalesce(r.last_reminder_at, r.created_at) AS ref, e.uf, e.ibge_code, "
+            "e.razao_social "
+            "FROM document_requests r JOIN empresas e ON e.id = r.empresa_id "
+            "WHERE r.status IN ('aberta', 'parcial') AND r.reminders_sent < :max"
+            + _filters(empresa_ids, None)
+        ),
+        {"max": maximum, "ids": list(empresa_ids or [])},
+    ).all()
+    due = [
+        r
+        for r in rows
+        if hol.local_calendar(r.uf, r.ibge_code).business_days_between(office_today(r.ref), today)
+        >= every
+    ]
+    if not due:
+        return 0
+    pending: dict[int, list[str]] = defaultdict(list)
+    for rid, description in session.execute(
+        select(RequestItem.request_id, RequestItem.description).where(
+            RequestItem.request_id.in_([r.id for r in due]), RequestItem.status == "pendente"
+        )
+    ):
+        pending[rid].append(description)
+    recipients = outbox.empresa_recipients_many(
+        session, [r.empresa_id for r in due], "lembrete_solicitacao"
+    )
+    messages: list[dict[str, Any]] = []
+    for r in due:
+        number = r.reminders_sent + 1
+        messages += outbox.notification_rows(
+            key=f"solicitacao:{r.id}:lembrete:{number}",
+            recipients=recipients.get(r.empresa_id, []),
+            template="lembrete_solicitacao",
+            context={
+                "solicitacao_id": r.id,
+                "competencia": Competencia.parse(r.competencia).label,
+                "lembrete": number,
+                "empresa": r.razao_social,
+                "itens_faltantes": pending.get(r.id, []),
+            },
+            empresa_id=r.empresa_id,
+        )
+    outbox.enqueue_many(session, messages)
+    session.execute(
+        text(
+            "UPDATE document_requests SET reminders_sent = reminders_sent + 1, "
+            "last_reminder_at = :now, updated_at = now() WHERE id = ANY(:ids)"
+        ),
+        {"now": moment, "ids": [r.id for r in due]},
+    )
+    return len(due)
+
+
+def _load(session: Session, request_id: int) -> DocumentRequest:
+    row = session.get(DocumentRequest, request_id, with_for_update=True)
+    if row is None:
+        raise MISSING_SOLICITACAO.error()
+    return row
+
+
+def request_row(session: Session, *, request_id: int) -> DocumentRequest:
+    """A request without its items (e.g. to check scope before loading them), or NotFound."""
+    row = session.get(DocumentRequest, request_id)
+    if row is None:
+        raise MISSING_SOLICITACAO.error()
+    return row
+
+
+def get_request(session: Session, *, request_id: int) -> tuple[DocumentRequest, list[RequestItem]]:
+    """A request and its items, or NotFound."""
+    row = request_row(session, request_id=request_id)
+    items = session.scalars(
+        select(RequestItem).where(RequestItem.request_id == request_id).order_by(RequestItem.id)
+    )
+    return row, list(items)
+
+
+def list_requests(
+    session: Session,
+    *,
+    empresa_id: int | None = None,
+    competencia: Competencia | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[DocumentRequest]:
+    """Requests, newest competência first."""
+    q = select(DocumentRequest)
+    if empresa_id is not None:
+        q = q.where(DocumentRequest.empresa_id == empresa_id)
+    if competencia is not None:
+        q = q.where(DocumentRequest.competencia == str(competencia))
+    if status is not None:
+        q = q.where(DocumentRequest.status == status)
+    q = q.order_by(DocumentRequest.competencia.desc(), DocumentRequest.id)
+    return list(session.scalars(q.limit(limit).offset(offset)))
+
+
+def answer_nothing_to_send(
+    session: Session,
+    *,
+    request_id: int,
+    actor: str,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> DocumentRequest:
+    """The client has nothing to send this month: close the request (audited)."""
+    row = _load(session, request_id)
+    if row.status not in OPEN:
+        raise Conflict("A solicitação já está encerrada.", code="solicitacao_encerrada")
+    row.status = "nada_a_enviar"
+    row.closed_at = now or datetime.now(UTC)
+    row.client_note = note
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="solicitacao.nada_a_enviar",
+        entity="document_request",
+        entity_id=row.id,
+        empresa_id=row.empresa_id,
+        reason=note,
+    )
+    return row
+
+
+def report_missing(
+    session: Session,
+    *,
+    request_id: int,
+    actor: str,
+    note: str | None = None,
+    item_codes: Sequence[str] | None = None,
+    now: datetime | None = None,
+) -> DocumentRequest:
+    """ "Faltam documentos": items (default: all) back to pending; the request reopens."""
+    moment = now or datetime.now(UTC)
+    row = _load(session, request_id)
+    items = list(session.scalars(select(RequestItem).where(RequestItem.request_id == row.id)))
+    wanted = set(item_codes) if item_codes else {i.code for i in items}
+    unknown = wanted - {i.code for i in items}
+    if unknown:
+        raise InvalidInput(
+            f"Itens desconhecidos: {', '.join(sorted(unknown))}.", code="item_desconhecido"
+        )
+    for item in items:
+        if item.code in wanted:
+            item.status = "pendente"
+            item.received_at = None
+            item.rule = {**(item.rule or {}), "reaberto_em": moment.isoformat()}
+    received = any(i.status == "recebido" for i in items)
+    row.status = "parcial" if received else "aberta"
+    row.closed_at = None
+    row.last_reminder_at = moment  # the reminder cycle restarts from the reopening
+    row.client_note = note
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="solicitacao.faltam_documentos",
+        entity="document_request",
+        entity_id=row.id,
+        empresa_id=row.empresa_id,
+        reason=note,
+        details={"itens": sorted(wanted)},
+    )
+    return row
+
+
+def attach_file(
+    session: Session,
+    *,
+    request_id: int,
+    item_code: str,
+    data: bytes,
+    filename: str,
+    content_type: str,
+    actor: str,
+    now: datetime | None = None,
+) -> RequestItem:
+    """Attach a file to an item: the item is received and the request status recomputed."""
+    moment = now or datetime.now(UTC)
+    req = _load(session, request_id)
+    item = session.scalar(
+        select(RequestItem).where(RequestItem.request_id == req.id, RequestItem.code == item_code)
+    )
+    if item is None:
+        raise NotFound("Item não encontrado na solicitação.", code="item_nao_encontrado")
+    file_id = store_file(
+        session,
+        empresa_id=req.empresa_id,
+        data=data,
+        filename=filename,
+        content_type=content_type,
+        purpose="solicitacao",
+        uploaded_by=actor,
+    )
+    item.file_id = file_id
+    item.status = "recebido"
+    item.received_at = moment
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="solicitacao.arquivo_anexado",
+        entity="request_item",
+        entity_id=item.id,
+        empresa_id=req.empresa_id,
+        details={"solicitacao": req.id, "item": item_code, "arquivo": file_id},
+    )
+    refresh_requests(session, request_ids=[req.id], now=moment)
+    session.refresh(req)
+    return item

@@ -1,0 +1,509 @@
+"""Drain the outbox: claim a batch, send it, record every attempt — never a message twice.
+
+One batch (:func:`deliver_batch`) is three steps, two of them short transactions:
+
+1. **claim** — ``UPDATE … FROM (SELECT … WHERE status='pendente' AND next_attempt_at <= now
+   ORDER BY id LIMIT n FOR UPDATE SKIP LOCKED)``: rows become ``enviando`` with ``claimed_at``,
+   a ``claimed_by`` token unique to this batch and ``attempts + 1``; committed at once, so two
+   workers never hold the same row.
+2. **send** — outside any transaction, one SMTP connection and one httpx client per batch, a
+   Redis token bucket per channel. Each channel's rows go out in order in their own thread (a
+   *lane*: e-mails never wait behind WhatsApp's rate limit), so at most one row per channel is
+   in flight. Around each provider call a Redis *journal* entry is written: ``enviando`` before
+   the call (at the latest just before it: it rides on the previous row's round trip),
+   ``enviada <provider id>`` right after the provider accepted.
+3. **record** — one transaction: ``enviada`` (provider id, sent_at) | back to ``pendente`` with
+   backoff and jitter (transient, until ``max_attempts`` = 3, the guide) | ``falhou`` with the
+   stable code and reason (permanent, or attempts exhausted); one DeliveryAttempt row each.
+   Throttling (429 / local bucket) and an unreachable SMTP server do not burn an attempt.
+
+Crash between "sent" and "recorded" (policy). A row left ``enviando`` longer than the lease
+(10 min, far above the 120 s task timeout and the batch's own time budget) belonged to a dead
+worker; the next run recovers it with the journal:
+- journal ``enviada`` → recorded as sent with the journaled provider id; **not resent**;
+- no journal → the worker died before trying it → back to ``pendente``, attempt not counted;
+- journal ``enviando`` → the worker died while the provider was answering, the only case whose
+  outcome is unknown (at most one row per channel). It goes back to ``pendente`` with a
+  DeliveryAttempt ``reenvio_apos_falha`` (visible as a possible duplicate). The resend is the
+  same message: the e-mail keeps its Message-ID (derived from the idempotency key, receivers
+  deduplicate) and the WhatsApp message carries the key in ``biz_opaque_callback_data`` — if
+  Meta had accepted it, its status webhook has meanwhile reconciled the row by that key (see
+  ``apply_status``), so it is no longer ``enviando`` and is not resent.
+The duplicate window is therefore the instant between the provider's acceptance and one Redis
+SET (well under a millisecond) of a crashed worker; everything else is exactly-once.
+
+Hook: :func:`on_status` runs on every status change (enviada, entregue, lida, falhou); it writes
+the guide delivery protocol (``guide_events``) for notifications already linked to a guide by a
+``GuideEvent.notification_id`` row, then every hook added with :func:`register_status_hook`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from app.notifications.sending import (
+    ANEXO_INEXISTENTE,
+    BATCH_BUDGET_SECONDS,
+    JOURNAL_PREFIX,
+    NOT_COUNTED,
+    PERMANENT,
+    RELEASED,
+    SANDBOX,
+    SENT,
+    STATUS_RANK,
+    TRANSIENT,
+    Claimed,
+    FileRef,
+    Outcome,
+    Senders,
+    backoff,
+    send_claimed,
+)
+from app.notify.base import (
+    FALHA_PERMANENTE,
+    FALHA_TEMPORARIA,
+    OPT_OUT,
+)
+from app.notify.webhook import StatusUpdate
+from app.notify.whatsapp_errors import CLOUD_API_ERRORS
+from models import Contact, DeliveryAttempt, GuideEvent, Notification, StoredFile
+
+__all__ = [
+    "LEASE",
+    "WEBHOOK_STATUS",
+    "Claimed",
+    "FileRef",
+    "Outcome",
+    "Senders",
+    "apply_status",
+    "backoff",
+    "claim_batch",
+    "deliver_batch",
+    "on_status",
+    "record_outcomes",
+    "recover_stale",
+    "register_status_hook",
+]
+
+LEASE = timedelta(minutes=10)
+ENVIO_INTERROMPIDO = "envio_interrompido"
+
+
+def worker_token() -> str:
+    """A claim token unique to one batch of one process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
+
+
+# ---------------------------------------------------------------------------- claim
+
+
+def claim_batch(session: Session, *, worker: str, limit: int, now: datetime) -> list[Claimed]:
+    """Claim up to ``limit`` due rows for ``worker`` (SKIP LOCKED); the caller commits."""
+    due = (
+        select(Notification.id)
+        .where(Notification.status == "pendente", Notification.next_attempt_at <= now)
+        .order_by(Notification.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    stmt = (
+        update(Notification)
+        .where(Notification.id == due.c.id)
+        .values(
+            status="enviando",
+            claimed_at=now,
+            claimed_by=worker,
+            attempts=Notification.attempts + 1,
+        )
+        .returning(Notification)
+        .execution_options(synchronize_session=False)
+    )
+    rows = sorted(session.scalars(stmt).all(), key=lambda n: n.id)
+    files = _files(session, {int(f) for n in rows for f in n.attachments or ()})
+    opted_out = _opted_out(session, rows)
+    out = []
+    for n in rows:
+        refs = tuple(files[int(f)] for f in n.attachments or () if int(f) in files)
+        blocked = None
+        if (n.empresa_id, n.channel, n.recipient.lower()) in opted_out:
+            blocked = OPT_OUT
+        elif len(refs) != len(n.attachments or ()):
+            blocked = ANEXO_INEXISTENTE
+        out.append(
+            Claimed(
+                id=n.id,
+                idempotency_key=n.idempotency_key,
+                channel=n.channel,
+                recipient=n.recipient,
+                template=n.template,
+                context=dict(n.context or {}),
+                attempts=n.attempts,
+                max_attempts=n.max_attempts,
+                files=refs,
+                blocked=blocked,
+            )
+        )
+    return out
+
+
+def _files(session: Session, ids: set[int]) -> dict[int, FileRef]:
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(StoredFile).where(StoredFile.id.in_(ids), StoredFile.deleted_at.is_(None))
+    )
+    return {f.id: FileRef(f.storage_key, f.original_name, f.content_type) for f in rows}
+
+
+def _opted_out(session: Session, rows: Iterable[Notification]) -> set[tuple[int, str, str]]:
+    """(empresa, channel, address) of contacts who opted out since the message was queued."""
+    empresas = {n.empresa_id for n in rows if n.empresa_id is not None}
+    if not empresas:
+        return set()
+    out: set[tuple[int, str, str]] = set()
+    contacts = session.scalars(
+        select(Contact).where(
+            Contact.empresa_id.in_(empresas),
+            Contact.opt_out_email.is_(True) | Contact.opt_out_whatsapp.is_(True),
+        )
+    )
+    for c in contacts:
+        if c.opt_out_email and c.email:
+            out.add((c.empresa_id, "email", c.email.lower()))
+        if c.opt_out_whatsapp and c.phone:
+            out.add((c.empresa_id, "whatsapp", c.phone.lower()))
+    return out
+
+
+# ---------------------------------------------------------------------------- record
+
+
+def record_outcomes(
+    session: Session, outcomes: list[Outcome], *, worker: str, now: datetime
+) -> dict[str, int]:
+    """Apply the outcomes of ``worker``'s batch and add one DeliveryAttempt per attempt."""
+    summary = {"enviadas": 0, "reagendadas": 0, "falharam": 0, "liberadas": 0}
+    if not outcomes:
+        return summary
+    rows = {
+        n.id: n
+        for n in session.scalars(
+            select(Notification)
+            .where(Notification.id.in_([o.notification_id for o in outcomes]))
+            .with_for_update()
+        )
+    }
+    guides = _guide_links(session, rows)
+    attempts: list[dict[str, Any]] = []
+    for o in outcomes:
+        n = rows.get(o.notification_id)
+        if n is None:
+            continue
+        if o.kind != RELEASED:
+            attempts.append(_attempt_row(n, o, now))
+        if n.claimed_by != worker or n.status != "enviando":
+            # Recovered by another run after our lease (or reconciled by a webhook): only a
+            # confirmed send may still move it forward.
+            if o.kind in (SENT, SANDBOX) and STATUS_RANK.get(n.status, 9) < 1:
+                _mark_sent(session, n, o, now, guides)
+            continue
+        if o.kind in (SENT, SANDBOX):
+            _mark_sent(session, n, o, now, guides)
+            summary["enviadas"] += 1
+        elif o.kind in NOT_COUNTED:
+            n.attempts = max(n.attempts - 1, 0)
+            _reschedule(n, now + timedelta(seconds=o.retry_after or 0.0))
+            summary["liberadas" if o.kind == RELEASED else "reagendadas"] += 1
+        elif o.kind == TRANSIENT and n.attempts < n.max_attempts:
+            _reschedule(n, now + backoff(n.attempts))
+            n.last_error_code, n.last_error = o.error_code, o.error_message
+            summary["reagendadas"] += 1
+        else:
+            _mark_failed(session, n, o.error_code or FALHA_PERMANENTE, o.error_message, guides)
+            summary["falharam"] += 1
+    if attempts:
+        session.execute(insert(DeliveryAttempt), attempts)
+    session.flush()
+    return summary
+
+
+def _attempt_row(n: Notification, o: Outcome, now: datetime) -> dict[str, Any]:
+    outcome = o.kind if o.kind in (SENT, SANDBOX, PERMANENT) else TRANSIENT
+    return {
+        "notification_id": n.id,
+        "at": now,
+        "channel": n.channel,
+        "outcome": outcome,
+        "provider_id": o.provider_id,
+        "error_code": o.error_code,
+        "error_message": o.error_message,
+        "duration_ms": o.duration_ms,
+    }
+
+
+def _reschedule(n: Notification, when: datetime) -> None:
+    n.status, n.next_attempt_at, n.claimed_by = "pendente", when, None
+
+
+def _mark_sent(
+    session: Session, n: Notification, o: Outcome, now: datetime, guides: dict[int, set[int]]
+) -> None:
+    n.status, n.provider_id, n.sent_at = "enviada", o.provider_id, now
+    n.last_error_code = None if o.kind == SENT else "sandbox"
+    n.last_error = None
+    on_status(session, n, "enviada", at=now, guide_ids=guides.get(n.id, set()))
+
+
+def _mark_failed(
+    session: Session,
+    n: Notification,
+    code: str,
+    reason: str | None,
+    guides: dict[int, set[int]] | None = None,
+) -> None:
+    n.status, n.last_error_code, n.last_error = "falhou", code, reason
+    ids = None if guides is None else guides.get(n.id, set())
+    on_status(session, n, "falhou", guide_ids=ids)
+
+
+# ---------------------------------------------------------------------------- crash recovery
+
+
+def recover_stale(
+    session: Session, *, redis: Any, now: datetime, lease: timedelta = LEASE
+) -> dict[str, int]:
+    """Settle rows a dead worker left ``enviando`` beyond the lease (policy in the docstring)."""
+    stale = list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.status == "enviando", Notification.claimed_at < now - lease)
+            .order_by(Notification.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    summary = {"recuperadas_enviadas": 0, "reenvio_apos_falha": 0, "nao_tentadas": 0}
+    if not stale:
+        return summary
+    keys = [f"{JOURNAL_PREFIX}{n.id}" for n in stale]
+    journal = redis.mget(keys)
+    guides = _guide_links(session, {n.id: n for n in stale})
+    attempts: list[dict[str, Any]] = []
+    for n, raw in zip(stale, journal, strict=True):
+        entry = raw.decode() if isinstance(raw, bytes) else raw
+        if entry and entry.startswith((SENT, SANDBOX)):
+            kind, _, provider_id = entry.partition("\t")
+            o = Outcome(n.id, kind, provider_id, ENVIO_INTERROMPIDO, "Envio confirmado no diário.")
+            _mark_sent(session, n, o, now, guides)
+            attempts.append(_attempt_row(n, o, now))
+            summary["recuperadas_enviadas"] += 1
+        elif entry == "enviando":
+            attempts.append(
+                {
+                    "notification_id": n.id,
+                    "at": now,
+                    "channel": n.channel,
+                    "outcome": "reenvio_apos_falha",
+                    "error_code": ENVIO_INTERROMPIDO,
+                    "error_message": "Trabalhador interrompido durante o envio; pode duplicar.",
+                }
+            )
+            _reschedule(n, now)
+            summary["reenvio_apos_falha"] += 1
+        else:
+            n.attempts = max(n.attempts - 1, 0)
+            _reschedule(n, now)
+            summary["nao_tentadas"] += 1
+    if attempts:
+        session.execute(insert(DeliveryAttempt), attempts)
+    session.flush()
+    redis.delete(*keys)
+    return summary
+
+
+# ---------------------------------------------------------------------------- status hook
+
+StatusHook = Callable[[Session, Notification, str], None]
+_STATUS_HOOKS: list[StatusHook] = []
+# Notification status -> guide_events.kind of the guide delivery protocol.
+GUIDE_EVENT_FOR_STATUS = {
+    "enviada": "enviada",
+    "entregue": "entregue",
+    "lida": "visualizada",
+    "falhou": "falha_envio",
+}
+
+
+def register_status_hook(hook: StatusHook) -> StatusHook:
+    """Add a hook called as ``hook(session, notification, status)`` on every status change."""
+    if hook not in _STATUS_HOOKS:
+        _STATUS_HOOKS.append(hook)
+    return hook
+
+
+def _guide_links(session: Session, rows: dict[int, Notification]) -> dict[int, set[int]]:
+    """notification id -> guides it delivers (via existing ``GuideEvent.notification_id``)."""
+    if not rows:
+        return {}
+    links: dict[int, set[int]] = {}
+    q = select(GuideEvent.notification_id, GuideEvent.guide_id).where(
+        GuideEvent.notification_id.in_(list(rows))
+    )
+    for notification_id, guide_id in session.execute(q):
+        if notification_id is not None:
+            links.setdefault(int(notification_id), set()).add(int(guide_id))
+    return links
+
+
+def on_status(
+    session: Session,
+    notification: Notification,
+    status: str,
+    *,
+    at: datetime | None = None,
+    guide_ids: set[int] | None = None,
+) -> None:
+    """A notification reached ``status``: write the guide protocol rows, then run the hooks."""
+    kind = GUIDE_EVENT_FOR_STATUS.get(status)
+    if kind is not None:
+        if guide_ids is None:
+            guide_ids = _guide_links(session, {notification.id: notification}).get(
+                notification.id, set()
+            )
+        for guide_id in sorted(guide_ids):
+            exists = session.scalar(
+                select(GuideEvent.id).where(
+                    GuideEvent.guide_id == guide_id,
+                    GuideEvent.notification_id == notification.id,
+                    GuideEvent.kind == kind,
+                )
+            )
+            if exists is None:
+                session.add(
+                    GuideEvent(
+                        guide_id=guide_id,
+                        kind=kind,
+                        at=at or datetime.now(UTC),
+                        channel=notification.channel,
+                        actor="notificacoes",
+                        notification_id=notification.id,
+                        details={"provider_id": notification.provider_id},
+                    )
+                )
+    for hook in _STATUS_HOOKS:
+        hook(session, notification, status)
+
+
+# ---------------------------------------------------------------------------- webhooks
+
+# Cloud API status -> our notification status.
+WEBHOOK_STATUS = {"sent": "enviada", "delivered": "entregue", "read": "lida", "failed": "falhou"}
+
+
+def apply_status(session: Session, update_: StatusUpdate) -> Notification | None:
+    """Record one WhatsApp status webhook (found by wamid, else by idempotency key)."""
+    status = WEBHOOK_STATUS.get(update_.status)
+    if status is None:
+        return None
+    n = session.scalar(
+        select(Notification)
+        .where(Notification.provider_id == update_.provider_id)
+        .with_for_update()
+    )
+    if n is None and update_.idempotency_key:
+        n = session.scalar(
+            select(Notification)
+            .where(Notification.idempotency_key == update_.idempotency_key)
+            .with_for_update()
+        )
+    if n is None:
+        return None
+    outcome = f"status_{status}"
+    seen = session.scalar(
+        select(DeliveryAttempt.id).where(
+            DeliveryAttempt.notification_id == n.id,
+            DeliveryAttempt.outcome == outcome,
+            DeliveryAttempt.at == update_.timestamp,
+        )
+    )
+    if seen is not None:  # Meta re-delivers webhooks; the same status is recorded once
+        return n
+    error = update_.errors[0] if update_.errors else None
+    code = None
+    if error is not None:
+        rule = CLOUD_API_ERRORS.get(error.code)
+        code = rule.code if rule else FALHA_PERMANENTE
+    session.add(
+        DeliveryAttempt(
+            notification_id=n.id,
+            at=update_.timestamp,
+            channel=n.channel,
+            outcome=outcome,
+            provider_id=update_.provider_id,
+            error_code=code,
+            error_message=(error.details or error.message or error.title) if error else None,
+        )
+    )
+    if n.provider_id is None:
+        n.provider_id = update_.provider_id
+    if status == "falhou":
+        if STATUS_RANK.get(n.status, 9) < 2:  # a failure after delivery is noise
+            reason = error.title if error else "Falha informada pelo WhatsApp."
+            if code == FALHA_TEMPORARIA and n.attempts < n.max_attempts:
+                _reschedule(n, datetime.now(UTC) + backoff(n.attempts))
+                n.last_error_code, n.last_error = code, reason
+            else:
+                _mark_failed(session, n, code or FALHA_PERMANENTE, reason)
+    elif STATUS_RANK.get(status, 0) > STATUS_RANK.get(n.status, 9):
+        n.status = status
+        n.sent_at = n.sent_at or update_.timestamp
+        n.claimed_by = None
+        on_status(session, n, status, at=update_.timestamp)
+    session.flush()
+    return n
+
+
+# ---------------------------------------------------------------------------- one batch
+
+
+def deliver_batch(
+    *,
+    transaction: Callable[[], AbstractContextManager[Session]],
+    senders: Senders,
+    limit: int = 500,
+    lease: timedelta = LEASE,
+    budget: float = BATCH_BUDGET_SECONDS,
+    now: Callable[[], datetime] | None = None,
+) -> dict[str, int]:
+    """Recover stale rows, claim, send and record one batch.
+
+    ``transaction`` opens one committed transaction (``app.db.session_scope``): sending must
+    happen between two of them, never inside one, so this is the one service that is handed a
+    transaction factory instead of a session.
+    """
+    clock = now or (lambda: datetime.now(UTC))
+    worker = worker_token()
+    with transaction() as session:
+        report: dict[str, int] = recover_stale(
+            session, redis=senders.redis, now=clock(), lease=lease
+        )
+    with transaction() as session:
+        claimed = claim_batch(session, worker=worker, limit=limit, now=clock())
+    report["reivindicadas"] = len(claimed)
+    if not claimed:
+        return report
+    outcomes = send_claimed(claimed, senders, budget=budget)
+    with transaction() as session:
+        report.update(record_outcomes(session, outcomes, worker=worker, now=clock()))
+    # Recorded: the journal has done its job (released rows may carry an early mark).
+    senders.redis.delete(*(f"{JOURNAL_PREFIX}{o.notification_id}" for o in outcomes))
+    return report

@@ -1,0 +1,166 @@
+"""`enviar-alertas`: queue alerts for tarefas and guides due in N business days.
+
+The thresholds are data: each obligation's ``alert_business_days`` in the catalogue
+(``app/fiscal/data/obligations.toml``, copied into ``Obligation.rule``; default 5, 2 and 0).
+``n`` is the number of business days in (today, due date] on the obligation's calendar
+(national, or the município's for ISS, plus holidays operators registered), so a holiday in
+between shifts the alert to the right day.
+
+One alert per (item, threshold), keyed ``alerta:tarefa:{id}:{t}`` / ``alerta:guia:{id}:{t}``.
+The threshold of a day is the smallest one that is >= n: a day the flow did not run (downtime)
+is caught up by the next run, and an item created late (n = 1) gets only its most urgent alert,
+never a burst of the thresholds it already passed.
+
+Recipients: a tarefa alert goes to its responsible staff (the office must do the work) and —
+when the tarefa produces no guide — to the empresa's contacts; a guide alert goes to the
+empresa's contacts (they pay it), so a client never gets two alerts for the same DAS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.fiscal.calendar import BusinessCalendar, get_calendar
+from app.notifications.outbox import (
+    Recipient,
+    empresa_recipients,
+    enqueue_many,
+    notification_rows,
+    staff_recipients,
+)
+from models import Empresa, Guide, Holiday, Obligation, Tarefa
+
+__all__ = ["DEFAULT_THRESHOLDS", "TEMPLATE", "queue_due_alerts", "threshold_for"]
+
+DEFAULT_THRESHOLDS = (5, 2, 0)  # the catalogue's default alert_business_days
+TEMPLATE = "alerta_tarefa"
+TAREFA_DONE = ("concluida", "dispensada")
+GUIDE_DONE = ("paga", "cancelada")
+# Calendar days that always hold more business days than the largest threshold + margin.
+_HORIZON_FACTOR = 3
+
+
+def threshold_for(n: int, thresholds: Sequence[int]) -> int | None:
+    """The alert threshold reached with ``n`` business days left (None: too early or overdue)."""
+    if n < 0:
+        return None
+    reached = [t for t in thresholds if t >= n]
+    return min(reached) if reached else None
+
+
+def _thresholds(ob: Obligation) -> tuple[int, ...]:
+    raw = (ob.rule or {}).get("alert_business_days")
+    return tuple(int(t) for t in raw) if raw else DEFAULT_THRESHOLDS
+
+
+class _Calendars:
+    """Calendars per (scope, UF, município), with the holidays operators registered."""
+
+    def __init__(self, session: Session) -> None:
+        self._holidays = list(session.execute(select(Holiday.day, Holiday.uf, Holiday.ibge_code)))
+
+    def for_(self, ob: Obligation, empresa: Empresa) -> BusinessCalendar:
+        if (ob.rule or {}).get("calendar_scope", "national") != "municipal":
+            extra = frozenset(d for d, uf, ibge in self._holidays if uf is None and ibge is None)
+            return get_calendar(None, None, extra)
+        extra = frozenset(
+            d
+            for d, uf, ibge in self._holidays
+            if (uf is None or uf == empresa.uf) and (ibge is None or ibge == empresa.ibge_code)
+        )
+        return get_calendar(empresa.uf, empresa.ibge_code, extra)
+
+
+def _context(
+    label: str, empresa: Empresa, competencia: str, n: int, due: date, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "tarefa": label,
+        "empresa": empresa.nome_fantasia or empresa.razao_social,
+        "competencia": competencia,
+        "dias_uteis": n,
+        "vencimento": due,
+        **extra,
+    }
+
+
+def queue_due_alerts(session: Session, *, today: date) -> dict[str, int]:
+    """Queue the alerts due ``today``; returns how many items alerted and messages queued."""
+    obligations = {o.id: o for o in session.scalars(select(Obligation))}
+    max_t = max((max(_thresholds(o), default=0) for o in obligations.values()), default=5)
+    horizon = today + timedelta(days=max_t * _HORIZON_FACTOR + 10)
+    calendars = _Calendars(session)
+    recipients_cache: dict[tuple[int, str], list[Recipient]] = {}
+
+    staff_cache: dict[int | None, list[Recipient]] = {}
+
+    def contacts(empresa_id: int, kind: str) -> list[Recipient]:
+        key = (empresa_id, kind)
+        if key not in recipients_cache:
+            recipients_cache[key] = empresa_recipients(session, empresa_id, kind)
+        return recipients_cache[key]
+
+    def staff(staff_id: int | None) -> list[Recipient]:
+        if staff_id not in staff_cache:
+            staff_cache[staff_id] = staff_recipients(session, [staff_id])
+        return staff_cache[staff_id]
+
+    rows: list[dict[str, Any]] = []
+    counts = {"tarefas": 0, "guias": 0}
+    with_guide = set(session.scalars(select(Guide.tarefa_id).where(Guide.tarefa_id.is_not(None))))
+    tarefas = session.execute(
+        select(Tarefa, Empresa)
+        .join(Empresa, Empresa.id == Tarefa.empresa_id)
+        .where(
+            Tarefa.status.not_in(TAREFA_DONE),
+            Tarefa.due_date >= today,
+            Tarefa.due_date <= horizon,
+        )
+        .order_by(Tarefa.id)
+    )
+    for tarefa, empresa in tarefas:
+        ob = obligations[tarefa.obligation_id]
+        n = calendars.for_(ob, empresa).business_days_between(today, tarefa.due_date)
+        t = threshold_for(n, _thresholds(ob))
+        if t is None:
+            continue
+        by_department = (empresa.responsibles or {}).get(tarefa.department)
+        staff_id = tarefa.responsible_staff_id or by_department or empresa.responsible_staff_id
+        to = list(staff(int(staff_id) if staff_id else None))
+        if tarefa.id not in with_guide:
+            to += contacts(empresa.id, "alerta_tarefa")
+        ctx = _context(ob.name, empresa, tarefa.competencia, n, tarefa.due_date)
+        rows += _rows(f"alerta:tarefa:{tarefa.id}:{t}", to, ctx, empresa.id)
+        counts["tarefas"] += 1
+    guides = session.execute(
+        select(Guide, Empresa)
+        .join(Empresa, Empresa.id == Guide.empresa_id)
+        .where(Guide.status.not_in(GUIDE_DONE), Guide.due_date >= today, Guide.due_date <= horizon)
+        .order_by(Guide.id)
+    )
+    for guide, empresa in guides:
+        ob = obligations[guide.obligation_id]
+        n = calendars.for_(ob, empresa).business_days_between(today, guide.due_date)
+        t = threshold_for(n, _thresholds(ob))
+        if t is None:
+            continue
+        label = f"Pagamento da guia {guide.kind} ({ob.name})"
+        ctx = _context(label, empresa, guide.competencia, n, guide.due_date, guia_id=guide.id)
+        to = contacts(empresa.id, "alerta_guia")
+        rows += _rows(f"alerta:guia:{guide.id}:{t}", to, ctx, empresa.id)
+        counts["guias"] += 1
+    counts["mensagens"] = enqueue_many(session, rows)
+    return counts
+
+
+def _rows(
+    key: str, recipients: Iterable[Recipient], context: dict[str, Any], empresa_id: int
+) -> list[dict[str, Any]]:
+    return notification_rows(
+        key=key, recipients=recipients, template=TEMPLATE, context=context, empresa_id=empresa_id
+    )

@@ -1,0 +1,1 @@
+"""Platform concerns: audit log, API tokens, office settings, backups, log cleanup and demo data."""

@@ -1,0 +1,154 @@
+"""API tokens: created once (plaintext shown once), stored as SHA-256, scoped."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from app.platform import audit
+from models import ApiToken, Empresa
+
+__all__ = [
+    "Principal",
+    "authenticate",
+    "client_actors",
+    "create_token",
+    "revoke_token",
+    "hash_token",
+]
+
+TOKEN_PREFIX = "ctb_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: the whole office, or one empresa."""
+
+    token_id: int
+    name: str
+    scope: str  # office|empresa
+    empresa_id: int | None
+
+    @property
+    def actor(self) -> str:
+        """Name recorded in audit rows."""
+        return f"token:{self.token_id}:{self.name}"
+
+    @property
+    def is_office(self) -> bool:
+        """True for office-wide tokens (staff)."""
+        return self.scope == "office"
+
+    def check_empresa(self, empresa_id: int) -> None:
+        """Raise PermissionDenied unless this caller may act for empresa_id."""
+        if not self.is_office and self.empresa_id != empresa_id:
+            raise PermissionDenied(
+                "Este token não tem acesso a esta empresa.", code="empresa_fora_do_escopo"
+            )
+
+
+def hash_token(plaintext: str) -> str:
+    """SHA-256 hex of a token (tokens are 256-bit random, so no salt/KDF is needed)."""
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def create_token(
+    session: Session,
+    *,
+    name: str,
+    scope: str,
+    empresa_id: int | None = None,
+    ttl_days: int | None = None,
+    actor: str = "cli",
+) -> tuple[ApiToken, str]:
+    """Create a token; returns the row and the plaintext (shown once, never stored)."""
+    if scope not in {"office", "empresa"}:
+        raise InvalidInput("Escopo deve ser 'office' ou 'empresa'.", code="escopo_invalido")
+    if scope == "empresa":
+        if empresa_id is None or session.get(Empresa, empresa_id) is None:
+            raise NotFound("Empresa não encontrada para o token.", code="empresa_nao_encontrada")
+    else:
+        empresa_id = None
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = datetime.now(UTC) + timedelta(days=ttl_days) if ttl_days else None
+    row = ApiToken(
+        name=name,
+        token_hash=hash_token(plaintext),
+        prefix=plaintext[:12],
+        scope=scope,
+        empresa_id=empresa_id,
+        expires_at=expires,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="token.criado",
+        entity="api_token",
+        entity_id=row.id,
+        empresa_id=empresa_id,
+        details={"name": name, "scope": scope},
+    )
+    return row, plaintext
+
+
+def authenticate(session: Session, plaintext: str | None) -> Principal:
+    """Principal of a valid bearer token; Unauthenticated otherwise."""
+    if not plaintext or not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
+        raise Unauthenticated("Token ausente ou inválido.", code="token_invalido")
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
+    now = datetime.now(UTC)
+    if row is None or row.revoked_at is not None:
+        raise Unauthenticated("Token ausente ou inválido.", code="token_invalido")
+    if row.expires_at is not None and row.expires_at < now:
+        raise Unauthenticated("Token expirado.", code="token_expirado")
+    session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    return Principal(token_id=row.id, name=row.name, scope=row.scope, empresa_id=row.empresa_id)
+
+
+def revoke_token(session: Session, *, token_id: int, actor: str, reason: str) -> None:
+    """Revoke a token (audited)."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound("Token não encontrado.")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        audit.record(
+            session,
+            actor=actor,
+            action="token.revogado",
+            entity="api_token",
+            entity_id=token_id,
+            reason=reason,
+        )
+
+
+def require_office(principal: Principal) -> None:
+    """Raise unless the caller is office staff."""
+    if not principal.is_office:
+        raise PermissionDenied("Operação restrita ao escritório.", code="somente_escritorio")
+
+
+def client_actors(session: Session, actors: Iterable[str]) -> set[str]:
+    """The actors (``token:{id}:{name}``, as :attr:`Principal.actor` records them) that are
+    client (empresa-scoped) tokens; office tokens and any other actor are left out."""
+    by_id: dict[int, list[str]] = {}
+    for actor in set(actors):
+        kind, _, rest = actor.partition(":")
+        token_id = rest.partition(":")[0]
+        if kind == "token" and token_id.isdigit():
+            by_id.setdefault(int(token_id), []).append(actor)
+    if not by_id:
+        return set()
+    clients = session.scalars(
+        select(ApiToken.id).where(ApiToken.id.in_(list(by_id)), ApiToken.scope == "empresa")
+    )
+    return {actor for token_id in clients for actor in by_id[token_id]}

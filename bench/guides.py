@@ -10,7 +10,7 @@ task of orchestration: refresh the ledger, plan, generate. A second run shows th
 path (nothing created or changed). PDFs are not rendered in generation (``enviar-guias`` renders
 them per send batch), so they are not part of these figures.
 
-Baseline in the same run: the pure DAS calculation (``compute_das``) of N empresas in Python.
+Baseline in the same run: the pure DAS calculation (``app.fiscal.das.monthly_das``) of N empresas.
 Prints guides/s, seconds per 1,000 guides relative to the smallest size (≈1.0 = linear), the
 ratio to the baseline, and peak RSS. Database: dedicated ``contab_bench_guides`` (re-created).
 """
@@ -124,13 +124,13 @@ def _gerar() -> dict[str, int]:
 
 def _baseline(n: int) -> float:
     from app.fiscal.competencia import Competencia
-    from app.guides.generation import compute_das
+    from app.fiscal.das import monthly_das
 
     comp = Competencia.parse(COMP)
     months = {str(comp.shift(-k)): {"I": Decimal("20833.25")} for k in range(13)}
     t0 = time.perf_counter()
     for _ in range(n):
-        compute_das(competencia=comp, months=months, payroll={}, anexos=["I"], opened_on=None)
+        monthly_das(competencia=comp, revenue=months, payroll={}, anexos=["I"], opened_on=None)
     return time.perf_counter() - t0
 
 

@@ -131,7 +131,7 @@ Member = tuple[str, int, str, int, int, int]
 
 
 def _generate(n: int, path: Path, emit: str = CNPJ, dest: str = OTHER) -> list[Member]:
-    from app.fiscal.generator import make_nfe
+    from tests.support.generator import make_nfe
 
     sizes: list[tuple[str, int, str]] = []
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:

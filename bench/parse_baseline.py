@@ -6,16 +6,21 @@ or one ``XMLSchema.validate`` with a pre-compiled schema; "ours" is the full pub
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 from lxml import etree
 
-from app.fiscal.generator import make_nfe
-from app.fiscal.nfe import parse_bytes, validate
-from app.fiscal.nfe.schemas import get_schema
-from app.fiscal.xmlsec import make_parser
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the synthetic documents come from tests/support
+
+from app.fiscal.nfe import parse_bytes, validate  # noqa: E402
+from app.fiscal.nfe.schemas import get_schema  # noqa: E402
+from app.fiscal.xmlsec import make_parser  # noqa: E402
+from tests.support.generator import make_nfe  # noqa: E402
 
 
 def _per_call_ms(fn: Callable[[], object], n: int) -> float:

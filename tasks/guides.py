@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.db import session_scope
 from app.fiscal.competencia import Competencia
 from app.guides import generation as guides
-from app.guides import ledger, protocol
+from app.guides import ledger, lifecycle, protocol
 from models import Guide
 from tasks.defaults import TASK_DEFAULTS
 
@@ -40,7 +40,7 @@ def generation_plan(today: str, competencia: str | None, force: bool) -> dict[st
 def mark_overdue(today: str) -> int:
     """Guides past due and unpaid become ``vencida``."""
     with session_scope() as session:
-        return guides.mark_overdue(session, today=date.fromisoformat(today))
+        return lifecycle.mark_overdue(session, today=date.fromisoformat(today))
 
 
 @task(name="atualizar-livro-de-receitas", **TASK_DEFAULTS)

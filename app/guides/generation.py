@@ -1,19 +1,18 @@
 """Guides: one per guide-bearing tarefa of a competência, generated in bulk and idempotently.
 
-- DAS (obligation ``DAS``, Simples Nacional) is calculated: revenue of the month per Anexo and
-  RBT12 (12 months before) from the ledger, Fator R from declared payroll, the start-up rule
-  from ``empresa.opened_on`` (``app.fiscal.simples``). The memo is stored in ``calculation``
-  (Decimals as strings). A computed DAS is ``pronta``; zero revenue or the 3.6 M sublimit leave it
-  ``calculada`` for an operator's review (``calculation.revisao`` says why).
+- DAS (obligation ``DAS``, Simples Nacional) is calculated by :func:`app.fiscal.das.monthly_das`
+  from the ledger's revenue and payroll months and ``empresa.opened_on``; the memo is stored in
+  ``calculation`` (Decimals as strings). A computed DAS is ``pronta``; zero revenue or the 3.6 M
+  sublimit leave it ``calculada`` for an operator's review (``calculation.revisao`` says why).
 - Every other guide (DAS-MEI, DARF, GFD, DAE, ISS) waits for its official document:
-  ``aguardando_documento`` until an operator registers amount + barcode/PIX/PDF → ``pronta``.
+  ``aguardando_documento`` until an operator registers amount + barcode/PIX/PDF → ``pronta``
+  (:mod:`app.guides.lifecycle`).
 - A DAS that cannot be calculated is recorded with ``failure_reason`` ("falha de geração de
   guia", a critical monitor of the operations guide §10) and staff are told through the outbox.
 - Due date: the tarefa's legal due date (obligation rule + business-day calendar).
 - Status: calculada → aguardando_documento → pronta → enviada → entregue → visualizada → paga, or
-  vencida / cancelada. Generation only rewrites guides not yet sent, without an official document.
-- A guide whose obligation stops applying — its tarefa dispensed, or removed by a regime change —
-  is cancelled (:func:`cancel_guides`): never sent, never alerted, its queued messages withdrawn.
+  vencida / cancelada. Generation only rewrites guides not yet sent, without an official document,
+  and reopens a cancelled guide whose tarefa exists again.
 """
 
 from __future__ import annotations
@@ -21,46 +20,37 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.errors import MISSING_GUIA, Conflict, DomainError, InvalidInput
+from app.errors import DomainError, InvalidInput
 from app.fiscal.competencia import Competencia
+from app.fiscal.das import monthly_das
 from app.fiscal.obligations import load_catalogue
-from app.fiscal.simples import calculate_das
 from app.guides import ledger
+from app.guides.lifecycle import EDITABLE_STATUSES, reopen
 from app.notifications import outbox
 from app.platform import audit
 from app.platform.office_settings import office_value
-from models import Empresa, Guide, GuideEvent, Notification, Obligation, Staff, Tarefa
+from models import Empresa, Guide, Obligation, Staff, Tarefa
 
 __all__ = [
     "CALCULATED_OBLIGATIONS",
-    "EDITABLE_STATUSES",
-    "cancel_guides",
     "GenerationResult",
     "compute_das",
     "generate",
     "generation_day",
     "guide_empresas",
-    "list_guides",
-    "register_document",
-    "mark_overdue",
 ]
 
 # Obligation code → how its amount is obtained; anything absent waits for an official document.
 CALCULATED_OBLIGATIONS: Mapping[str, str] = {"DAS": "simples_nacional"}
-EDITABLE_STATUSES = ("calculada", "aguardando_documento", "pronta")
-OVERDUE_FROM = ("pronta", "enviada", "entregue", "visualizada")
 DEFAULT_GENERATION_DAY = 5
-
-# guides.amount is Numeric(15, 2): 13 integer digits.
-MAX_AMOUNT = Decimal("1e13")
 
 
 def generation_day(session: Session) -> int:
@@ -94,65 +84,15 @@ def compute_das(
     anexos: Sequence[str],
     opened_on: date | None,
 ) -> tuple[Decimal, str, dict[str, Any]]:
-    """(amount, status, memo) of a month's DAS from ledger and payroll months (DomainError)."""
-    if not anexos:
-        raise DomainError("Empresa sem Anexo do Simples Nacional cadastrado.", code="sem_anexo")
-    window = list(Competencia.range(competencia.shift(-12), competencia.shift(-1)))
-    months_active: int | None = None
-    if opened_on is not None:
-        first = Competencia.of(opened_on)
-        elapsed = (competencia.year - first.year) * 12 + competencia.month - first.month
-        if elapsed < 0:
-            raise DomainError("Competência anterior à abertura da empresa.", code="antes_abertura")
-        if elapsed < 12:  # LC 123/2006 art. 18 § 2º: only the months of activity count
-            months_active = elapsed
-            window = window[12 - elapsed :]
-    keys = [str(c) for c in window]
-    rbt12 = sum((sum(months.get(k, {}).values(), Decimal(0)) for k in keys), Decimal(0))
-    revenue = {a: v for a, v in months.get(str(competencia), {}).items() if v != 0}
-    if not revenue:
-        revenue = {str(anexos[0]).upper(): Decimal("0.00")}
-    folha: Decimal | None = None
-    payroll_keys = [str(competencia)] if months_active == 0 else keys
-    if "V" in revenue and any(k in payroll for k in payroll_keys):
-        folha = sum((payroll.get(k, Decimal(0)) for k in payroll_keys), Decimal(0))
-    calc = calculate_das(revenue, rbt12, payroll_12m=folha, months_active=months_active)
-    review = []
-    if calc.total == 0:
-        review.append("sem_receita")
-    if calc.sublimite_excedido:  # LC 123 art. 13-A: ICMS/ISS leave the DAS; needs review
-        review.append("sublimite_excedido")
-    memo = {
-        "tipo": "DAS",
-        "competencia": str(competencia),
-        "periodo_rbt12": [keys[0], keys[-1]] if keys else [],
-        "meses_atividade": months_active,
-        "rbt12_informada": str(calc.rbt12_informed),
-        "rbt12": str(calc.rbt12),
-        "rbt12_proporcional": calc.rbt12_proportional,
-        "faixa": calc.faixa,
-        "folha_12m": _d(folha),
-        "fator_r": None if calc.fator_r is None else str(round(calc.fator_r, 6)),
-        "sublimite_excedido": calc.sublimite_excedido,
-        "linhas": [
-            {
-                "anexo": line.anexo,
-                "tributado_como": line.taxed_as,
-                "faixa": line.faixa,
-                "aliquota_nominal": str(line.nominal_rate),
-                "parcela_deduzir": str(line.deduction),
-                "aliquota_efetiva": str(round(line.effective_rate, 8)),
-                "receita": str(line.revenue),
-                "valor": str(line.amount),
-            }
-            for line in calc.lines
-        ],
-        "receita_total": str(calc.total_revenue),
-        "valor_total": str(calc.total),
-        "fonte_legal": calc.legal_source,
-        "revisao": review,
-    }
-    return calc.total, ("calculada" if review else "pronta"), memo
+    """(amount, guide status, memo) of a month's DAS from ledger and payroll months."""
+    das = monthly_das(
+        competencia=competencia,
+        revenue=months,
+        payroll=payroll,
+        anexos=anexos,
+        opened_on=opened_on,
+    )
+    return das.amount, ("calculada" if das.review else "pronta"), das.memo()
 
 
 @dataclass
@@ -279,7 +219,7 @@ def generate(
             continue
         if old.status == "cancelada":
             # Its tarefa exists again (a regime change undone): back to where it was.
-            _reopen(session, old, actor)
+            reopen(session, old, actor)
         locked = (
             old.status not in EDITABLE_STATUSES
             or old.official_file_id is not None
@@ -401,180 +341,3 @@ def _notify_failure(session: Session, t: Any, guide_id: int | None, comp: str, r
         },
         empresa_id=t.empresa_id,
     )
-
-
-def cancel_guides(
-    session: Session, *, keys: Sequence[tuple[int, int, str]], actor: str, reason: str
-) -> list[int]:
-    """Cancel the guides of (empresa id, obligation id, competência) whose obligation no longer
-    applies; return their ids.
-
-    Each unpaid guide becomes ``cancelada`` (final: never sent, paid or alerted again), with a
-    ``cancelada`` protocol event (the status it had) and an audit row; its messages still waiting
-    in the outbox are cancelled, so the client never receives a guide the office withdrew. A
-    guide already sent is cancelled too (its due-date alerts stop); telling the client is the
-    office's call. Paid or already cancelled guides are left alone (idempotent).
-    """
-    if not keys:
-        return []
-    match = or_(
-        *(
-            and_(
-                Guide.empresa_id == empresa_id,
-                Guide.obligation_id == obligation_id,
-                Guide.competencia == str(Competencia.parse(comp)),
-            )
-            for empresa_id, obligation_id, comp in keys
-        )
-    )
-    found = session.scalars(
-        select(Guide)
-        .where(match, Guide.status.not_in(("paga", "cancelada")))
-        .order_by(Guide.id)
-        .with_for_update()
-    ).all()
-    if not found:
-        return []
-    for guide in found:
-        previous, guide.status = guide.status, "cancelada"
-        _recorded(session, guide, "cancelada", actor, {"status_anterior": previous}, reason)
-    ids = [g.id for g in found]
-    queued = select(GuideEvent.notification_id).where(
-        GuideEvent.guide_id.in_(ids), GuideEvent.notification_id.is_not(None)
-    )
-    # the guide's own messages, and its due-date alerts (keys alerta:guia:{id}:…)
-    alerts = or_(*(Notification.idempotency_key.startswith(f"alerta:guia:{i}:") for i in ids))
-    session.execute(
-        update(Notification)
-        .where(or_(Notification.id.in_(queued), alerts), Notification.status == "pendente")
-        .values(
-            status="cancelada",
-            last_error_code="guia_cancelada",
-            last_error=f"Guia cancelada: {reason}",
-        )
-    )
-    session.flush()
-    return ids
-
-
-def _reopen(session: Session, guide: Guide, actor: str) -> None:
-    """Restore a guide :func:`cancel_guides` cancelled to the status it had (event + audit)."""
-    cancelled = session.scalars(
-        select(GuideEvent)
-        .where(GuideEvent.guide_id == guide.id, GuideEvent.kind == "cancelada")
-        .order_by(GuideEvent.id.desc())
-        .limit(1)
-    ).first()
-    previous = (cancelled.details or {}).get("status_anterior") if cancelled else None
-    if not previous:
-        return  # cancelled some other way: stays cancelled
-    guide.status = previous
-    _recorded(session, guide, "reaberta", actor, {"status": previous})
-    session.flush()
-
-
-def _recorded(
-    session: Session,
-    guide: Guide,
-    kind: str,
-    actor: str,
-    details: dict[str, Any],
-    reason: str | None = None,
-) -> None:
-    """A status change outside the delivery protocol: a protocol event and an audit row."""
-    event = {**details, "motivo": reason} if reason else details
-    session.add(
-        GuideEvent(guide_id=guide.id, kind=kind, at=datetime.now(UTC), actor=actor, details=event)
-    )
-    audit.record(
-        session,
-        actor=actor,
-        action=f"guia.{kind}",
-        entity="guia",
-        entity_id=guide.id,
-        empresa_id=guide.empresa_id,
-        reason=reason,
-        details={**details, "competencia": str(guide.competencia)},
-    )
-
-
-def mark_overdue(session: Session, *, today: date) -> int:
-    """Guides past their due date and not paid become ``vencida``; returns how many."""
-    res = session.execute(
-        update(Guide)
-        .where(Guide.due_date < today, Guide.status.in_(OVERDUE_FROM))
-        .values(status="vencida")
-        .returning(Guide.id)
-    )
-    return len(res.all())
-
-
-def register_document(
-    session: Session,
-    *,
-    guide_id: int,
-    amount: Decimal,
-    actor: str,
-    barcode: str | None = None,
-    pix_code: str | None = None,
-    official_file_id: int | None = None,
-) -> Guide:
-    """Register the official amount and barcode/PIX/PDF of a guide → ``pronta`` (audited)."""
-    guide = session.get(Guide, guide_id, with_for_update=True)
-    if guide is None:
-        raise MISSING_GUIA.error()
-    if guide.status not in EDITABLE_STATUSES:
-        raise Conflict(
-            f"A guia já foi enviada (status {guide.status}); use o reenvio após corrigir.",
-            code="guia_ja_enviada",
-        )
-    if (
-        not isinstance(amount, Decimal)
-        or not amount.is_finite()
-        or amount < 0
-        or amount >= MAX_AMOUNT
-    ):
-        raise InvalidInput("Valor da guia inválido.", code="valor_invalido")
-    if not (barcode or pix_code or official_file_id or guide.official_file_id):
-        raise InvalidInput(
-            "Informe a linha digitável, o PIX ou o documento oficial da guia.",
-            code="guia_sem_documento",
-        )
-    before = {"valor": _d(guide.amount), "status": guide.status}
-    guide.amount = amount.quantize(Decimal("0.01"))
-    guide.barcode = barcode or guide.barcode
-    guide.pix_code = pix_code or guide.pix_code
-    guide.official_file_id = official_file_id or guide.official_file_id
-    guide.failure_reason = None
-    guide.pdf_file_id = None  # the office PDF shows amount/barcode: re-rendered at send time
-    guide.status = "pronta"
-    audit.record(
-        session,
-        actor=actor,
-        action="guia.documento_registrado",
-        entity="guia",
-        entity_id=guide.id,
-        empresa_id=guide.empresa_id,
-        details={"antes": before, "valor": str(guide.amount), "arquivo": official_file_id},
-    )
-    return guide
-
-
-def list_guides(
-    session: Session,
-    *,
-    competencia: str | None = None,
-    status: str | None = None,
-    empresa_id: int | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[Guide]:
-    """Guides filtered by competência, status and empresa (newest competência first)."""
-    q = select(Guide).order_by(Guide.competencia.desc(), Guide.empresa_id, Guide.id)
-    if competencia:
-        q = q.where(Guide.competencia == str(Competencia.parse(competencia)))
-    if status:
-        q = q.where(Guide.status == status)
-    if empresa_id is not None:
-        q = q.where(Guide.empresa_id == empresa_id)
-    return list(session.scalars(q.limit(min(limit, 1000)).offset(offset)))

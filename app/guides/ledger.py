@@ -1,31 +1,18 @@
 """Revenue ledger: gross revenue per empresa × competência × Anexo, and declared payroll.
 
 Sources (``revenue_entries.source``; the month's revenue is the sum of all of them):
-- ``documentos``: derived from the indexed fiscal documents (recomputed, never typed in);
+- ``documentos``: derived from the indexed fiscal documents (recomputed, never typed in) by the
+  rules of :mod:`app.fiscal.revenue` (sales CFOPs, returns, ICMS-ST/IPI);
 - ``ajuste``: an operator's adjustment (e.g. sales without an electronic document);
 - ``historico``: opening history of the months before the empresa joined the office.
-
-What counts (LC 123/2006 art. 3º § 1º: receita bruta is the product of sales of goods and
-services, excluding cancelled sales and unconditional discounts):
-- authorised (``status = autorizada``) outgoing (``direction = saida``) documents with a sales
-  CFOP (``SALES_CFOP_SUFFIXES``) and NFS-e of services; cancelled, denied and unauthorised ones are
-  excluded;
-- the empresa's own return entry notes (devolução de venda, ``RETURN_CFOPS``) are deducted;
-- ICMS-ST and IPI charged on top of the price (``totals.vST`` / ``totals.vIPI``) are not revenue
-  of the seller (they are collected for the State/Union), so they are taken off ``total``.
-Limitations (say it, don't hide it): the index keeps document totals, not item values, so a
-document mixing a sales CFOP with a non-sales one counts in full; returns issued by the customer
-(CFOP 5202/6202 on *their* note) are not deducted automatically because the CFOP describes the
-customer's purchase and would double-count our own entry note: an operator adjusts them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import and_, func, select, tuple_
@@ -34,15 +21,12 @@ from sqlalchemy.orm import Session
 
 from app.errors import MISSING_EMPRESA, InvalidInput
 from app.fiscal.competencia import Competencia
+from app.fiscal.revenue import RevenueDocument, anexo_for, revenue_by_anexo
 from app.platform import audit
 from models import Empresa, FiscalDocument, PayrollEntry, RevenueEntry
 
 __all__ = [
-    "RETURN_CFOPS",
-    "SALES_CFOP_SUFFIXES",
     "RefreshResult",
-    "anexo_for",
-    "classify_document",
     "ledger_sums",
     "payroll_sums",
     "recompute",
@@ -54,121 +38,6 @@ __all__ = [
 ZERO = Decimal("0.00")
 SOURCES = ("documentos", "ajuste", "historico")
 MANUAL_SOURCES = ("ajuste", "historico")
-
-# CFOP table: Convênio s/nº de 15/12/1970 (Anexo "Código Fiscal de Operações e Prestações"), as
-# restated by Ajuste SINIEF 07/2001. The last three digits name the operation; the first digit the
-# place (5 = same UF, 6 = other UF, 7 = abroad). Activity decides the Anexo (see ANEXO_BY_ACTIVITY).
-SALES_CFOP_SUFFIXES: Mapping[str, str] = MappingProxyType(
-    {
-        # 1xx "vendas de produção própria ou de terceiros"
-        "101": "industria",  # venda de produção do estabelecimento
-        "102": "comercio",  # venda de mercadoria adquirida de terceiros
-        "103": "industria",  # produção, efetuada fora do estabelecimento
-        "104": "comercio",  # mercadoria de terceiros, efetuada fora do estabelecimento
-        "105": "industria",  # produção que não deva por ele transitar
-        "106": "comercio",  # mercadoria de terceiros que não deva por ele transitar
-        "107": "industria",  # produção destinada a não contribuinte (6107)
-        "108": "comercio",  # mercadoria destinada a não contribuinte (6108)
-        "109": "industria",  # produção destinada à ZFM / ALC
-        "110": "comercio",  # mercadoria destinada à ZFM / ALC
-        "111": "industria",  # produção remetida antes em consignação industrial
-        "112": "comercio",  # mercadoria remetida antes em consignação industrial
-        "113": "industria",  # produção remetida antes em consignação mercantil
-        "114": "comercio",  # mercadoria remetida antes em consignação mercantil
-        "115": "comercio",  # mercadoria recebida antes em consignação mercantil
-        "116": "industria",  # produção originada de encomenda para entrega futura
-        "117": "comercio",  # mercadoria originada de encomenda para entrega futura
-        "118": "industria",  # produção entregue ao destinatário por conta e ordem
-        "119": "comercio",  # mercadoria entregue por conta e ordem
-        "120": "comercio",  # mercadoria entregue pelo vendedor remetente (venda à ordem)
-        "122": "industria",  # produção remetida para industrialização por conta e ordem
-        "123": "comercio",  # mercadoria remetida para industrialização por conta e ordem
-        # 4xx "operações com mercadorias sujeitas ao regime de substituição tributária"
-        "401": "industria",  # produção, contribuinte substituto
-        "402": "industria",  # produção entre contribuintes substitutos
-        "403": "comercio",  # mercadoria de terceiros, contribuinte substituto
-        "405": "comercio",  # mercadoria de terceiros, contribuinte substituído
-        # 35x "prestações de serviço de transporte"
-        "351": "servico",
-        "352": "servico",
-        "353": "servico",
-        "354": "servico",
-        "355": "servico",
-        "356": "servico",
-        "357": "servico",
-        # 933 "prestação de serviço tributado pelo ISSQN"
-        "933": "servico",
-    }
-)
-_SALES_PREFIXES = ("5", "6", "7")
-
-# Devolução de venda (entry notes the empresa issues when a customer returns goods), deducted:
-# LC 123/2006 art. 3º § 1º counts sales net of returns ("vendas canceladas"), same CFOP table.
-RETURN_CFOPS: Mapping[str, str] = MappingProxyType(
-    {
-        "1201": "industria",  # devolução de venda de produção do estabelecimento
-        "1202": "comercio",  # devolução de venda de mercadoria adquirida de terceiros
-        "1410": "industria",  # devolução de venda de produção em operação com ST
-        "1411": "comercio",  # devolução de venda de mercadoria em operação com ST
-        "2201": "industria",
-        "2202": "comercio",
-        "2410": "industria",
-        "2411": "comercio",
-        "3201": "industria",  # devolução de venda de produção (exterior)
-        "3202": "comercio",  # devolução de venda de mercadoria (exterior)
-    }
-)
-
-# Activity → Anexo of LC 123/2006 (art. 18 § 4º: comércio Anexo I, indústria Anexo II, services
-# III/IV/V per § 5º-B…5º-I — the empresa's own service Anexo wins).
-ANEXO_BY_ACTIVITY: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {"comercio": ("I",), "industria": ("II",), "servico": ("III", "IV", "V")}
-)
-
-
-def anexo_for(activity: str, empresa_anexos: Iterable[str]) -> str:
-    """The Anexo an activity's revenue belongs to for an empresa with ``empresa_anexos``."""
-    declared = [str(a).upper() for a in empresa_anexos]
-    candidates = ANEXO_BY_ACTIVITY[activity]
-    for anexo in declared:
-        if anexo in candidates:
-            return anexo
-    return declared[0] if declared else candidates[0]
-
-
-def _decimal(value: Any) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else ZERO
-
-
-def classify_document(
-    *,
-    kind: str,
-    status: str,
-    direction: str,
-    cfops: Iterable[Any],
-    emitter_doc: str | None,
-    empresa_cnpj: str,
-) -> tuple[str, int] | None:
-    """(activity, sign) of a document for the ledger: +1 sale, −1 return, None = not revenue."""
-    if status != "autorizada":
-        return None
-    codes = [str(c) for c in cfops]
-    if direction == "saida":
-        if kind == "nfse":
-            return "servico", 1
-        for code in codes:
-            if code[:1] in _SALES_PREFIXES and code[1:] in SALES_CFOP_SUFFIXES:
-                return SALES_CFOP_SUFFIXES[code[1:]], 1
-    if emitter_doc == empresa_cnpj:
-        for code in codes:
-            if code in RETURN_CFOPS:
-                return RETURN_CFOPS[code], -1
-    return None
-
-
-def _document_revenue(total: Any, totals: Mapping[str, Any]) -> Decimal:
-    # ICMS-ST and IPI are charged on top of the price and are not the seller's revenue.
-    return _decimal(total) - _decimal(totals.get("vST")) - _decimal(totals.get("vIPI"))
 
 
 @dataclass
@@ -215,23 +84,25 @@ def recompute(
             FiscalDocument.totals,
         ).where(key.in_(sorted(wanted)))
     )
-    sums: dict[tuple[int, str], dict[str, Decimal]] = defaultdict(dict)
+    by_pair: dict[tuple[int, str], list[RevenueDocument]] = defaultdict(list)
     for d in docs:
-        cnpj, anexos = empresas[d.empresa_id]
-        verdict = classify_document(
-            kind=d.kind,
-            status=d.status,
-            direction=d.direction,
-            cfops=d.cfops or [],
-            emitter_doc=d.emitter_doc,
-            empresa_cnpj=cnpj,
+        by_pair[(d.empresa_id, d.competencia)].append(
+            RevenueDocument(
+                kind=d.kind,
+                status=d.status,
+                direction=d.direction,
+                cfops=d.cfops or [],
+                emitter_doc=d.emitter_doc,
+                total=d.total,
+                totals=d.totals or {},
+            )
         )
-        if verdict is None:
-            continue
-        activity, sign = verdict
-        anexo = anexo_for(activity, anexos)
-        month = sums[(d.empresa_id, d.competencia)]
-        month[anexo] = month.get(anexo, ZERO) + sign * _document_revenue(d.total, d.totals or {})
+    sums = {
+        pair: revenue_by_anexo(
+            found, empresa_cnpj=empresas[pair[0]][0], empresa_anexos=empresas[pair[0]][1]
+        )
+        for pair, found in by_pair.items()
+    }
     old: dict[tuple[int, str], dict[str, Decimal]] = defaultdict(dict)
     old_key = tuple_(RevenueEntry.empresa_id, RevenueEntry.competencia)
     for row in session.execute(

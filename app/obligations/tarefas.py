@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from app.errors import MISSING_TAREFA, Conflict, InvalidInput
 from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import due_date, internal_target_date, is_generated_for
-from app.guides.generation import cancel_guides
+from app.guides.lifecycle import cancel_guides
 from app.notifications import outbox
 from app.obligations.calendar import HolidayIndex, load_holiday_index
 from app.obligations.catalogue import (

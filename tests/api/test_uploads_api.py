@@ -18,7 +18,6 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import select
 
 from app.db import session_scope
-from app.fiscal.generator import make_cancel_event, make_nfe
 from app.fiscal.nfe import parse_bytes
 from app.storage import get_storage
 from models import AuditLog, StoredFile
@@ -30,6 +29,7 @@ from tasks.documents import (
     revalidate_documents,
 )
 from tests.api.conftest import auth
+from tests.support.generator import make_cancel_event, make_nfe
 
 CNPJ_A = "11222333000181"  # empresa "a" of the seeded fixture
 OTHER = "99888777000136"

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from app.db import session_scope
-from app.fiscal.generator import make_cancel_event, make_nfe
 from app.fiscal.nfe import DocumentStatus, parse_bytes, validate
 from app.platform.tokens import create_token
 from models import Empresa, FiscalDocument
+from tests.support.generator import make_cancel_event, make_nfe
 
 pytestmark = pytest.mark.e2e
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared/corpus/nfe"

@@ -19,11 +19,11 @@ from app.errors import InvalidDocument
 from app.files.reader import ContentRef
 from app.fiscal.chave import chave_dv, parse_chave
 from app.fiscal.cnpj import mod11_dv
-from app.fiscal.generator import embed_cancellation, make_cancel_event, make_nfe
 from app.fiscal.nfe import DocumentStatus, parse_bytes, validate
 from app.fiscal.nfe.validation import CHAVE_CHECKS, _check_chave
 from app.fiscal.nfe.xpaths import SEP
 from app.fiscal.xmlsec import make_parser, parse_untrusted
+from tests.support.generator import embed_cancellation, make_cancel_event, make_nfe
 
 EMIT = "11222333000181"
 DEST = "99888777000136"

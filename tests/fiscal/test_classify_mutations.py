@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from app.documents.classify import QUARANTINE_MESSAGES, Job, classify
-from app.fiscal.generator import embed_cancellation, make_cancel_event, make_nfe
 from app.fiscal.nfe import parse_bytes
 from app.fiscal.nfe.model import ISSUES
+from tests.support.generator import embed_cancellation, make_cancel_event, make_nfe
 
 EMIT = "11222333000181"
 DEST = "99888777000136"

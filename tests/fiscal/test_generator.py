@@ -8,8 +8,8 @@ import pytest
 from lxml import etree
 
 from app.fiscal.chave import is_valid_chave
-from app.fiscal.generator import make_cancel_event, make_cce_event, make_nfe
 from app.fiscal.nfe.schemas import get_schema
+from tests.support.generator import make_cancel_event, make_cce_event, make_nfe
 
 NS = "{http://www.portalfiscal.inf.br/nfe}"
 PROC = "nfe/schemas/v4_0/procNFe_v4.00.xsd"

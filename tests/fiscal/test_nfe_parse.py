@@ -9,7 +9,6 @@ import pytest
 from lxml import etree
 
 from app.errors import InvalidDocument
-from app.fiscal.generator import embed_cancellation, make_cancel_event, make_cce_event, make_nfe
 from app.fiscal.nfe import (
     DocumentKind,
     DocumentStatus,
@@ -19,6 +18,7 @@ from app.fiscal.nfe import (
     validate,
 )
 from app.fiscal.xmlsec import make_parser
+from tests.support.generator import embed_cancellation, make_cancel_event, make_cce_event, make_nfe
 
 EMIT = "11222333000181"
 DEST = "99888777000136"

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from app.documents.ingest import ingest_batch, pending_file_ids
 from app.documents.lifecycle import finish_upload
 from app.documents.reception import IncomingFile, UploadLimits, receive_upload
-from app.fiscal.generator import embed_cancellation, make_cancel_event, make_cce_event, make_nfe
 from app.storage import get_storage
 from models import Empresa, FiscalDocument, FiscalEvent, OperationalLog, UploadFile
+from tests.support.generator import embed_cancellation, make_cancel_event, make_cce_event, make_nfe
 
 CNPJ = "11222333000181"
 OTHER = "99888777000136"

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from app.documents.classify import classify_pool
 from app.documents.ingest import ingest_batch, pending_file_ids
 from app.documents.lifecycle import finish_upload
-from app.fiscal.generator import make_cancel_event, make_nfe
 from app.storage import get_storage
 from models import StoredFile
 from tests.services.test_documents_ingest import (
@@ -31,6 +30,7 @@ from tests.services.test_documents_ingest import (
     upload,
 )
 from tests.services.test_zip_members import _zip
+from tests.support.generator import make_cancel_event, make_nfe
 
 THIRD = "11444777000161"
 

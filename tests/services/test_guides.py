@@ -14,7 +14,7 @@ from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import load_catalogue
 from app.fiscal.simples import load_simples_table
 from app.guides import generation as guides
-from app.guides import ledger
+from app.guides import ledger, lifecycle
 from models import AuditLog, Empresa, Guide, Notification, Obligation, Staff, Tarefa
 
 COMP = "2026-05"
@@ -198,7 +198,9 @@ def test_generation_is_idempotent_and_other_guides_wait_for_the_document(db: Ses
     assert (second.criadas, second.atualizadas, second.inalteradas) == (0, 0, 2)
     fgts = db.scalar(select(Guide).where(Guide.kind == "GFD", Guide.empresa_id == e.id))
     assert fgts is not None and fgts.status == "aguardando_documento" and fgts.amount is None
-    guides.register_document(db, guide_id=fgts.id, amount=D("812.34"), actor="op", barcode="8" * 48)
+    lifecycle.register_document(
+        db, guide_id=fgts.id, amount=D("812.34"), actor="op", barcode="8" * 48
+    )
     assert fgts.status == "pronta"
     assert gen(db, e.id).atualizadas == 0  # the registered guide is never overwritten
 

@@ -14,7 +14,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.documents.reception import UploadLimits
-from app.fiscal.generator import make_nfe
 from app.storage import get_storage
 from models import StoredFile, Upload
 from tests.services.test_documents_ingest import (
@@ -27,6 +26,7 @@ from tests.services.test_documents_ingest import (
     process,
     upload,
 )
+from tests.support.generator import make_nfe
 
 SECRET = "SEGREDO-XXE-4f1c9a"
 

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from app.documents.admin import document_download_url
 from app.files.content import read_content
-from app.fiscal.generator import make_nfe
 from app.storage import get_storage
 from models import StoredFile, Upload
 from tests.services.test_documents_ingest import (
@@ -27,6 +26,7 @@ from tests.services.test_documents_ingest import (
     process,
     upload,
 )
+from tests.support.generator import make_nfe
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:

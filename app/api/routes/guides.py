@@ -21,7 +21,7 @@ from app.api.deps import CurrentPrincipal, DbSession
 from app.api.schemas import IsoDateTime
 from app.api.scope import ensure_visible
 from app.errors import MISSING_GUIA, InvalidInput, NotFound
-from app.guides import generation as guides
+from app.guides import lifecycle as guides
 from app.guides import protocol
 from app.platform.tokens import Principal, require_office
 from app.settings import get_settings

@@ -14,16 +14,15 @@ computes from the day it runs; reminders are keyed by their number, so nothing i
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, unmapped
 
 from app.fiscal.competencia import Competencia
-from app.obligations.catalogue import office_today
 from app.settings import get_settings
-from tasks.defaults import flow_defaults
+from tasks.defaults import flow_defaults, run_day
 from tasks.document_requests import (
     generate_requests_task,
     monthly_day_task,
@@ -35,11 +34,11 @@ from tasks.obligations import empresa_chunks_task, is_business_day_task
 
 
 def _now_for(hoje: str | None) -> datetime:
-    """Now, or noon of ``hoje`` in the office timezone (to run a given day by hand or in tests)."""
+    """Now, or noon of the run's day in the office timezone (``hoje`` runs a given day)."""
     if not hoje:
         return datetime.now(UTC)
     tz = ZoneInfo(get_settings().OFFICE_TIMEZONE)
-    return datetime.combine(date.fromisoformat(hoje), time(12), tzinfo=tz)
+    return datetime.combine(run_day(hoje), time(12), tzinfo=tz)
 
 
 @flow(name="gerar-solicitacoes-mensais", log_prints=False, **flow_defaults(1800))
@@ -52,10 +51,10 @@ def generate_monthly_requests_flow(
 ) -> dict[str, Any]:
     """Create each empresa's monthly request (closed month by default), once."""
     now = _now_for(hoje)
-    today = office_today(now)
-    day = min(monthly_day_task(), Competencia.of(today).last_day.day)
-    if not force and today.day < day:
-        get_run_logger().info("Solicitações só a partir do dia %s (hoje %s).", day, today)
+    today = run_day(hoje)
+    day = monthly_day_task(today.isoformat())
+    if not force and not day["alcancado"]:
+        get_run_logger().info("Solicitações só a partir do dia %s (hoje %s).", day["dia"], today)
         return {"dia": today.isoformat(), "pulado": True}
     comp = Competencia.parse(competencia) if competencia else Competencia.of(today).prev()
     seeded = seed_templates_task()
@@ -75,7 +74,7 @@ def check_pending_documents_flow(
 ) -> dict[str, Any]:
     """Mark received items, close complete requests, queue due reminders."""
     now = _now_for(hoje)
-    today = office_today(now)
+    today = run_day(hoje)
     if not force and not is_business_day_task(today.isoformat()):
         get_run_logger().info("%s não é dia útil: nada a fazer.", today.isoformat())
         return {"dia": today.isoformat(), "pulado": True}

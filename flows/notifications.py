@@ -5,7 +5,8 @@ Schedules and catch-up (prefect.yaml, America/Sao_Paulo): ``enviar-notificacoes`
 minute and drains the outbox in batches of 500 (one task per batch, never per message); runs
 missed while the platform was down need no catch-up, the next run sends everything due, and
 overlapping runs are safe (rows are claimed with SKIP LOCKED). ``enviar-alertas`` runs at 07:00
-on weekdays and skips holidays itself; a missed day is caught up by the next business day's run
+on weekdays and skips the days the office does not work (the same calendar, with registered
+closures, as every other daily job); a missed day is caught up by the next business day's run
 (the threshold rule of ``app.obligations.alerts``), and ``hoje`` allows a backfill.
 """
 
@@ -13,15 +14,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from prefect import flow, get_run_logger
 
-from app.fiscal.calendar import get_calendar
-from app.settings import get_settings
-from tasks.defaults import flow_defaults
+from tasks.defaults import flow_defaults, run_day
 from tasks.notifications import queue_alerts, send_notifications_batch
+from tasks.obligations import is_business_day_task
 
 FLOW_BUDGET_SECONDS = 400  # start no new batch after this (the flow timeout is 600 s)
 
@@ -47,8 +46,8 @@ def send_notifications_flow(
 @flow(name="enviar-alertas", log_prints=False, **flow_defaults(600))
 def send_alerts_flow(hoje: date | None = None) -> dict[str, int]:
     """Queue the alerts of the day (business days only; ``hoje`` for tests and backfill)."""
-    day = hoje or datetime.now(ZoneInfo(get_settings().OFFICE_TIMEZONE)).date()
-    if not get_calendar().is_business_day(day):
+    day = run_day(hoje)
+    if not is_business_day_task(day.isoformat()):
         get_run_logger().info("%s não é dia útil: nenhum alerta.", day.isoformat())
         return {"dia_util": 0}
     report = queue_alerts(day.isoformat())

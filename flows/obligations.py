@@ -15,15 +15,13 @@ run computes from the day it actually runs, so missed days are simply caught up.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_table_artifact
 
 from app.fiscal.competencia import Competencia
-from app.obligations.catalogue import office_today
-from tasks.defaults import flow_defaults
+from tasks.defaults import flow_defaults, run_day
 from tasks.obligations import (
     empresa_chunks_task,
     generate_chunk_task,
@@ -31,15 +29,6 @@ from tasks.obligations import (
     refresh_chunk_task,
     sync_catalogue_task,
 )
-
-
-def scheduled_day() -> date:
-    """The office-timezone date this run was scheduled for (now, for ad-hoc runs)."""
-    from prefect.runtime import flow_run
-
-    when = flow_run.scheduled_start_time
-    moment = when if isinstance(when, datetime) else datetime.now(UTC)
-    return office_today(moment)
 
 
 def _sum(results: list[dict[str, int]]) -> dict[str, int]:
@@ -63,9 +52,7 @@ def process_automatic_tasks_flow(
         start = Competencia.parse(competencia_inicio or competencia_fim or "")
         end = Competencia.parse(competencia_fim or competencia_inicio or "")
     else:
-        start = end = (
-            Competencia.parse(competencia) if competencia else Competencia.of(scheduled_day())
-        )
+        start = end = Competencia.parse(competencia) if competencia else Competencia.of(run_day())
     comps = [str(c) for c in Competencia.range(start, end)]
     sync = sync_catalogue_task()
     chunks = empresa_chunks_task(empresa_ids, chunk_size)
@@ -86,7 +73,7 @@ def validate_due_tasks_flow(
     hoje: str | None = None, force: bool = False, chunk_size: int = 2000
 ) -> dict[str, Any]:
     """Move tarefas to a vencer / vencida by business days and queue the staff alerts."""
-    today = date.fromisoformat(hoje) if hoje else office_today()
+    today = run_day(hoje)
     if not force and not is_business_day_task(today.isoformat()):
         get_run_logger().info("%s não é dia útil: nada a fazer.", today.isoformat())
         return {"dia": today.isoformat(), "pulado": True}

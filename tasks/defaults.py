@@ -1,8 +1,12 @@
-"""The guide's job defaults (§6.2): 3 retries with backoff and jitter, 120 s timeout."""
+"""The guide's job defaults (§6.2): 3 retries with backoff and jitter, 120 s timeout; and the
+office day a run acts for."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
+
+from app.platform.office_settings import office_today
 
 TASK_TIMEOUT_SECONDS = 120
 RETRY_DELAYS = [5, 30, 120]  # backoff; jitter spreads retries of many runs
@@ -18,3 +22,16 @@ TASK_DEFAULTS: dict[str, Any] = {
 def flow_defaults(timeout_seconds: int) -> dict[str, Any]:
     """Flow-level retries/timeouts; bulk flows get a timeout sized for their batch work."""
     return {"retries": 3, "retry_delay_seconds": 60, "timeout_seconds": timeout_seconds}
+
+
+def run_day(hoje: str | date | None = None) -> date:
+    """The office date a flow run acts for: ``hoje`` (backfill, tests), else the run's scheduled
+    time (a run that starts late after downtime still acts as of its own day), else now."""
+    if isinstance(hoje, date):
+        return hoje
+    if hoje:
+        return date.fromisoformat(hoje)
+    from prefect.runtime import flow_run
+
+    when = flow_run.scheduled_start_time
+    return office_today(when if isinstance(when, datetime) else None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from prefect import task
 
@@ -14,10 +14,8 @@ from app.document_requests.service import (
     send_reminders,
 )
 from app.fiscal.competencia import Competencia
-from app.platform.office_settings import office_settings
+from app.platform.office_settings import MONTHLY_REQUESTS_DAY, office_day
 from tasks.defaults import TASK_DEFAULTS
-
-MONTHLY_DAY_SETTING = "dia_solicitacoes_mensais"
 
 
 @task(name="semear-modelos-de-solicitacao", **TASK_DEFAULTS)
@@ -28,10 +26,11 @@ def seed_templates_task() -> int:
 
 
 @task(name="ler-dia-das-solicitacoes", **TASK_DEFAULTS)
-def monthly_day_task() -> int:
-    """The day of the month the office sends the monthly requests (default 1)."""
+def monthly_day_task(today: str) -> dict[str, object]:
+    """The office's day for the monthly requests and whether ``today`` reached it."""
     with session_scope() as session:
-        return int(office_settings(session, MONTHLY_DAY_SETTING, {"dia": 1})["dia"])
+        day = office_day(session, key=MONTHLY_REQUESTS_DAY, today=date.fromisoformat(today))
+    return {"dia": day.day, "alcancado": day.reached}
 
 
 @task(name="gerar-solicitacoes-do-lote", **TASK_DEFAULTS)

@@ -8,7 +8,7 @@ from prefect import task
 
 from app.db import session_scope
 from app.fiscal.competencia import Competencia
-from app.obligations.calendar import load_holiday_index
+from app.obligations.calendar import is_business_day, load_holiday_index
 from app.obligations.catalogue import reconcile_assignments, sync_catalogue
 from app.obligations.tarefas import empresa_chunks, generate_tarefas, refresh_statuses
 from tasks.defaults import TASK_DEFAULTS
@@ -56,7 +56,6 @@ def refresh_chunk_task(empresa_ids: list[int], today: str) -> dict[str, int]:
 
 @task(name="verificar-dia-util", **TASK_DEFAULTS)
 def is_business_day_task(today: str) -> bool:
-    """Whether ``today`` is a business day (national calendar + registered closures)."""
+    """Whether the office works on ``today`` (every daily job asks this one question)."""
     with session_scope() as session:
-        cal = load_holiday_index(session).national_calendar()
-    return cal.is_business_day(date.fromisoformat(today))
+        return is_business_day(session, date.fromisoformat(today))

@@ -11,35 +11,29 @@ rule — when the empresa has fiscal documents of that competência with one of 
 its direction (e.g. purchase invoices = NF-e ``entrada``). "Faltam documentos" puts items back to
 pending and stamps ``rule.reaberto_em``: only documents that arrive after it count again.
 
-Reminders: every ``a_cada_dias_uteis`` business days (office_settings ``lembretes_solicitacoes``,
-default 3) after the request or the last reminder, at most ``maximo`` (default 4) per request,
-queued under ``solicitacao:{id}:lembrete:{n}`` — the number is part of the key, so a reminder is
-never queued twice even when two runs overlap.
+Templates live in ``templates.py`` and the reminder cycle in ``reminders.py`` (both
+re-exported here).
 """
 
 from __future__ import annotations
 
 import json
-import tomllib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app.document_requests.reminders import REMINDER_SETTING, send_reminders
+from app.document_requests.templates import seed_templates
 from app.errors import MISSING_SOLICITACAO, Conflict, InvalidInput, NotFound
 from app.files.store import store_file
 from app.fiscal.competencia import Competencia
 from app.notifications import outbox
-from app.obligations.calendar import HolidayIndex, load_holiday_index
-from app.obligations.catalogue import active_empresa_traits, office_today
+from app.obligations.catalogue import active_empresa_traits
 from app.platform import audit
-from app.platform.office_settings import office_settings
 from models import (
     DocumentRequest,
     Empresa,
@@ -64,50 +58,6 @@ __all__ = [
 ]
 
 OPEN = ("aberta", "parcial")
-REMINDER_SETTING = "lembretes_solicitacoes"
-REMINDER_DEFAULTS: dict[str, int] = {"a_cada_dias_uteis": 3, "maximo": 4}
-
-
-class _Template(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    code: str
-    description: str
-    regimes: tuple[str, ...]
-    requires: str | None = None
-    documents: dict[str, Any] | None = None
-
-
-class _TemplateFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    version: str
-    template: tuple[_Template, ...]
-
-
-def _shipped_templates() -> _TemplateFile:
-    raw = resources.files("app.fiscal").joinpath("data/request_templates.toml").read_text("utf-8")
-    return _TemplateFile.model_validate(tomllib.loads(raw))
-
-
-def seed_templates(session: Session) -> int:
-    """Insert the shipped templates that are missing (an operator's edits are kept)."""
-    rows = []
-    for t in _shipped_templates().template:
-        rule: dict[str, Any] = {}
-        if t.requires:
-            rule["requires"] = t.requires
-        if t.documents:
-            rule["documents"] = t.documents
-        for regime in t.regimes:
-            rows.append(
-                {"regime": regime, "code": t.code, "description": t.description, "rule": rule}
-            )
-    stmt = (
-        insert(RequestTemplate)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["regime", "code"])
-        .returning(RequestTemplate.id)
-    )
-    return len(session.execute(stmt).all())
 
 
 def generate_requests(
@@ -255,75 +205,6 @@ def refresh_requests(
         "concluidas": sum(1 for _, s in changed if s == "concluida"),
         "alteradas": len(changed),
     }
-
-
-def send_reminders(
-    session: Session,
-    *,
-    now: datetime | None = None,
-    empresa_ids: Sequence[int] | None = None,
-    holidays: HolidayIndex | None = None,
-) -> int:
-    """Queue the reminders that are due today for open requests; returns reminders counted."""
-    moment = now or datetime.now(UTC)
-    today = office_today(moment)
-    policy = office_settings(session, REMINDER_SETTING, REMINDER_DEFAULTS)
-    every, maximum = int(policy["a_cada_dias_uteis"]), int(policy["maximo"])
-    hol = holidays if holidays is not None else load_holiday_index(session)
-    rows = session.execute(
-        text(
-            "SELECT r.id, r.empresa_id, r.competencia, r.reminders_sent, "
-            "coalesce(r.last_reminder_at, r.created_at) AS ref, e.uf, e.ibge_code, "
-            "e.razao_social "
-            "FROM document_requests r JOIN empresas e ON e.id = r.empresa_id "
-            "WHERE r.status IN ('aberta', 'parcial') AND r.reminders_sent < :max"
-            + _filters(empresa_ids, None)
-        ),
-        {"max": maximum, "ids": list(empresa_ids or [])},
-    ).all()
-    due = [
-        r
-        for r in rows
-        if hol.local_calendar(r.uf, r.ibge_code).business_days_between(office_today(r.ref), today)
-        >= every
-    ]
-    if not due:
-        return 0
-    pending: dict[int, list[str]] = defaultdict(list)
-    for rid, description in session.execute(
-        select(RequestItem.request_id, RequestItem.description).where(
-            RequestItem.request_id.in_([r.id for r in due]), RequestItem.status == "pendente"
-        )
-    ):
-        pending[rid].append(description)
-    recipients = outbox.empresa_recipients_many(
-        session, [r.empresa_id for r in due], "lembrete_solicitacao"
-    )
-    messages: list[dict[str, Any]] = []
-    for r in due:
-        number = r.reminders_sent + 1
-        messages += outbox.notification_rows(
-            key=f"solicitacao:{r.id}:lembrete:{number}",
-            recipients=recipients.get(r.empresa_id, []),
-            template="lembrete_solicitacao",
-            context={
-                "solicitacao_id": r.id,
-                "competencia": Competencia.parse(r.competencia).label,
-                "lembrete": number,
-                "empresa": r.razao_social,
-                "itens_faltantes": pending.get(r.id, []),
-            },
-            empresa_id=r.empresa_id,
-        )
-    outbox.enqueue_many(session, messages)
-    session.execute(
-        text(
-            "UPDATE document_requests SET reminders_sent = reminders_sent + 1, "
-            "last_reminder_at = :now, updated_at = now() WHERE id = ANY(:ids)"
-        ),
-        {"now": moment, "ids": [r.id for r in due]},
-    )
-    return len(due)
 
 
 def _load(session: Session, request_id: int) -> DocumentRequest:

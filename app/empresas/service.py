@@ -23,9 +23,10 @@ from app.fiscal.cnpj import is_valid_cnpj, normalize_cnpj
 from app.fiscal.competencia import Competencia
 from app.fiscal.holidays_local import uf_for_ibge
 from app.fiscal.obligations import Regime, load_catalogue
-from app.obligations.catalogue import active_obligations, assign_empresa, current_competencia
+from app.obligations.catalogue import active_obligations, assign_empresa
 from app.obligations.tarefas import drop_open_tarefas, generate_tarefas
 from app.platform import audit
+from app.platform.office_settings import current_competencia
 from models import Empresa, Staff, Tarefa
 
 __all__ = ["ASSIGNMENT_FIELDS", "EDITABLE_FIELDS", "create_empresa", "update_empresa"]

@@ -1,10 +1,12 @@
 """`enviar-alertas`: queue alerts for tarefas and guides due in N business days.
 
 The thresholds are data: each obligation's ``alert_business_days`` in the catalogue
-(``app/fiscal/data/obligations.toml``, copied into ``Obligation.rule``; default 5, 2 and 0).
-``n`` is the number of business days in (today, due date] on the obligation's calendar
-(national, or the município's for ISS, plus holidays operators registered), so a holiday in
-between shifts the alert to the right day.
+(``app/fiscal/data/obligations.toml``, copied into ``Obligation.rule``; default 5, 2 and 0), or the
+empresa's own override (``company_obligations.overrides``). ``n`` is the number of business days
+in (today, due date] on the obligation's calendar — the one calendar of
+``app.obligations.calendar`` (national, or the município's for ISS, with the holidays operators
+registered) — so a holiday in between shifts the alert to the right day, and an alert never fires
+on a day that is a holiday on that calendar: it waits for the next business day there.
 
 One alert per (item, threshold), keyed ``alerta:tarefa:{id}:{t}`` / ``alerta:guia:{id}:{t}``.
 The threshold of a day is the smallest one that is >= n: a day the flow did not run (downtime)
@@ -18,14 +20,14 @@ empresa's contacts (they pay it), so a client never gets two alerts for the same
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.fiscal.calendar import BusinessCalendar, get_calendar
+from app.fiscal.calendar import BusinessCalendar
 from app.notifications.outbox import (
     Recipient,
     empresa_recipients,
@@ -33,7 +35,9 @@ from app.notifications.outbox import (
     notification_rows,
     staff_recipients,
 )
-from models import Empresa, Guide, Holiday, Obligation, Tarefa
+from app.obligations.calendar import HolidayIndex, load_holiday_index
+from app.obligations.catalogue import NON_RULE_OVERRIDES
+from models import CompanyObligation, Empresa, Guide, Obligation, Tarefa
 
 __all__ = ["DEFAULT_THRESHOLDS", "TEMPLATE", "queue_due_alerts", "threshold_for"]
 
@@ -53,27 +57,43 @@ def threshold_for(n: int, thresholds: Sequence[int]) -> int | None:
     return min(reached) if reached else None
 
 
-def _thresholds(ob: Obligation) -> tuple[int, ...]:
-    raw = (ob.rule or {}).get("alert_business_days")
+def _thresholds(rule: Mapping[str, Any]) -> tuple[int, ...]:
+    raw = rule.get("alert_business_days")
     return tuple(int(t) for t in raw) if raw else DEFAULT_THRESHOLDS
 
 
-class _Calendars:
-    """Calendars per (scope, UF, município), with the holidays operators registered."""
+class _Rules:
+    """Thresholds and calendar of each (obligation, empresa), overrides applied."""
 
-    def __init__(self, session: Session) -> None:
-        self._holidays = list(session.execute(select(Holiday.day, Holiday.uf, Holiday.ibge_code)))
+    def __init__(self, session: Session, obligations: Mapping[int, Obligation]) -> None:
+        self._obligations = obligations
+        self._holidays: HolidayIndex = load_holiday_index(session)
+        self._overrides: dict[tuple[int, int], dict[str, Any]] = {
+            (eid, oid): dict(ov or {})
+            for eid, oid, ov in session.execute(
+                select(
+                    CompanyObligation.empresa_id,
+                    CompanyObligation.obligation_id,
+                    CompanyObligation.overrides,
+                ).where(text("company_obligations.overrides <> '{}'::jsonb"))
+            )
+        }
 
-    def for_(self, ob: Obligation, empresa: Empresa) -> BusinessCalendar:
-        if (ob.rule or {}).get("calendar_scope", "national") != "municipal":
-            extra = frozenset(d for d, uf, ibge in self._holidays if uf is None and ibge is None)
-            return get_calendar(None, None, extra)
-        extra = frozenset(
-            d
-            for d, uf, ibge in self._holidays
-            if (uf is None or uf == empresa.uf) and (ibge is None or ibge == empresa.ibge_code)
-        )
-        return get_calendar(empresa.uf, empresa.ibge_code, extra)
+    def largest_threshold(self) -> int:
+        """The largest threshold anywhere (it bounds how far ahead items are read)."""
+        rules = [o.rule or {} for o in self._obligations.values()]
+        rules += [ov for ov in self._overrides.values() if "alert_business_days" in ov]
+        return max((max(_thresholds(r), default=0) for r in rules), default=5)
+
+    def of(self, obligation_id: int, empresa: Empresa) -> tuple[tuple[int, ...], BusinessCalendar]:
+        ob = self._obligations[obligation_id]
+        overrides = self._overrides.get((empresa.id, obligation_id), {})
+        rule = {
+            **(ob.rule or {}),
+            **{k: v for k, v in overrides.items() if k not in NON_RULE_OVERRIDES},
+        }
+        scope = str(rule.get("calendar_scope", "national"))
+        return _thresholds(rule), self._holidays.calendar(scope, empresa.uf, empresa.ibge_code)
 
 
 def _context(
@@ -92,9 +112,8 @@ def _context(
 def queue_due_alerts(session: Session, *, today: date) -> dict[str, int]:
     """Queue the alerts due ``today``; returns how many items alerted and messages queued."""
     obligations = {o.id: o for o in session.scalars(select(Obligation))}
-    max_t = max((max(_thresholds(o), default=0) for o in obligations.values()), default=5)
-    horizon = today + timedelta(days=max_t * _HORIZON_FACTOR + 10)
-    calendars = _Calendars(session)
+    rules = _Rules(session, obligations)
+    horizon = today + timedelta(days=rules.largest_threshold() * _HORIZON_FACTOR + 10)
     recipients_cache: dict[tuple[int, str], list[Recipient]] = {}
 
     staff_cache: dict[int | None, list[Recipient]] = {}
@@ -111,7 +130,7 @@ def queue_due_alerts(session: Session, *, today: date) -> dict[str, int]:
         return staff_cache[staff_id]
 
     rows: list[dict[str, Any]] = []
-    counts = {"tarefas": 0, "guias": 0}
+    counts = {"tarefas": 0, "guias": 0, "adiados": 0}
     with_guide = set(session.scalars(select(Guide.tarefa_id).where(Guide.tarefa_id.is_not(None))))
     tarefas = session.execute(
         select(Tarefa, Empresa)
@@ -125,9 +144,13 @@ def queue_due_alerts(session: Session, *, today: date) -> dict[str, int]:
     )
     for tarefa, empresa in tarefas:
         ob = obligations[tarefa.obligation_id]
-        n = calendars.for_(ob, empresa).business_days_between(today, tarefa.due_date)
-        t = threshold_for(n, _thresholds(ob))
+        thresholds, cal = rules.of(ob.id, empresa)
+        n = cal.business_days_between(today, tarefa.due_date)
+        t = threshold_for(n, thresholds)
         if t is None:
+            continue
+        if not cal.is_business_day(today):
+            counts["adiados"] += 1  # a holiday where the empresa is: the next business day
             continue
         by_department = (empresa.responsibles or {}).get(tarefa.department)
         staff_id = tarefa.responsible_staff_id or by_department or empresa.responsible_staff_id
@@ -145,9 +168,13 @@ def queue_due_alerts(session: Session, *, today: date) -> dict[str, int]:
     )
     for guide, empresa in guides:
         ob = obligations[guide.obligation_id]
-        n = calendars.for_(ob, empresa).business_days_between(today, guide.due_date)
-        t = threshold_for(n, _thresholds(ob))
+        thresholds, cal = rules.of(ob.id, empresa)
+        n = cal.business_days_between(today, guide.due_date)
+        t = threshold_for(n, thresholds)
         if t is None:
+            continue
+        if not cal.is_business_day(today):
+            counts["adiados"] += 1
             continue
         label = f"Pagamento da guia {guide.kind} ({ob.name})"
         ctx = _context(label, empresa, guide.competencia, n, guide.due_date, guia_id=guide.id)

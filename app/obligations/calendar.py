@@ -1,14 +1,18 @@
-"""Operator-registered holidays (``holidays`` table) merged into the business-day calendar.
+"""The one business-day calendar of the platform: national + UF + município + registered holidays.
 
 National holidays, Carnaval and the shipped municipal table are code/data in ``app.fiscal``; this
-module adds what an operator registers at run time, through ``BusinessCalendar(extra=...)``:
+module adds what operators register at run time (``holidays`` table, see
+``app.obligations.holidays``) and is the only place a flow or service gets a calendar from:
 
-- a row with neither UF nor IBGE is an extra *national* bank closure (applies to every calendar);
-- a row with a UF applies to the calendars of that state (municipal-scope obligations, e.g. ISS);
-- a row with an IBGE code applies to that município's calendar only.
+- :func:`calendar_for` — the calendar of an obligation scope at an empresa's place;
+- :func:`office_calendar` / :func:`is_business_day` — the office's own working days (the federal
+  bank calendar plus registered national closures), which decide whether a daily job acts.
 
-Federal obligations use the national calendar (DOMAIN.md, "Business days"): a state or municipal
-holiday never moves a DARF/DAS, only the ISS of that place.
+Registered rows apply by place: a row with neither UF nor IBGE is an extra *national* bank
+closure (every calendar); a row with a UF applies to that state's calendars; a row with an IBGE
+code to that município's only. Federal obligations use the national calendar (a state or
+municipal holiday never moves a DARF/DAS: Res. CGSN 140/2018 art. 40 and the federal laws
+postpone to the next *bank* business day), only the ISS of that place follows local holidays.
 """
 
 from __future__ import annotations
@@ -23,15 +27,24 @@ from sqlalchemy.orm import Session
 from app.errors import InvalidInput
 from app.fiscal.calendar import BusinessCalendar, get_calendar
 from app.fiscal.holidays_local import uf_for_ibge
-from app.platform import audit
+from app.obligations.holidays import add_holiday, list_holidays, remove_holiday
 from models import Holiday
 
-__all__ = ["HolidayIndex", "add_holiday", "load_holiday_index"]
+__all__ = [
+    "HolidayIndex",
+    "add_holiday",
+    "calendar_for",
+    "is_business_day",
+    "list_holidays",
+    "load_holiday_index",
+    "office_calendar",
+    "remove_holiday",
+]
 
 
 @dataclass
 class HolidayIndex:
-    """DB holidays grouped by scope; hands out cached calendars per (scope, uf, ibge)."""
+    """Registered holidays grouped by place; hands out the shared calendars (cached in fiscal)."""
 
     national: frozenset[date] = frozenset()
     by_uf: dict[str, frozenset[date]] = field(default_factory=dict)
@@ -43,18 +56,25 @@ class HolidayIndex:
 
     def local_calendar(self, uf: str | None, ibge: str | None) -> BusinessCalendar:
         """The calendar of a município (state + municipal holidays, shipped and registered)."""
-        if not ibge and not uf:
+        uf = uf.upper() if uf else None
+        ibge = ibge or None
+        if ibge is not None and uf is None:
+            try:
+                uf = uf_for_ibge(ibge)
+            except InvalidInput:
+                ibge = None
+        if ibge is None and uf is None:
             return self.national_calendar()
         extra = set(self.national)
         if uf:
-            extra |= self.by_uf.get(uf.upper(), frozenset())
+            extra |= self.by_uf.get(uf, frozenset())
         if ibge:
             extra |= self.by_ibge.get(ibge, frozenset())
         try:
-            return get_calendar(uf.upper() if uf else None, ibge or None, frozenset(extra))
+            return get_calendar(uf, ibge, frozenset(extra))
         except InvalidInput:
             # A malformed IBGE code on an empresa must not stop a whole batch: fall back to UF.
-            return get_calendar(uf.upper() if uf else None, None, frozenset(extra))
+            return get_calendar(uf, None, frozenset(extra))
 
     def calendar(self, scope: str, uf: str | None, ibge: str | None) -> BusinessCalendar:
         """The calendar for an obligation's ``calendar_scope`` at the empresa's place."""
@@ -82,44 +102,29 @@ def load_holiday_index(session: Session) -> HolidayIndex:
     )
 
 
-def add_holiday(
-    session: Session,
+def _index(source: Session | HolidayIndex) -> HolidayIndex:
+    return source if isinstance(source, HolidayIndex) else load_holiday_index(source)
+
+
+def calendar_for(
+    source: Session | HolidayIndex,
     *,
-    day: date,
-    name: str,
+    scope: str = "national",
     uf: str | None = None,
-    ibge_code: str | None = None,
-    actor: str,
-) -> Holiday:
-    """Register a holiday (idempotent per day and place; audited)."""
-    if ibge_code:
-        ibge_uf = uf_for_ibge(ibge_code)
-        if uf and uf.upper() != ibge_uf:
-            raise InvalidInput(
-                f"O município {ibge_code} pertence à UF {ibge_uf}, não a {uf}.",
-                code="uf_invalida",
-            )
-        uf = None  # a municipal row is keyed by its IBGE code alone
-    uf = uf.upper() if uf else None
-    # NULLs never collide in a unique key, so look the row up instead of relying on it.
-    existing = session.scalar(
-        select(Holiday).where(
-            Holiday.day == day,
-            Holiday.uf.is_(None) if uf is None else Holiday.uf == uf,
-            Holiday.ibge_code.is_(None) if ibge_code is None else Holiday.ibge_code == ibge_code,
-        )
-    )
-    if existing is not None:
-        return existing
-    row = Holiday(day=day, name=name, uf=uf, ibge_code=ibge_code)
-    session.add(row)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="feriado.cadastrado",
-        entity="holiday",
-        entity_id=row.id,
-        details={"dia": day.isoformat(), "nome": name, "uf": uf, "ibge": ibge_code},
-    )
-    return row
+    ibge: str | None = None,
+) -> BusinessCalendar:
+    """The calendar of an obligation ``scope`` (``national`` | ``municipal``) at a place.
+
+    ``source`` is a session (the registered holidays are read) or an index already loaded
+    (bulk paths load it once per chunk)."""
+    return _index(source).calendar(scope, uf, ibge)
+
+
+def office_calendar(source: Session | HolidayIndex) -> BusinessCalendar:
+    """The office's working days: the federal bank calendar plus registered national closures."""
+    return _index(source).national_calendar()
+
+
+def is_business_day(source: Session | HolidayIndex, day: date) -> bool:
+    """Whether the office works on ``day`` (daily jobs skip the other days)."""
+    return office_calendar(source).is_business_day(day)

@@ -13,7 +13,11 @@
 - Rows with ``source = manual`` (attached by an operator) and rows an operator deactivated are
   left alone by automatic assignment. ``overrides`` holds per-company rule changes (``due_day``,
   ``lead_time_business_days``, ``alert_business_days``, ``department`` …) and
-  ``responsible_staff_id``.
+  ``responsible_staff_id``; operators set them, and create custom obligations, through
+  ``app.obligations.custom``.
+
+``office_today`` and ``current_competencia`` are re-exported from ``app.platform.office_settings``
+(the one place that decides the office's date).
 """
 
 from __future__ import annotations
@@ -21,21 +25,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.errors import MISSING_EMPRESA, Conflict, InvalidInput, NotFound
+from app.errors import MISSING_EMPRESA, InvalidInput
 from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import Catalogue, Regime, load_catalogue
 from app.fiscal.obligations import Obligation as Rule
 from app.platform import audit
-from app.settings import get_settings
+from app.platform.office_settings import current_competencia, office_today
 from models import CompanyObligation, Empresa, Obligation
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
     "ObligationRow",
     "active_obligations",
     "assign_empresa",
-    "create_custom_obligation",
     "current_competencia",
     "dump_json",
     "effective_rule",
@@ -53,7 +53,6 @@ __all__ = [
     "office_today",
     "reconcile_assignments",
     "rule_from_json",
-    "set_company_obligation",
     "sync_catalogue",
 ]
 
@@ -61,17 +60,6 @@ __all__ = [
 NON_RULE_OVERRIDES = frozenset({"responsible_staff_id"})
 # Characteristics stored as columns of ``empresas`` (the rest live in ``characteristics``).
 _TRAIT_COLUMNS = ("has_employees", "has_withholdings", "is_service_provider")
-
-
-def office_today(now: datetime | None = None) -> date:
-    """Today's date in the office timezone (America/Sao_Paulo by default)."""
-    moment = now if now is not None else datetime.now(UTC)
-    return moment.astimezone(ZoneInfo(get_settings().OFFICE_TIMEZONE)).date()
-
-
-def current_competencia(now: datetime | None = None) -> Competencia:
-    """The competência of today in the office timezone."""
-    return Competencia.of(office_today(now))
 
 
 @lru_cache(maxsize=4096)
@@ -167,47 +155,6 @@ def sync_catalogue(
             out["desativadas"] += 1
     session.flush()
     return out
-
-
-def create_custom_obligation(session: Session, *, rule: Mapping[str, Any], actor: str) -> int:
-    """Add an operator-defined obligation (validated like the catalogue); returns its id."""
-    try:
-        parsed = Rule.model_validate(dict(rule))
-    except ValidationError as exc:
-        raise InvalidInput(
-            f"Obrigação inválida: {exc.errors()[0]['msg']}.", code="obrigacao_invalida"
-        ) from exc
-    known = set(load_catalogue().characteristics)
-    for r in parsed.applies_to:
-        unknown = r.conditions() - known
-        if unknown:
-            raise InvalidInput(
-                f"Características desconhecidas: {', '.join(sorted(unknown))}.",
-                code="caracteristica_desconhecida",
-            )
-    if session.scalar(select(Obligation.id).where(Obligation.code == parsed.code)) is not None:
-        raise Conflict(f"Já existe a obrigação {parsed.code}.", code="obrigacao_duplicada")
-    row = Obligation(
-        code=parsed.code,
-        name=parsed.name,
-        rule=parsed.model_dump(mode="json"),
-        department=parsed.department,
-        generates_guide=parsed.generates_guide,
-        custom=True,
-        catalogue_version=None,
-        active=True,
-    )
-    session.add(row)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="obrigacao.personalizada_criada",
-        entity="obligation",
-        entity_id=row.id,
-        details={"codigo": parsed.code},
-    )
-    return row.id
 
 
 def empresa_traits(
@@ -363,58 +310,3 @@ def reconcile_assignments(
         {"e": emp_col, "o": ob_col, "vf": str(effective)},
     ).scalar_one()
     return int(inserted)
-
-
-def set_company_obligation(
-    session: Session,
-    *,
-    empresa_id: int,
-    code: str,
-    actor: str,
-    overrides: Mapping[str, Any] | None = None,
-    active: bool | None = None,
-    valid_from: Competencia | None = None,
-) -> CompanyObligation:
-    """Attach by hand, override, or switch off one obligation of an empresa (audited)."""
-    ob = session.scalar(select(Obligation).where(Obligation.code == code))
-    if ob is None:
-        raise NotFound(f"Obrigação desconhecida: {code}.", code="obrigacao_desconhecida")
-    if session.get(Empresa, empresa_id) is None:
-        raise MISSING_EMPRESA.error()
-    if overrides is not None:
-        staff = overrides.get("responsible_staff_id")
-        if staff is not None and not isinstance(staff, int):
-            raise InvalidInput(
-                "responsible_staff_id deve ser um número.", code="sobrescrita_invalida"
-            )
-        effective_rule(ob.rule, overrides)  # validates (raises sobrescrita_invalida)
-    row = session.scalar(
-        select(CompanyObligation).where(
-            CompanyObligation.empresa_id == empresa_id, CompanyObligation.obligation_id == ob.id
-        )
-    )
-    if row is None:
-        row = CompanyObligation(
-            empresa_id=empresa_id,
-            obligation_id=ob.id,
-            source="manual",
-            overrides={},
-            valid_from=str(valid_from or current_competencia()),
-            active=True,
-        )
-        session.add(row)
-    if overrides is not None:
-        row.overrides = dict(overrides)
-    if active is not None:
-        row.active = active
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="empresa.obrigacao_ajustada",
-        entity="company_obligation",
-        entity_id=row.id,
-        empresa_id=empresa_id,
-        details={"codigo": code, "sobrescritas": row.overrides, "ativa": row.active},
-    )
-    return row

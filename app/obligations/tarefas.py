@@ -11,33 +11,34 @@ days) → ``vencida`` (after the legal due date: ``late_business_days`` counts b
 ``fine_risk`` is set) ; ``concluida`` / ``dispensada`` are final. Entering ``a_vencer`` or
 ``vencida`` queues one internal alert to the responsible staff (or the office admins) under the
 outbox key ``tarefa:{id}:status:{status}``; client-side alerts are ``enviar-alertas``' job.
+
+Listing, completing and dispensing one tarefa live in ``app.obligations.tarefa_actions``
+(re-exported here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.errors import MISSING_TAREFA, Conflict, InvalidInput
 from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import due_date, internal_target_date, is_generated_for
 from app.guides.lifecycle import cancel_guides
 from app.notifications import outbox
-from app.obligations.calendar import HolidayIndex, load_holiday_index
-from app.obligations.catalogue import (
-    active_obligations,
-    dump_json,
-    effective_rule,
-    office_today,
-    rule_from_json,
+from app.obligations.calendar import HolidayIndex, calendar_for, load_holiday_index
+from app.obligations.catalogue import active_obligations, dump_json, rule_from_json
+from app.obligations.tarefa_actions import (
+    TarefaView,
+    complete_tarefa,
+    dispense_tarefa,
+    get_tarefa,
+    list_tarefas,
 )
-from app.platform import audit
-from models import CompanyObligation, Empresa, Obligation, Staff, Tarefa
+from models import Empresa, Staff
 
 __all__ = [
     "OPEN_STATUSES",
@@ -131,7 +132,7 @@ def generate_tarefas(
                 if not is_generated_for(rule, comp):
                     dates[key] = None
                 else:
-                    cal = hol.calendar(rule.calendar_scope, uf, ibge)
+                    cal = calendar_for(hol, scope=rule.calendar_scope, uf=uf, ibge=ibge)
                     due = due_date(rule, comp, cal)
                     dates[key] = (due, internal_target_date(rule, due, cal))
             dd = dates[key]
@@ -197,7 +198,7 @@ def refresh_statuses(
         place = (row.uf, row.ibge_code) if rule.calendar_scope == "municipal" else None
         key = (rule_json, ov_json, place, row.due_date)
         if key not in cache:
-            cal = hol.calendar(rule.calendar_scope, row.uf, row.ibge_code)
+            cal = calendar_for(hol, scope=rule.calendar_scope, uf=row.uf, ibge=row.ibge_code)
             threshold = max(rule.alert_business_days, default=0)
             cache[key] = _status_for(today, row.due_date, threshold, cal)
         status, late = cache[key]
@@ -264,155 +265,6 @@ def _queue_alerts(session: Session, alerts: list[tuple[Any, str]]) -> int:
             empresa_id=row.empresa_id,
         )
     return queued
-
-
-@dataclass(frozen=True, slots=True)
-class TarefaView:
-    """A tarefa with its obligation and empresa names (what lists show)."""
-
-    tarefa: Tarefa
-    obligation_code: str
-    obligation_name: str
-    razao_social: str
-
-
-def _view_query() -> Any:
-    return (
-        select(Tarefa, Obligation.code, Obligation.name, Empresa.razao_social)
-        .join(Obligation, Obligation.id == Tarefa.obligation_id)
-        .join(Empresa, Empresa.id == Tarefa.empresa_id)
-    )
-
-
-def list_tarefas(
-    session: Session,
-    *,
-    empresa_id: int | None = None,
-    status: Sequence[str] = (),
-    due_from: date | None = None,
-    due_until: date | None = None,
-    department: str | None = None,
-    responsible_staff_id: int | None = None,
-    competencia: Competencia | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> tuple[int, list[TarefaView]]:
-    """Tarefas filtered like the office's task board, by due date; with the total count."""
-    q = _view_query()
-    conds = []
-    if empresa_id is not None:
-        conds.append(Tarefa.empresa_id == empresa_id)
-    if status:
-        conds.append(Tarefa.status.in_(list(status)))
-    if due_from is not None:
-        conds.append(Tarefa.due_date >= due_from)
-    if due_until is not None:
-        conds.append(Tarefa.due_date <= due_until)
-    if department is not None:
-        conds.append(Tarefa.department == department)
-    if responsible_staff_id is not None:
-        conds.append(Tarefa.responsible_staff_id == responsible_staff_id)
-    if competencia is not None:
-        conds.append(Tarefa.competencia == str(competencia))
-    q = q.where(*conds)
-    total = session.scalar(select(func.count()).select_from(Tarefa).where(*conds)) or 0
-    rows = session.execute(q.order_by(Tarefa.due_date, Tarefa.id).limit(limit).offset(offset))
-    return int(total), [TarefaView(*r) for r in rows]
-
-
-def get_tarefa(session: Session, *, tarefa_id: int) -> TarefaView:
-    """One tarefa with names, or NotFound."""
-    row = session.execute(_view_query().where(Tarefa.id == tarefa_id)).first()
-    if row is None:
-        raise MISSING_TAREFA.error()
-    return TarefaView(*row)
-
-
-def _lock(session: Session, tarefa_id: int) -> Tarefa:
-    row = session.get(Tarefa, tarefa_id, with_for_update=True)
-    if row is None:
-        raise MISSING_TAREFA.error()
-    if row.status == "concluida":
-        raise Conflict("A tarefa já foi concluída.", code="tarefa_ja_concluida")
-    if row.status == "dispensada":
-        raise Conflict("A tarefa foi dispensada.", code="tarefa_dispensada")
-    return row
-
-
-def complete_tarefa(
-    session: Session,
-    *,
-    tarefa_id: int,
-    actor: str,
-    now: datetime | None = None,
-    protocol_file_id: int | None = None,
-) -> Tarefa:
-    """Mark a tarefa done (who/when, optional protocol file); lateness is recorded."""
-    row = _lock(session, tarefa_id)
-    moment = now or datetime.now(UTC)
-    done = office_today(moment)
-    late = 0
-    if done > row.due_date:
-        emp = session.get(Empresa, row.empresa_id)
-        ob = session.get(Obligation, row.obligation_id)
-        co = session.scalar(
-            select(CompanyObligation.overrides).where(
-                CompanyObligation.empresa_id == row.empresa_id,
-                CompanyObligation.obligation_id == row.obligation_id,
-            )
-        )
-        assert emp is not None and ob is not None
-        rule = effective_rule(ob.rule, co or {})
-        cal = load_holiday_index(session).calendar(rule.calendar_scope, emp.uf, emp.ibge_code)
-        late = cal.business_days_between(row.due_date, done)
-    row.status = "concluida"
-    row.completed_at = moment
-    row.completed_by = actor
-    row.late_business_days = late
-    row.fine_risk = late > 0
-    if protocol_file_id is not None:
-        row.protocol_file_id = protocol_file_id
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="tarefa.concluida",
-        entity="tarefa",
-        entity_id=row.id,
-        empresa_id=row.empresa_id,
-        details={"dias_uteis_de_atraso": late, "protocolo": protocol_file_id},
-    )
-    return row
-
-
-def dispense_tarefa(session: Session, *, tarefa_id: int, actor: str, reason: str) -> Tarefa:
-    """Dispense a tarefa that does not apply this time; the reason is required and audited."""
-    clean = (reason or "").strip()
-    if len(clean) < 3:
-        raise InvalidInput("Informe o motivo da dispensa.", code="motivo_obrigatorio")
-    row = _lock(session, tarefa_id)
-    row.status = "dispensada"
-    row.dispensed_reason = clean
-    row.completed_by = actor
-    row.completed_at = datetime.now(UTC)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="tarefa.dispensada",
-        entity="tarefa",
-        entity_id=row.id,
-        empresa_id=row.empresa_id,
-        reason=clean,
-    )
-    # Its guide (if generated) must not reach the client any more.
-    cancel_guides(
-        session,
-        keys=[(row.empresa_id, row.obligation_id, str(row.competencia))],
-        actor=actor,
-        reason=f"tarefa dispensada: {clean}",
-    )
-    return row
 
 
 def drop_open_tarefas(

@@ -7,7 +7,16 @@ from datetime import date
 from sqlalchemy import select
 
 from app.obligations.alerts import queue_due_alerts, threshold_for
-from models import Contact, Empresa, Guide, Notification, Obligation, Staff, Tarefa
+from models import (
+    CompanyObligation,
+    Contact,
+    Empresa,
+    Guide,
+    Notification,
+    Obligation,
+    Staff,
+    Tarefa,
+)
 
 # Tiradentes (21/04/2026, a Tuesday) is a national holiday (Lei 662/1949).
 DUE = date(2026, 4, 23)  # Thursday
@@ -101,3 +110,98 @@ def test_guide_alert_goes_to_the_client_and_the_tarefa_alert_to_staff_only(db) -
     ]
     guide_alert = db.scalars(select(Notification).where(Notification.recipient.like("joao%"))).one()
     assert guide_alert.context["tarefa"].startswith("Pagamento da guia DAS")
+
+
+# --- one calendar: registered holidays, overrides, the office's working days -------------------
+
+CAMPINAS = "3509502"  # a município the shipped table does not know: its holidays are registered
+SANTOS = "3548500"
+
+
+def seed_iss(db, ibge: str, cnpj: str, *, due: date = DUE) -> Tarefa:  # type: ignore[no-untyped-def]
+    """An ISS tarefa (municipal calendar) of an empresa in ``ibge``, with one contact."""
+    ob = db.scalar(select(Obligation).where(Obligation.code == "ISS"))
+    if ob is None:
+        ob = Obligation(
+            code="ISS", name="ISS municipal", department="fiscal", generates_guide=False,
+            rule={"alert_business_days": [5, 2, 0], "calendar_scope": "municipal"},
+        )  # fmt: skip
+        db.add(ob)
+    empresa = Empresa(
+        cnpj=cnpj, razao_social=f"Serviços {ibge} Ltda", regime="PRESUMIDO", uf="SP",
+        ibge_code=ibge,
+    )  # fmt: skip
+    db.add(empresa)
+    db.flush()
+    db.add(Contact(empresa_id=empresa.id, name="Cliente", email=f"c{ibge}@cliente.example.com"))
+    tarefa = Tarefa(
+        empresa_id=empresa.id, obligation_id=ob.id, competencia="2026-03", due_date=due,
+        target_date=due, status="aberta", department="fiscal",
+    )  # fmt: skip
+    db.add(tarefa)
+    db.flush()
+    return tarefa
+
+
+def test_alert_in_a_municipio_with_a_registered_holiday_fires_on_its_next_business_day(db) -> None:  # type: ignore[no-untyped-def]
+    from app.obligations.holidays import add_holiday
+
+    # 17/04/2026 (Friday) is a municipal holiday of Campinas, registered by an operator.
+    add_holiday(
+        db, day=date(2026, 4, 17), name="Feriado municipal", ibge_code=CAMPINAS, actor="ana"
+    )
+    campinas = seed_iss(db, CAMPINAS, "11444777000161")
+    santos = seed_iss(db, SANTOS, "11222333000181")
+    # Both tarefas appear on 17/04 (e.g. registered that day). Santos works: its alert goes out
+    # (16... 20, 22, 23 = 3 business days: threshold 5). Campinas is closed: nothing for it.
+    report = queue_due_alerts(db, today=date(2026, 4, 17))
+    assert keys(db) == [f"alerta:tarefa:{santos.id}:5:email:c{SANTOS}@cliente.example.com"]
+    assert report["adiados"] == 1
+    # Next business day in Campinas (20/04): 22 and 23 left (21 is Tiradentes) = threshold 2.
+    queue_due_alerts(db, today=date(2026, 4, 20))
+    sent = db.scalars(
+        select(Notification).where(
+            Notification.idempotency_key.like(f"alerta:tarefa:{campinas.id}:%")
+        )
+    ).all()
+    assert [n.idempotency_key.split(":")[3] for n in sent] == ["2"]
+    assert sent[0].context["dias_uteis"] == 2
+
+
+def test_a_registered_holiday_in_between_is_counted_on_the_municipio_calendar(db) -> None:  # type: ignore[no-untyped-def]
+    from app.obligations.holidays import add_holiday
+
+    add_holiday(db, day=date(2026, 4, 22), name="Feriado municipal", ibge_code=CAMPINAS, actor="t")
+    campinas = seed_iss(db, CAMPINAS, "11444777000161")
+    # 14/04: 15, 16, 17, 20, 23 = 5 business days in Campinas (21 national, 22 municipal).
+    queue_due_alerts(db, today=date(2026, 4, 14))
+    assert keys(db) == [f"alerta:tarefa:{campinas.id}:5:email:c{CAMPINAS}@cliente.example.com"]
+
+
+def test_the_empresa_override_of_thresholds_is_used(db) -> None:  # type: ignore[no-untyped-def]
+    tarefa = seed(db)
+    db.add(
+        CompanyObligation(
+            empresa_id=tarefa.empresa_id, obligation_id=tarefa.obligation_id, source="manual",
+            overrides={"alert_business_days": [3, 0]}, valid_from="2026-01", active=True,
+        )
+    )  # fmt: skip
+    db.flush()
+    # 15/04: 5 business days left — the catalogue's 5 would alert, this empresa asked for 3.
+    assert queue_due_alerts(db, today=date(2026, 4, 15))["mensagens"] == 0
+    queue_due_alerts(db, today=date(2026, 4, 17))  # 20, 22, 23 = 3
+    assert {k.split(":")[3] for k in keys(db)} == {"3"}
+
+
+def test_a_registered_national_closure_is_not_an_office_business_day(db) -> None:  # type: ignore[no-untyped-def]
+    from app.obligations.calendar import is_business_day
+    from app.obligations.holidays import add_holiday
+
+    day = date(2026, 4, 16)
+    assert is_business_day(db, day)
+    add_holiday(db, day=day, name="Sem expediente bancário", actor="ana")
+    assert not is_business_day(db, day)
+    tarefa = seed(db)
+    # 15/04: 17, 20, 22, 23 = 4 business days now (16 closed nationally): threshold 5.
+    queue_due_alerts(db, today=date(2026, 4, 15))
+    assert {k.split(":")[3] for k in keys(db)} == {"5"} and str(tarefa.id) in keys(db)[0]

@@ -11,13 +11,8 @@ from app.empresas.service import create_empresa, update_empresa
 from app.errors import Conflict, InvalidInput
 from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import load_catalogue
-from app.obligations.catalogue import (
-    assign_empresa,
-    create_custom_obligation,
-    reconcile_assignments,
-    set_company_obligation,
-    sync_catalogue,
-)
+from app.obligations.catalogue import assign_empresa, reconcile_assignments, sync_catalogue
+from app.obligations.custom import create_custom_obligation, set_company_obligation
 from app.obligations.tarefas import generate_tarefas
 from models import AuditLog, CompanyObligation, Empresa, Obligation, Tarefa
 

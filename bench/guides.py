@@ -1,4 +1,4 @@
-"""Guide generation benchmark (issue 6 item 7): `gerar-guias` for N empresas with a year of revenue.
+"""Guide generation benchmark: `gerar-guias` for N empresas with a year of revenue.
 
 Run: ``.venv/bin/python bench/guides.py [--n 10000] [--sizes 1000,5000,10000]``
 

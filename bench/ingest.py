@@ -1,11 +1,11 @@
-"""Ingest benchmark (issue 3 item 9): baseline vs our validation path vs end-to-end into the DB.
+"""Ingest benchmark: baseline vs our validation path vs end-to-end into the DB.
 
 Run: ``.venv/bin/python bench/ingest.py [--n 10000] [--workers N] [--rounds 3]``
 
 Generates N NF-e (~10 KiB, 8 items) into a zip on disk (streamed: never all in memory), then
 measures in one run:
 
-(a)  baseline — hardened lxml parse + extraction of the fields issue 3 lists (one ``concat``
+(a)  baseline — hardened lxml parse + extraction of the NF-e fields we index (one ``concat``
      XPath + the CFOP node-set: ``bench/lxml_baseline.py``), one process (the physical floor);
      also on the worker pool (same cores as (b)) for a like-for-like ratio (a'); (a7) the
      narrower 7-field baseline of earlier runs, printed for comparison;
@@ -466,7 +466,7 @@ def main() -> None:
         c = e2e["t_api"] + e2e["t_flow"]
         w = args.workers
         print(f"(a)  baseline lxml parse+extract, 1 process : {n / a:8,.0f} docs/s"
-              "   (issue 3's field list)")  # fmt: skip
+              "   (full field list)")  # fmt: skip
         print(f"(a7) baseline, 7 fields only, 1 process    : {n / a7:8,.0f} docs/s")
         print(f"(a') baseline on {w} worker process(es)     : {n / a_pool:8,.0f} docs/s")
         print(f"(f)  floor: hardened parse + XSD, 1 process: {n / f:8,.0f} docs/s"

@@ -1,6 +1,6 @@
 """Baseline (a) of bench/ingest.py: hardened lxml parse + field extraction, nothing else.
 
-(a) reads the fields issue 3 (item 3) asks of an NF-e — chave, modelo, série, número, emission
+(a) reads the fields the platform indexes from an NF-e — chave, modelo, série, número, emission
 date, cUF, emitter and recipient CNPJ/CPF and names, emitter UF, vNF, vProd, ICMS, ST, IPI, PIS,
 COFINS, discounts, item count, the CFOP set, protocol number, cStat and authorisation date — the
 cheapest way lxml allows: one precompiled ``concat`` XPath (a single libxml2 call) plus one
@@ -57,7 +57,7 @@ def _xpaths() -> dict[str, Any]:
 
 
 def baseline_one(data: bytes, parser: Any) -> tuple[list[str], set[str]]:
-    """Parse one NF-e and read every field of issue 3's list (strings, unconverted)."""
+    """Parse one NF-e and read every field of that list (strings, unconverted)."""
     from lxml import etree
 
     xp = _xpaths()

@@ -1,4 +1,4 @@
-"""Notification delivery benchmark (issue 5 item 7): the outbox drained to local protocol peers.
+"""Notification delivery benchmark: the outbox drained to local protocol peers.
 
 Run: ``.venv/bin/python bench/notify.py [--n 10000] [--whatsapp-n N] [--whatsapp-rate 80]``
 

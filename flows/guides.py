@@ -7,10 +7,10 @@ before. It marks overdue guides every day. Catch-up: the day is taken from the r
 time, so a run that was late (worker down at 06:00 and picked up later) still acts as of its
 day; a run never created (scheduler down all day) is not backfilled — trigger it with
 ``force=true`` (re-running is harmless: generation is idempotent and sends nothing).
-Bulk path: one grouped ledger query per batch of 2,000 empresas, DAS computed in Python, one
-``INSERT … ON CONFLICT`` per 1,000 guides. PDFs are not rendered here: ``enviar-guias`` renders
-them lazily per send batch (so 10,000 guides generate in seconds, and a PDF always shows the
-amount actually sent).
+Bulk path: one grouped ledger query per batch of 2,000 empresas, DAS computed in Python
+(``app.fiscal.das``), one ``INSERT … ON CONFLICT`` per 1,000 guides. PDFs are not rendered
+here: ``enviar-guias`` renders them lazily per send batch (so 10,000 guides generate in seconds,
+and a PDF always shows the amount actually sent).
 
 ``enviar-guias`` (weekdays, hourly 08–18) queues, through the outbox, the first delivery of every
 ``pronta`` guide (batches of 200); the messages leave with ``enviar-notificacoes``.

@@ -1,6 +1,6 @@
 """CNPJ (numeric and alphanumeric) and CPF: normalise, validate, format.
 
-Rules (see ../shared/DOMAIN.md, "CNPJ"):
+Rules:
 - CNPJ has 14 characters: 12 base characters ``[0-9A-Z]`` and 2 numeric check digits;
   alphanumeric CNPJs are issued from July 2026 (IN RFB 2.229/2024, annex: "Cálculo do DV").
 - Each character is worth ``ord(c) - 48`` (digits keep their value, ``A`` = 17 … ``Z`` = 42).

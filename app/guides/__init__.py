@@ -1,5 +1,8 @@
-"""Guides (tax slips).
+"""Guides (tax slips): the database side of the guide rules in ``app.fiscal``.
 
-Generation with the DAS calculation (generation), the revenue ledger (ledger), the PDF (pdf) and
-the delivery protocol (protocol).
+- ``generation``: one guide per guide-bearing tarefa, DAS amounts from ``app.fiscal.das``;
+- ``lifecycle``: official document registration, overdue, cancellation/reopening, listing;
+- ``ledger``: monthly revenue (rules in ``app.fiscal.revenue``) and declared payroll;
+- ``documents``, ``queries``: files handed in for a guide, and the read side for the API;
+- ``pdf`` and ``protocol``: the office's PDF and the delivery protocol.
 """

@@ -26,7 +26,7 @@ NATIONAL = BusinessCalendar()
 SAO_PAULO_CITY = BusinessCalendar(ibge="3550308")
 
 # (obligation, competência, expected legal due date) on the national bank calendar.
-# The DOMAIN.md worked 2026 dates come first; the rest follow each entry's rule by hand.
+# The worked 2026 dates (weekends and national holidays) come first; the rest follow each entry's rule by hand.
 PINNED = [
     ("DAS", "2026-05", date(2026, 6, 22)),  # 20/06 Saturday → postponed
     ("DAS", "2026-08", date(2026, 9, 21)),  # 20/09 Sunday → postponed

@@ -58,7 +58,11 @@ def empresa(db: Session, cnpj: str, anexos: list[str], **kw: object) -> Empresa:
 
 
 def tarefa(db: Session, e: Empresa, code: str = "DAS", comp: str = COMP) -> Tarefa:
-    """The tarefa that makes a guide due (DAS 05/2026 is due 22/06/2026, DOMAIN.md)."""
+    """The tarefa that makes a guide due.
+
+    DAS 05/2026 is due on day 20 of the next month (LC 123/2006 art. 21, III); 20/06/2026 is a
+    Saturday, so 22/06/2026.
+    """
     ob = obligation(db, code)
     t = Tarefa(
         empresa_id=e.id,
@@ -116,7 +120,7 @@ def test_das_uses_the_effective_rate_of_domain_examples(db: Session) -> None:
     res = gen(db, e.id)
     g = guide_of(db, e)
     assert res.criadas == 1 and g.status == "pronta" and g.kind == "DAS"
-    assert g.amount == D("492.40")  # 4.924% (DOMAIN.md: Anexo I, RBT12 R$ 250k)
+    assert g.amount == D("492.40")  # 4.924% (LC 123/2006 Anexo I, RBT12 R$ 250k)
     assert g.due_date == date(2026, 6, 22)
     memo = g.calculation
     assert memo["rbt12"] == "250000.00" and memo["faixa"] == 2
@@ -138,7 +142,7 @@ def test_anexo_v_with_payroll_at_28_percent_is_taxed_as_anexo_iii(db: Session) -
     g = guide_of(db, e)
     line = g.calculation["linhas"][0]
     assert (line["anexo"], line["tributado_como"]) == ("V", "III")
-    assert g.amount == D("3988.80")  # 9.972% (DOMAIN.md: Anexo III, RBT12 R$ 500k)
+    assert g.amount == D("3988.80")  # 9.972% (LC 123/2006 Anexo III, RBT12 R$ 500k)
 
     db.execute(text("UPDATE payroll_entries SET amount = 1000 WHERE empresa_id = :e"), {"e": e.id})
     gen(db, e.id)

@@ -2,7 +2,7 @@
 
 Severity of each finding is data (``app.fiscal.nfe.model.ISSUES``; rationale in that module's
 docstring). Consistency rules (MOC NF-e 7.0, rejections 236 wrong DV, 502 chave ≠ Id,
-539/540 duplicity, 20x emitter; DOMAIN.md "Consistency a validator should check"): the chave in
+539/540 duplicity, 20x emitter): the chave in
 ``infNFe/@Id`` equals ``protNFe/infProt/chNFe``, and its CNPJ, AAMM, modelo, série, número,
 cUF and tpEmis equal the document's own fields. Events: Id = "ID"+tpEvento+chave+nSeqEvento
 (leiaute de eventos 1.00) and the return refers to the same chave.

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import get_settings
 
-__all__ = ["get_engine", "get_sessionmaker", "session_scope", "reset_engine"]
+__all__ = ["get_engine", "get_side_engine", "get_sessionmaker", "session_scope", "reset_engine"]
 
 
 @lru_cache(maxsize=1)
@@ -26,12 +26,34 @@ def get_engine() -> Engine:
     return create_engine(
         s.database_url,
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=10,
+        pool_size=s.DB_POOL_SIZE,
+        max_overflow=s.DB_POOL_OVERFLOW,
         connect_args={
             "connect_timeout": 5,
             "options": f"-c statement_timeout={s.DB_STATEMENT_TIMEOUT_MS}",
             "application_name": "contab",
+        },
+    )
+
+
+@lru_cache(maxsize=1)
+def get_side_engine() -> Engine:
+    """A tiny separate pool for health probes and bookkeeping writes.
+
+    They must never queue behind requests for the main pool: under load a probe that waited for
+    a checkout would report a healthy database as down, and a bookkeeping write taken from the
+    pool a request already holds a connection of could wait for itself."""
+    s = get_settings()
+    return create_engine(
+        s.database_url,
+        pool_pre_ping=True,
+        pool_size=2,
+        max_overflow=0,
+        pool_timeout=0.5,
+        connect_args={
+            "connect_timeout": 3,
+            "options": "-c statement_timeout=2000",
+            "application_name": "contab-side",
         },
     )
 
@@ -44,9 +66,10 @@ def get_sessionmaker() -> sessionmaker[Session]:
 
 def reset_engine() -> None:
     """Dispose the engine (after a fork, or when tests change settings)."""
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_engine.cache_clear()
+    for cached in (get_engine, get_side_engine):
+        if cached.cache_info().currsize:
+            cached().dispose()
+        cached.cache_clear()
     get_sessionmaker.cache_clear()
 
 

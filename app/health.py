@@ -1,30 +1,48 @@
-"""Health checks of every component (guide §9.1), each bounded by its own timeout.
+"""Health checks of every component (guide §9.1): shared, cached, each bounded by its timeout.
 
 "queue" means: the Prefect API answers and each of the four work pools has a worker that polled
 recently (workers are what drain the queues).
+
+Under load a health endpoint must not become the load: every component has at most one probe in
+flight, and its result is shared by every request for ``HEALTH_CACHE_SECONDS``. After that a
+request still gets the previous result for up to one more period while a single refresh runs in
+the background, so readiness probes answer in microseconds and never queue behind a slow check.
+Past twice the period the result is too old to serve and the request waits for the refresh
+(bounded by ``HEALTH_CHECK_TIMEOUT_SECONDS``). A real failure therefore shows within
+``HEALTH_CACHE_SECONDS`` + the timeout (2 s + 1.5 s by default) while requests keep coming.
+The database probe uses the side pool (:func:`app.db.get_side_engine`), never the requests' pool:
+a pool exhausted by busy requests is not a database that is down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 
 from app.cache import get_redis
-from app.db import get_engine
+from app.db import get_side_engine
 from app.deployments import POOLS
 from app.settings import get_settings
 from app.storage import get_storage
 
-__all__ = ["check_all", "check_queue"]
+__all__ = ["check_all", "check_queue", "probe_counts", "reset_health_cache"]
+
+COMPONENTS = ("database", "redis", "queue", "storage")
 
 
 def _database() -> str:
-    with get_engine().connect() as conn:
+    with get_side_engine().connect() as conn:
         conn.execute(text("SELECT 1"))
     return "ok"
 
@@ -39,15 +57,18 @@ def _storage() -> str:
     return "ok"
 
 
-async def check_queue(api_url: str, timeout: float, stale_after: int) -> tuple[str, dict[str, Any]]:
+def _queue() -> str:
+    s = get_settings()
+    return check_queue(s.PREFECT_API_URL, s.HEALTH_CHECK_TIMEOUT_SECONDS, s.WORKER_STALE_SECONDS)[0]
+
+
+def check_queue(api_url: str, timeout: float, stale_after: int) -> tuple[str, dict[str, Any]]:
     """'ok' when Prefect answers and every pool has a recently polling worker."""
     detail: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=api_url.rstrip("/") + "/", timeout=timeout) as client:
-        (await client.get("health")).raise_for_status()
+    with httpx.Client(base_url=api_url.rstrip("/") + "/", timeout=timeout) as client:
+        client.get("health").raise_for_status()
         cutoff = datetime.now(UTC) - timedelta(seconds=stale_after)
-        responses = await asyncio.gather(
-            *(client.post(f"work_pools/{pool}/workers/filter", json={}) for pool in POOLS)
-        )
+        responses = [client.post(f"work_pools/{pool}/workers/filter", json={}) for pool in POOLS]
     missing = []
     for pool, resp in zip(POOLS, responses, strict=True):
         if resp.status_code == 404:
@@ -69,35 +90,102 @@ async def check_queue(api_url: str, timeout: float, stale_after: int) -> tuple[s
     return "ok", detail
 
 
-async def _bounded(fn: Callable[[], str], timeout: float) -> str:
+@dataclass
+class _Probe:
+    """One component's last result and its single in-flight refresh."""
+
+    fn: Callable[[], str]
+    result: str | None = None
+    at: float = 0.0  # time.monotonic() of the result
+    inflight: Future[str] | None = None
+    runs: int = 0
+
+
+@dataclass
+class _Cache:
+    probes: dict[str, _Probe]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # One refresh per component at a time, each waiting on its probe in the second pool; a probe
+    # may outlive its timeout (every client below has its own socket timeout, so it ends soon
+    # after), hence the room there.
+    pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(len(COMPONENTS), "health")
+    )
+    probes_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(4 * len(COMPONENTS), "health-probe")
+    )
+
+    def _refresh(self, probe: _Probe, timeout: float) -> str:
+        inner = self.probes_pool.submit(probe.fn)
+        try:
+            result = inner.result(timeout)
+        except FutureTimeout:
+            result = "timeout"
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
+            result = f"erro: {type(exc).__name__}"
+        with self.lock:
+            probe.result, probe.at, probe.inflight = result, time.monotonic(), None
+        return result
+
+    def start(self, name: str, ttl: float, timeout: float) -> str | Future[str]:
+        """The shared result when it may be served, else the refresh to wait for."""
+        probe = self.probes[name]
+        with self.lock:
+            age = time.monotonic() - probe.at
+            if probe.result is not None and age < ttl:
+                return probe.result
+            if probe.inflight is None:
+                probe.runs += 1
+                probe.inflight = self.pool.submit(self._refresh, probe, timeout)
+            if probe.result is not None and age < 2 * ttl:
+                return probe.result  # served while the one refresh runs
+            return probe.inflight
+
+
+@lru_cache(maxsize=1)
+def _cache() -> _Cache:
+    return _Cache(
+        {
+            "database": _Probe(_database),
+            "redis": _Probe(_redis),
+            "queue": _Probe(_queue),
+            "storage": _Probe(_storage),
+        }
+    )
+
+
+def reset_health_cache() -> None:
+    """Forget every shared result (tests that repoint a component)."""
+    if _cache.cache_info().currsize:
+        for pool in (_cache().pool, _cache().probes_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
+    _cache.cache_clear()
+
+
+def probe_counts() -> dict[str, int]:
+    """How many probes each component has run in this process (for tests and metrics)."""
+    cache = _cache()
+    with cache.lock:
+        return {name: p.runs for name, p in cache.probes.items()}
+
+
+async def _result(name: str, ttl: float, timeout: float) -> str:
+    got = _cache().start(name, ttl, timeout)
+    if isinstance(got, str):
+        return got
     try:
-        return await asyncio.wait_for(asyncio.to_thread(fn), timeout)
+        # the refresh bounds itself by `timeout`; the margin covers thread scheduling
+        return await asyncio.wait_for(asyncio.wrap_future(got), timeout + 1.0)
     except TimeoutError:
         return "timeout"
-    except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
-        return f"erro: {type(exc).__name__}"
 
 
 async def check_all() -> dict[str, Any]:
-    """Run all checks concurrently; 'status' is 'ok' only when every component is."""
+    """Every component's shared result; 'status' is 'ok' only when every component is."""
     s = get_settings()
-    t = s.HEALTH_CHECK_TIMEOUT_SECONDS
-
-    async def queue() -> str:
-        try:
-            state, _ = await asyncio.wait_for(
-                check_queue(s.PREFECT_API_URL, t, s.WORKER_STALE_SECONDS), t
-            )
-            return state
-        except TimeoutError:
-            return "timeout"
-        except Exception as exc:  # noqa: BLE001
-            return f"erro: {type(exc).__name__}"
-
-    db, rd, st, q = await asyncio.gather(
-        _bounded(_database, t), _bounded(_redis, t), _bounded(_storage, t), queue()
-    )
-    components = {"database": db, "redis": rd, "queue": q, "storage": st}
+    ttl, timeout = s.HEALTH_CACHE_SECONDS, s.HEALTH_CHECK_TIMEOUT_SECONDS
+    results = await asyncio.gather(*(_result(name, ttl, timeout) for name in COMPONENTS))
+    components = dict(zip(COMPONENTS, results, strict=True))
     failing = [k for k, v in components.items() if v != "ok"]
     return {
         "status": "ok" if not failing else "degraded",

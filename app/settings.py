@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     DB_PORT: int = 5432
     DB_SSLMODE: str = "prefer"
     DB_STATEMENT_TIMEOUT_MS: int = 60_000
+    # Connections per process: the API's thread pool (40) never waits long on a checkout.
+    DB_POOL_SIZE: int = Field(default=10, ge=1, le=200)
+    DB_POOL_OVERFLOW: int = Field(default=20, ge=0, le=200)
     REDIS_PORT: int = 6379
     REDIS_DB: int = 0
     REDIS_TLS: bool = False
@@ -96,6 +99,8 @@ class Settings(BaseSettings):
     INGEST_WORKERS: int = Field(default=0, ge=0)  # 0 = one per CPU
     PREFECT_API_URL: str = "http://127.0.0.1:4200/api"
     HEALTH_CHECK_TIMEOUT_SECONDS: float = 1.5
+    # Probe results are shared for this long (one probe per component in flight at a time).
+    HEALTH_CACHE_SECONDS: float = Field(default=2.0, ge=0, le=30)
     WORKER_STALE_SECONDS: int = 90
     LOG_RETENTION_DAYS: int = Field(default=90, ge=1)
     UPLOAD_MAX_FILE_BYTES: int = 5 * 1024 * 1024

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from redis.exceptions import RedisError
+from sqlalchemy import or_, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app.cache import get_redis
+from app.db import get_side_engine
 from app.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from app.platform import audit
 from models import ApiToken, Empresa
@@ -25,6 +30,7 @@ __all__ = [
 ]
 
 TOKEN_PREFIX = "ctb_"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,18 +106,70 @@ def create_token(
     return row, plaintext
 
 
+# How stale ``last_used_at`` may get before a request refreshes it. Writing it on every request
+# made one integration token's concurrent requests queue on its single row (a hot row).
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
 def authenticate(session: Session, plaintext: str | None) -> Principal:
-    """Principal of a valid bearer token; Unauthenticated otherwise."""
+    """Principal of a valid bearer token; Unauthenticated otherwise.
+
+    A read only: the request's transaction never writes the token's row. ``last_used_at`` is
+    refreshed at most once a minute per token, by :func:`_record_use` in its own short
+    transaction."""
     if not plaintext or not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
         raise Unauthenticated("Token ausente ou inválido.", code="token_invalido")
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
+    row = session.execute(
+        select(
+            ApiToken.id,
+            ApiToken.name,
+            ApiToken.scope,
+            ApiToken.empresa_id,
+            ApiToken.revoked_at,
+            ApiToken.expires_at,
+            ApiToken.last_used_at,
+        ).where(ApiToken.token_hash == hash_token(plaintext))
+    ).first()
     now = datetime.now(UTC)
     if row is None or row.revoked_at is not None:
         raise Unauthenticated("Token ausente ou inválido.", code="token_invalido")
     if row.expires_at is not None and row.expires_at < now:
         raise Unauthenticated("Token expirado.", code="token_expirado")
-    session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        _record_use(row.id, now)
     return Principal(token_id=row.id, name=row.name, scope=row.scope, empresa_id=row.empresa_id)
+
+
+def _record_use(token_id: int, now: datetime) -> None:
+    """Refresh ``last_used_at`` once per resolution window, never blocking a request.
+
+    A Redis ``SET NX`` picks one request per window (others skip; without Redis every stale
+    request tries); the winner updates in its own transaction, on the side pool (never the one the
+    request holds a connection of), with a short lock timeout and a
+    condition that makes a concurrent second writer a no-op. Losing this write is harmless (it is
+    bookkeeping), so any failure is logged and swallowed."""
+    window = int(LAST_USED_RESOLUTION.total_seconds())
+    try:
+        if not get_redis().set(f"contab:token-uso:{token_id}", b"1", nx=True, ex=window):
+            return
+    except RedisError:
+        pass
+    try:
+        with get_side_engine().begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            conn.execute(
+                update(ApiToken)
+                .where(
+                    ApiToken.id == token_id,
+                    or_(
+                        ApiToken.last_used_at.is_(None),
+                        ApiToken.last_used_at < now - LAST_USED_RESOLUTION,
+                    ),
+                )
+                .values(last_used_at=now)
+            )
+    except SQLAlchemyError as exc:
+        log.warning("last_used_at do token %s não atualizado: %s", token_id, type(exc).__name__)
 
 
 def revoke_token(session: Session, *, token_id: int, actor: str, reason: str) -> None:

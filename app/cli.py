@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from app.errors import AppError, ConfigError
 
@@ -159,6 +160,20 @@ def cmd_backup(args: argparse.Namespace) -> int:
 MAX_RESTARTS = 5
 
 
+def _dev_token(path: Path) -> str:
+    """The office token `make dev` prints, kept in var/ (0600) and reused while valid."""
+    from app.db import session_scope
+    from app.platform.tokens import dev_office_token
+
+    stored = path.read_text().strip() if path.exists() else None
+    with session_scope() as session:
+        token = dev_office_token(session, stored=stored)
+    if token != stored:
+        path.write_text(token)
+        path.chmod(0o600)
+    return token
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """Run everything locally until Ctrl-C; a crashed process is restarted (up to 5 times)."""
     from app.devstack import DevStack
@@ -174,6 +189,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         stack.up()
         if not args.no_demo:
             cmd_demo_data(args)
+        token = _dev_token(stack.var_dir / "dev-token")
         print(
             "\ncontab DEV no ar:\n"
             f"  API .............. http://127.0.0.1:{args.port}/api/docs\n"
@@ -181,6 +197,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             f"  Prefect UI ....... http://127.0.0.1:{stack.prefect_port}\n"
             f"  Caixa de e-mails . http://127.0.0.1:{stack.mail_http_port}\n"
             f"  Logs ............. {stack.supervisor.log_dir}\n"
+            f"  Token do escritório (Authorize em /api/docs):\n    {token}\n"
             "Ctrl-C encerra tudo.",
             flush=True,
         )

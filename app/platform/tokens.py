@@ -25,6 +25,7 @@ __all__ = [
     "authenticate",
     "client_actors",
     "create_token",
+    "dev_office_token",
     "revoke_token",
     "hash_token",
 ]
@@ -170,6 +171,17 @@ def _record_use(token_id: int, now: datetime) -> None:
             )
     except SQLAlchemyError as exc:
         log.warning("last_used_at do token %s não atualizado: %s", token_id, type(exc).__name__)
+
+
+def dev_office_token(session: Session, *, stored: str | None) -> str:
+    """A working office token for a developer's `make dev`: ``stored`` while it is still valid
+    (kept across restarts), else a new one named ``dev``. Never used outside DEV."""
+    if stored:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(stored)))
+        if row is not None and row.revoked_at is None and row.scope == "office":
+            return stored
+    _, plaintext = create_token(session, name="dev", scope="office", actor="make dev")
+    return plaintext
 
 
 def revoke_token(session: Session, *, token_id: int, actor: str, reason: str) -> None:

@@ -8,7 +8,7 @@ from prefect import task
 
 from app.cache import get_redis
 from app.db import session_scope
-from app.guides.protocol import install_status_hook
+from app.guides.provider_status import follow_statuses
 from app.notifications.delivery import Senders, deliver_batch
 from app.notify.factory import email_channel, email_limiter, whatsapp_channel
 from app.obligations.alerts import queue_due_alerts
@@ -22,7 +22,6 @@ __all__ = ["queue_alerts", "send_notifications_batch"]
 @task(name="enviar-lote-de-notificacoes", **TASK_DEFAULTS)
 def send_notifications_batch(limit: int = 500, lease_seconds: int = 600) -> dict[str, int]:
     """Claim, send and record one batch (two short transactions around the sending)."""
-    install_status_hook()  # guide delivery protocol follows notification statuses
     settings = get_settings()
     redis = get_redis()
     whatsapp = whatsapp_channel(redis, settings)
@@ -40,6 +39,7 @@ def send_notifications_batch(limit: int = 500, lease_seconds: int = 600) -> dict
             senders=senders,
             limit=limit,
             lease=timedelta(seconds=lease_seconds),
+            follow_statuses=follow_statuses,  # guides follow their messages' statuses
         )
     finally:
         whatsapp.close()

@@ -61,9 +61,6 @@ def _allowed(request: Request) -> list[str]:
 def create_app() -> FastAPI:
     """Build the FastAPI application (settings are validated here: unsafe production fails)."""
     settings = get_settings()
-    from app.guides.protocol import install_status_hook
-
-    install_status_hook()  # webhook statuses move the guide delivery protocol
     app = FastAPI(
         title="contab API",
         version=settings.APP_VERSION,

@@ -40,7 +40,6 @@ __all__ = [
     "ensure_pdfs",
     "events_of",
     "mark_paid",
-    "install_status_hook",
     "record_view",
     "resend",
     "send",
@@ -316,7 +315,7 @@ def status_hook(session: Session, notification: Notification, status: str) -> No
 
     ``app.notifications.delivery.on_status`` already writes the protocol rows (``enviada``,
     ``entregue``, ``visualizada``, ``falha_envio``) for messages linked by our ``enfileirada``
-    event; this hook moves the guide's status. Install it with :func:`install_status_hook`.
+    event; this moves the guide's status (called by ``app.guides.provider_status``).
     """
     target = _PROVIDER_STATUS.get(status)
     if target is None:
@@ -326,13 +325,6 @@ def status_hook(session: Session, notification: Notification, status: str) -> No
     )
     for guide_id in list(ids):
         advance(_guide(session, guide_id), target)
-
-
-def install_status_hook() -> None:
-    """Register :func:`status_hook` with the notifications delivery (idempotent)."""
-    from app.notifications.delivery import register_status_hook
-
-    register_status_hook(status_hook)
 
 
 def mark_paid(

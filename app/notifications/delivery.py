@@ -32,9 +32,9 @@ worker; the next run recovers it with the journal:
 The duplicate window is therefore the instant between the provider's acceptance and one Redis
 SET (well under a millisecond) of a crashed worker; everything else is exactly-once.
 
-Hook: :func:`on_status` runs on every status change (enviada, entregue, lida, falhou); it writes
-the guide delivery protocol (``guide_events``) for notifications already linked to a guide by a
-``GuideEvent.notification_id`` row, then every hook added with :func:`register_status_hook`.
+Status changes (``enviada``, ``falhou``) go through ``app.notifications.statuses.on_status``,
+which writes the guide delivery protocol rows; :func:`deliver_batch` hands the changes of each
+transaction to the ``follow_statuses`` function its caller passes (explicitly: no registry).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,14 +68,17 @@ from app.notifications.sending import (
     backoff,
     send_claimed,
 )
-from app.notify.base import (
-    FALHA_PERMANENTE,
-    FALHA_TEMPORARIA,
-    OPT_OUT,
+from app.notifications.statuses import (
+    WEBHOOK_STATUS,
+    StatusChange,
+    apply_status,
+    guide_links,
+    mark_failed,
+    on_status,
+    reschedule,
 )
-from app.notify.webhook import StatusUpdate
-from app.notify.whatsapp_errors import CLOUD_API_ERRORS
-from models import Contact, DeliveryAttempt, GuideEvent, Notification, StoredFile
+from app.notify.base import FALHA_PERMANENTE, OPT_OUT
+from models import Contact, DeliveryAttempt, Notification, StoredFile
 
 __all__ = [
     "LEASE",
@@ -84,6 +87,8 @@ __all__ = [
     "FileRef",
     "Outcome",
     "Senders",
+    "StatusChange",
+    "FollowStatuses",
     "apply_status",
     "backoff",
     "claim_batch",
@@ -91,11 +96,12 @@ __all__ = [
     "on_status",
     "record_outcomes",
     "recover_stale",
-    "register_status_hook",
 ]
 
 LEASE = timedelta(minutes=10)
 ENVIO_INTERROMPIDO = "envio_interrompido"
+# Called inside the transaction that recorded the changes (e.g. to move the guides they deliver).
+FollowStatuses = Callable[[Session, Sequence[StatusChange]], object]
 
 
 def worker_token() -> str:
@@ -189,9 +195,16 @@ def _opted_out(session: Session, rows: Iterable[Notification]) -> set[tuple[int,
 
 
 def record_outcomes(
-    session: Session, outcomes: list[Outcome], *, worker: str, now: datetime
+    session: Session,
+    outcomes: list[Outcome],
+    *,
+    worker: str,
+    now: datetime,
+    changes: list[StatusChange] | None = None,
 ) -> dict[str, int]:
-    """Apply the outcomes of ``worker``'s batch and add one DeliveryAttempt per attempt."""
+    """Apply the outcomes of ``worker``'s batch and add one DeliveryAttempt per attempt; the
+    status changes are appended to ``changes`` when given."""
+    made = changes if changes is not None else []
     summary = {"enviadas": 0, "reagendadas": 0, "falharam": 0, "liberadas": 0}
     if not outcomes:
         return summary
@@ -203,7 +216,7 @@ def record_outcomes(
             .with_for_update()
         )
     }
-    guides = _guide_links(session, rows)
+    guides = guide_links(session, rows)
     attempts: list[dict[str, Any]] = []
     for o in outcomes:
         n = rows.get(o.notification_id)
@@ -215,21 +228,23 @@ def record_outcomes(
             # Recovered by another run after our lease (or reconciled by a webhook): only a
             # confirmed send may still move it forward.
             if o.kind in (SENT, SANDBOX) and STATUS_RANK.get(n.status, 9) < 1:
-                _mark_sent(session, n, o, now, guides)
+                made.append(_mark_sent(session, n, o, now, guides))
             continue
         if o.kind in (SENT, SANDBOX):
-            _mark_sent(session, n, o, now, guides)
+            made.append(_mark_sent(session, n, o, now, guides))
             summary["enviadas"] += 1
         elif o.kind in NOT_COUNTED:
             n.attempts = max(n.attempts - 1, 0)
-            _reschedule(n, now + timedelta(seconds=o.retry_after or 0.0))
+            reschedule(n, now + timedelta(seconds=o.retry_after or 0.0))
             summary["liberadas" if o.kind == RELEASED else "reagendadas"] += 1
         elif o.kind == TRANSIENT and n.attempts < n.max_attempts:
-            _reschedule(n, now + backoff(n.attempts))
+            reschedule(n, now + backoff(n.attempts))
             n.last_error_code, n.last_error = o.error_code, o.error_message
             summary["reagendadas"] += 1
         else:
-            _mark_failed(session, n, o.error_code or FALHA_PERMANENTE, o.error_message, guides)
+            made.append(
+                mark_failed(session, n, o.error_code or FALHA_PERMANENTE, o.error_message, guides)
+            )
             summary["falharam"] += 1
     if attempts:
         session.execute(insert(DeliveryAttempt), attempts)
@@ -251,38 +266,29 @@ def _attempt_row(n: Notification, o: Outcome, now: datetime) -> dict[str, Any]:
     }
 
 
-def _reschedule(n: Notification, when: datetime) -> None:
-    n.status, n.next_attempt_at, n.claimed_by = "pendente", when, None
-
-
 def _mark_sent(
     session: Session, n: Notification, o: Outcome, now: datetime, guides: dict[int, set[int]]
-) -> None:
+) -> StatusChange:
     n.status, n.provider_id, n.sent_at = "enviada", o.provider_id, now
     n.last_error_code = None if o.kind == SENT else "sandbox"
     n.last_error = None
-    on_status(session, n, "enviada", at=now, guide_ids=guides.get(n.id, set()))
-
-
-def _mark_failed(
-    session: Session,
-    n: Notification,
-    code: str,
-    reason: str | None,
-    guides: dict[int, set[int]] | None = None,
-) -> None:
-    n.status, n.last_error_code, n.last_error = "falhou", code, reason
-    ids = None if guides is None else guides.get(n.id, set())
-    on_status(session, n, "falhou", guide_ids=ids)
+    return on_status(session, n, "enviada", at=now, guide_ids=guides.get(n.id, set()))
 
 
 # ---------------------------------------------------------------------------- crash recovery
 
 
 def recover_stale(
-    session: Session, *, redis: Any, now: datetime, lease: timedelta = LEASE
+    session: Session,
+    *,
+    redis: Any,
+    now: datetime,
+    lease: timedelta = LEASE,
+    changes: list[StatusChange] | None = None,
 ) -> dict[str, int]:
-    """Settle rows a dead worker left ``enviando`` beyond the lease (policy in the docstring)."""
+    """Settle rows a dead worker left ``enviando`` beyond the lease (policy in the docstring);
+    the status changes are appended to ``changes`` when given."""
+    made = changes if changes is not None else []
     stale = list(
         session.scalars(
             select(Notification)
@@ -296,14 +302,14 @@ def recover_stale(
         return summary
     keys = [f"{JOURNAL_PREFIX}{n.id}" for n in stale]
     journal = redis.mget(keys)
-    guides = _guide_links(session, {n.id: n for n in stale})
+    guides = guide_links(session, {n.id: n for n in stale})
     attempts: list[dict[str, Any]] = []
     for n, raw in zip(stale, journal, strict=True):
         entry = raw.decode() if isinstance(raw, bytes) else raw
         if entry and entry.startswith((SENT, SANDBOX)):
             kind, _, provider_id = entry.partition("\t")
             o = Outcome(n.id, kind, provider_id, ENVIO_INTERROMPIDO, "Envio confirmado no diário.")
-            _mark_sent(session, n, o, now, guides)
+            made.append(_mark_sent(session, n, o, now, guides))
             attempts.append(_attempt_row(n, o, now))
             summary["recuperadas_enviadas"] += 1
         elif entry == "enviando":
@@ -317,159 +323,17 @@ def recover_stale(
                     "error_message": "Trabalhador interrompido durante o envio; pode duplicar.",
                 }
             )
-            _reschedule(n, now)
+            reschedule(n, now)
             summary["reenvio_apos_falha"] += 1
         else:
             n.attempts = max(n.attempts - 1, 0)
-            _reschedule(n, now)
+            reschedule(n, now)
             summary["nao_tentadas"] += 1
     if attempts:
         session.execute(insert(DeliveryAttempt), attempts)
     session.flush()
     redis.delete(*keys)
     return summary
-
-
-# ---------------------------------------------------------------------------- status hook
-
-StatusHook = Callable[[Session, Notification, str], None]
-_STATUS_HOOKS: list[StatusHook] = []
-# Notification status -> guide_events.kind of the guide delivery protocol.
-GUIDE_EVENT_FOR_STATUS = {
-    "enviada": "enviada",
-    "entregue": "entregue",
-    "lida": "visualizada",
-    "falhou": "falha_envio",
-}
-
-
-def register_status_hook(hook: StatusHook) -> StatusHook:
-    """Add a hook called as ``hook(session, notification, status)`` on every status change."""
-    if hook not in _STATUS_HOOKS:
-        _STATUS_HOOKS.append(hook)
-    return hook
-
-
-def _guide_links(session: Session, rows: dict[int, Notification]) -> dict[int, set[int]]:
-    """notification id -> guides it delivers (via existing ``GuideEvent.notification_id``)."""
-    if not rows:
-        return {}
-    links: dict[int, set[int]] = {}
-    q = select(GuideEvent.notification_id, GuideEvent.guide_id).where(
-        GuideEvent.notification_id.in_(list(rows))
-    )
-    for notification_id, guide_id in session.execute(q):
-        if notification_id is not None:
-            links.setdefault(int(notification_id), set()).add(int(guide_id))
-    return links
-
-
-def on_status(
-    session: Session,
-    notification: Notification,
-    status: str,
-    *,
-    at: datetime | None = None,
-    guide_ids: set[int] | None = None,
-) -> None:
-    """A notification reached ``status``: write the guide protocol rows, then run the hooks."""
-    kind = GUIDE_EVENT_FOR_STATUS.get(status)
-    if kind is not None:
-        if guide_ids is None:
-            guide_ids = _guide_links(session, {notification.id: notification}).get(
-                notification.id, set()
-            )
-        for guide_id in sorted(guide_ids):
-            exists = session.scalar(
-                select(GuideEvent.id).where(
-                    GuideEvent.guide_id == guide_id,
-                    GuideEvent.notification_id == notification.id,
-                    GuideEvent.kind == kind,
-                )
-            )
-            if exists is None:
-                session.add(
-                    GuideEvent(
-                        guide_id=guide_id,
-                        kind=kind,
-                        at=at or datetime.now(UTC),
-                        channel=notification.channel,
-                        actor="notificacoes",
-                        notification_id=notification.id,
-                        details={"provider_id": notification.provider_id},
-                    )
-                )
-    for hook in _STATUS_HOOKS:
-        hook(session, notification, status)
-
-
-# ---------------------------------------------------------------------------- webhooks
-
-# Cloud API status -> our notification status.
-WEBHOOK_STATUS = {"sent": "enviada", "delivered": "entregue", "read": "lida", "failed": "falhou"}
-
-
-def apply_status(session: Session, update_: StatusUpdate) -> Notification | None:
-    """Record one WhatsApp status webhook (found by wamid, else by idempotency key)."""
-    status = WEBHOOK_STATUS.get(update_.status)
-    if status is None:
-        return None
-    n = session.scalar(
-        select(Notification)
-        .where(Notification.provider_id == update_.provider_id)
-        .with_for_update()
-    )
-    if n is None and update_.idempotency_key:
-        n = session.scalar(
-            select(Notification)
-            .where(Notification.idempotency_key == update_.idempotency_key)
-            .with_for_update()
-        )
-    if n is None:
-        return None
-    outcome = f"status_{status}"
-    seen = session.scalar(
-        select(DeliveryAttempt.id).where(
-            DeliveryAttempt.notification_id == n.id,
-            DeliveryAttempt.outcome == outcome,
-            DeliveryAttempt.at == update_.timestamp,
-        )
-    )
-    if seen is not None:  # Meta re-delivers webhooks; the same status is recorded once
-        return n
-    error = update_.errors[0] if update_.errors else None
-    code = None
-    if error is not None:
-        rule = CLOUD_API_ERRORS.get(error.code)
-        code = rule.code if rule else FALHA_PERMANENTE
-    session.add(
-        DeliveryAttempt(
-            notification_id=n.id,
-            at=update_.timestamp,
-            channel=n.channel,
-            outcome=outcome,
-            provider_id=update_.provider_id,
-            error_code=code,
-            error_message=(error.details or error.message or error.title) if error else None,
-        )
-    )
-    if n.provider_id is None:
-        n.provider_id = update_.provider_id
-    if status == "falhou":
-        if STATUS_RANK.get(n.status, 9) < 2:  # a failure after delivery is noise
-            reason = error.title if error else "Falha informada pelo WhatsApp."
-            if code == FALHA_TEMPORARIA and n.attempts < n.max_attempts:
-                _reschedule(n, datetime.now(UTC) + backoff(n.attempts))
-                n.last_error_code, n.last_error = code, reason
-            else:
-                _mark_failed(session, n, code or FALHA_PERMANENTE, reason)
-    elif STATUS_RANK.get(status, 0) > STATUS_RANK.get(n.status, 9):
-        n.status = status
-        n.sent_at = n.sent_at or update_.timestamp
-        n.claimed_by = None
-        on_status(session, n, status, at=update_.timestamp)
-    session.flush()
-    return n
 
 
 # ---------------------------------------------------------------------------- one batch
@@ -483,19 +347,25 @@ def deliver_batch(
     lease: timedelta = LEASE,
     budget: float = BATCH_BUDGET_SECONDS,
     now: Callable[[], datetime] | None = None,
+    follow_statuses: FollowStatuses | None = None,
 ) -> dict[str, int]:
     """Recover stale rows, claim, send and record one batch.
 
     ``transaction`` opens one committed transaction (``app.db.session_scope``): sending must
     happen between two of them, never inside one, so this is the one service that is handed a
-    transaction factory instead of a session.
+    transaction factory instead of a session. ``follow_statuses`` (e.g.
+    ``app.guides.provider_status.follow_statuses``) receives each transaction's status changes
+    inside that transaction.
     """
     clock = now or (lambda: datetime.now(UTC))
     worker = worker_token()
     with transaction() as session:
+        changes: list[StatusChange] = []
         report: dict[str, int] = recover_stale(
-            session, redis=senders.redis, now=clock(), lease=lease
+            session, redis=senders.redis, now=clock(), lease=lease, changes=changes
         )
+        if follow_statuses is not None and changes:
+            follow_statuses(session, changes)
     with transaction() as session:
         claimed = claim_batch(session, worker=worker, limit=limit, now=clock())
     report["reivindicadas"] = len(claimed)
@@ -503,7 +373,12 @@ def deliver_batch(
         return report
     outcomes = send_claimed(claimed, senders, budget=budget)
     with transaction() as session:
-        report.update(record_outcomes(session, outcomes, worker=worker, now=clock()))
+        changes = []
+        report.update(
+            record_outcomes(session, outcomes, worker=worker, now=clock(), changes=changes)
+        )
+        if follow_statuses is not None and changes:
+            follow_statuses(session, changes)
     # Recorded: the journal has done its job (released rows may carry an early mark).
     senders.redis.delete(*(f"{JOURNAL_PREFIX}{o.notification_id}" for o in outcomes))
     return report

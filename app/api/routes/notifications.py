@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import CurrentPrincipal, DbSession
 from app.db import session_scope
 from app.errors import InvalidInput, PermissionDenied, Unauthenticated
-from app.notifications.delivery import apply_status
+from app.guides.provider_status import record_provider_statuses
 from app.notifications.outbox import list_notifications, requeue
 from app.notify.webhook import (
     SIGNATURE_HEADER,
@@ -133,9 +133,6 @@ async def receive(request: Request) -> dict[str, Any]:
 
 
 def _record(updates: list[StatusUpdate]) -> dict[str, Any]:
-    matched = 0
     with session_scope() as session:
-        for update in updates:
-            if apply_status(session, update) is not None:
-                matched += 1
-    return {"recebidos": len(updates), "registrados": matched}
+        report = record_provider_statuses(session, updates)
+    return {"recebidos": report.received, "registrados": report.matched}

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -60,6 +61,14 @@ class Upload(TimestampMixin, Base):
     """One API upload call (one or many files, or a zip)."""
 
     __tablename__ = "uploads"
+    # the dispatcher's and drainer's "anything waiting?" probe reads only unfinished uploads
+    __table_args__ = (
+        Index(
+            "ix_uploads_unfinished",
+            "empresa_id",
+            postgresql_where=text("status IN ('recebido', 'processando')"),
+        ),
+    )
 
     id: Mapped[BigId]
     empresa_id: Mapped[int] = mapped_column(
@@ -78,7 +87,16 @@ class UploadFile(TimestampMixin, Base):
     """One file of an upload, with its per-file outcome (quarantine code and reason)."""
 
     __tablename__ = "upload_files"
-    __table_args__ = (UniqueConstraint("upload_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("upload_id", "position"),
+        # the drainer's fair batch claim walks only pending files, in upload order
+        Index(
+            "ix_upload_files_pending",
+            "upload_id",
+            "position",
+            postgresql_where=text("status = 'pendente'"),
+        ),
+    )
 
     id: Mapped[BigId]
     upload_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("uploads.id", ondelete="CASCADE"))

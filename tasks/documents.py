@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import task
@@ -11,16 +9,14 @@ from prefect import task
 from app.db import session_scope
 from app.documents.admin import revalidate_batch
 from app.documents.classify import active_pool
-from app.documents.ingest import ingest_batch
-from app.documents.lifecycle import (
-    claim_for_retry,
-    claim_interrupted,
-    claimed_unfinished,
-    finish_upload,
-    pending_interrupted,
-    pending_untriggered,
-    start_upload,
+from app.documents.drain import (
+    complete_finished,
+    fair_batch,
+    ingest_fair_batch,
+    pending_count,
 )
+from app.documents.ingest import ingest_batch
+from app.documents.lifecycle import BATCH_SIZE, finish_upload, start_upload
 from app.storage import get_storage
 from tasks.defaults import TASK_DEFAULTS
 
@@ -52,10 +48,39 @@ def process_batch(
 
 
 @task(name="concluir-upload", **TASK_DEFAULTS)
-def complete_upload(upload_id: int) -> dict[str, Any]:
-    """Apply pending events and record the upload's final status and summary."""
+def complete_upload(upload_id: int, flow_run_id: str | None = None) -> dict[str, Any]:
+    """Apply pending events and record the upload's final status, summary and run."""
     with session_scope() as session:
-        return finish_upload(session, upload_id=upload_id)
+        return finish_upload(session, upload_id=upload_id, flow_run_id=flow_run_id)
+
+
+@task(name="processar-lote-da-fila", **TASK_DEFAULTS)
+def drain_batch(run_id: str, batch_size: int = BATCH_SIZE) -> dict[str, Any]:
+    """Claim the next fair batch of pending files across waiting uploads and process it (one
+    transaction); complete the uploads it finishes.
+
+    Returns ``arquivos`` (files in the batch), ``concluidos`` (summaries of completed uploads)
+    and ``restantes`` (the backlog left, which decides whether the flow opens its process pool).
+    The batch after this one is planned too and classified ahead when the pool is open.
+    """
+    with session_scope() as session:
+        planned = fair_batch(session, size=2 * batch_size)
+        files, ahead = planned[:batch_size], planned[batch_size:]
+        done = ingest_fair_batch(
+            session, storage=get_storage(), run_id=run_id, files=files, ahead=ahead,
+            pool=active_pool(),
+        )  # fmt: skip
+        if not files:
+            done = complete_finished(session, run_id=run_id)
+        left = pending_count(session) if files else 0
+        return {"arquivos": len(files), "concluidos": done, "restantes": left}
+
+
+@task(name="contar-arquivos-pendentes", **TASK_DEFAULTS)
+def count_pending() -> int:
+    """Pending files of every waiting upload (the drain's backlog)."""
+    with session_scope() as session:
+        return pending_count(session)
 
 
 @task(name="revalidar-lote-de-documentos", **TASK_DEFAULTS)
@@ -66,59 +91,3 @@ def revalidate_documents(after_id: int, limit: int = 200) -> dict[str, Any]:
             session, storage=get_storage(), after_id=after_id, limit=limit
         )
         return {"last_id": last, "counts": counts}
-
-
-@task(name="recuperar-uploads-sem-execucao", **TASK_DEFAULTS)
-def claim_untriggered_uploads(marker: str, older_than_minutes: int = 5) -> list[int]:
-    """Uploads recorded while Prefect was down, claimed for processing by this run."""
-    with session_scope() as session:
-        ids = pending_untriggered(session, older_than=timedelta(minutes=older_than_minutes))
-        return [i for i in ids if claim_for_retry(session, upload_id=i, marker=marker)]
-
-
-# A flow run still Running this long after entering that state has outlived processar-upload-xml's
-# timeout (3600 s): its process is gone and nobody will mark it Crashed (machine lost).
-RUNNING_FOR_TOO_LONG = timedelta(seconds=3600 + 15 * 60)
-
-
-def run_is_over(flow_run_id: str) -> bool:
-    """True when the flow run can no longer process its upload: unknown to Prefect, in a final
-    state (Completed, Failed, Crashed, Cancelled), or Running past the flow's timeout.
-
-    Scheduled, Pending, Paused, AwaitingRetry or recently Running runs are left alone: they will
-    still run. An unreachable Prefect API raises (the task retries).
-    """
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        run_id = uuid.UUID(flow_run_id)
-    except ValueError:
-        return True  # not a flow run id (a marker of a recovery that never finished)
-    with get_client(sync_client=True) as client:
-        try:
-            state = client.read_flow_run(run_id).state
-        except ObjectNotFound:
-            return True
-    if state is None or state.is_final():
-        return True
-    if state.is_running():
-        return datetime.now(UTC) - state.timestamp > RUNNING_FOR_TOO_LONG
-    return False
-
-
-@task(name="recuperar-uploads-interrompidos", **TASK_DEFAULTS)
-def claim_interrupted_uploads(marker: str, idle_minutes: int = 15) -> list[int]:
-    """Uploads whose run died (or ended) with files still pending, claimed by this run, plus
-    those this run claimed before it was retried."""
-    with session_scope() as session:
-        own = claimed_unfinished(session, marker=marker)
-        candidates = pending_interrupted(session, idle_for=timedelta(minutes=idle_minutes))
-    over = [(uid, run) for uid, run in candidates if run != marker and run_is_over(run)]
-    with session_scope() as session:
-        claimed = [
-            uid
-            for uid, run in over
-            if claim_interrupted(session, upload_id=uid, previous_run=run, marker=marker)
-        ]
-    return sorted(set(own) | set(claimed))

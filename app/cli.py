@@ -9,6 +9,8 @@ contab late-runs               late runs per pool (the 30-minute post-deploy wat
 contab smoke --url URL         post-deploy smoke test
 contab create-token            an API token (office-wide or for one empresa)
 contab demo-data               a handful of realistic empresas of each regime
+contab holidays|obligations|tokens  registers: local holidays, custom obligations and
+                               per-empresa adjustments, API tokens (app/admin_cli.py)
 """
 
 from __future__ import annotations
@@ -260,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("backup", help="backup do banco e manifesto dos arquivos")
     b.add_argument("--force", action="store_true", help="mesmo se já houve backup hoje")
     b.set_defaults(func=cmd_backup)
+    from app.admin_cli import add_admin_commands  # holidays, obligations, tokens
+
+    add_admin_commands(sub)
     return p
 
 

@@ -185,10 +185,10 @@ def dev_office_token(session: Session, *, stored: str | None) -> str:
 
 
 def revoke_token(session: Session, *, token_id: int, actor: str, reason: str) -> None:
-    """Revoke a token (audited)."""
+    """Revoke a token (audited; revoking twice changes nothing)."""
     row = session.get(ApiToken, token_id)
     if row is None:
-        raise NotFound("Token não encontrado.")
+        raise NotFound("Token não encontrado.", code="token_nao_encontrado")
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
         audit.record(
@@ -199,6 +199,46 @@ def revoke_token(session: Session, *, token_id: int, actor: str, reason: str) ->
             entity_id=token_id,
             reason=reason,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    """A token as operators list it: never its hash, only the prefix shown at creation."""
+
+    id: int
+    name: str
+    prefix: str
+    scope: str
+    empresa_id: int | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def list_tokens(
+    session: Session, *, include_revoked: bool = False, empresa_id: int | None = None
+) -> list[TokenView]:
+    """Tokens by id (revoked ones only with ``include_revoked``), optionally of one empresa."""
+    q = select(ApiToken).order_by(ApiToken.id)
+    if not include_revoked:
+        q = q.where(ApiToken.revoked_at.is_(None))
+    if empresa_id is not None:
+        q = q.where(ApiToken.empresa_id == empresa_id)
+    return [
+        TokenView(
+            t.id,
+            t.name,
+            t.prefix,
+            t.scope,
+            t.empresa_id,
+            t.created_at,
+            t.expires_at,
+            t.revoked_at,
+            t.last_used_at,
+        )
+        for t in session.scalars(q)
+    ]
 
 
 def require_office(principal: Principal) -> None:

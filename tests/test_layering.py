@@ -2,9 +2,9 @@
 
 - ``app/fiscal`` holds pure rules: no database, orchestrator, web framework, cloud, cache or HTTP
   client, no ORM ``models``, and of ``app`` only ``app.fiscal`` and ``app.errors``.
-- Prefect and FastAPI (with Starlette under it) stay in the glue: ``app/api`` and the two
-  operator modules that drive Prefect (``prefect_ops``, ``smoke``); everything else under ``app``
-  is plain Python.
+- Prefect and FastAPI (with Starlette under it) stay in the glue: ``app/api``, the operator
+  modules that drive Prefect (named ``app/prefect_*.py``) and ``app/smoke.py``; everything else
+  under ``app`` is plain Python.
 - Domain packages never import the API, ``flows`` or ``tasks``, and their imports of each other
   form no cycle (the arrows all point one way).
 - Routes call services and never the ORM ``models`` directly; no module under ``app`` exceeds
@@ -48,8 +48,8 @@ FISCAL_FORBIDDEN = (
 )
 FISCAL_ALLOWED_APP = ("app.fiscal", "app.errors")
 FRAMEWORKS = ("prefect", "fastapi", "starlette")
-# The only places under app/ that may import FRAMEWORKS (paths relative to the root).
-FRAMEWORK_GLUE = ("app/api/", "app/prefect_ops.py", "app/smoke.py")
+# The only places under app/ that may import FRAMEWORKS (path prefixes relative to the root).
+FRAMEWORK_GLUE = ("app/api/", "app/prefect_", "app/smoke.py")
 DOMAIN_FORBIDDEN = ("app.api", "flows", "tasks")
 MAX_LINES = 400
 
@@ -97,9 +97,8 @@ def imports_of(root: Path, path: Path) -> Iterator[Import]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
-            for alias in node.names:
-                sub = f"{base}.{alias.name}"
-                target = sub if _is_module(root, sub) else base
+            targets = {f"{base}.{a.name}" for a in node.names}
+            for target in sorted({t if _is_module(root, t) else base for t in targets}):
                 yield Import(module, rel, node.lineno, target)
 
 
@@ -258,9 +257,7 @@ def test_routes_do_not_import_models() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="being split by other changes: app/document_requests/service.py (488), "
-    "app/documents/reception.py (465), app/notifications/delivery.py (509), "
-    "app/obligations/tarefas.py (444)",
+    reason="being split by another change: app/documents/reception.py (465 lines)",
 )
 def test_no_module_under_app_exceeds_400_lines() -> None:
     assert length_violations(ROOT) == [], _explain(length_violations(ROOT))

@@ -19,15 +19,11 @@ and a PDF always shows the amount actually sent).
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.runtime import flow_run
 
-from app.settings import get_settings
-from tasks.defaults import flow_defaults
+from tasks.defaults import flow_defaults, run_day
 from tasks.guides import (
     generate_batch,
     generation_plan,
@@ -42,10 +38,7 @@ SEND_BATCH = 200
 
 
 def _today() -> str:
-    tz = ZoneInfo(get_settings().OFFICE_TIMEZONE)
-    scheduled = flow_run.scheduled_start_time
-    when = scheduled if isinstance(scheduled, datetime) else datetime.now(tz)
-    return when.astimezone(tz).date().isoformat()
+    return run_day().isoformat()  # the run's scheduled day at the office
 
 
 @flow(name="gerar-guias", log_prints=False, **flow_defaults(900))

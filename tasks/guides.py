@@ -11,6 +11,7 @@ from app.db import session_scope
 from app.fiscal.competencia import Competencia
 from app.guides import generation as guides
 from app.guides import ledger, lifecycle, protocol
+from app.platform.office_settings import GENERATION_DAY, office_day
 from models import Guide
 from tasks.defaults import TASK_DEFAULTS
 
@@ -30,10 +31,11 @@ def generation_plan(today: str, competencia: str | None, force: bool) -> dict[st
     day = date.fromisoformat(today)
     comp = Competencia.parse(competencia) if competencia else Competencia.of(day).prev()
     with session_scope() as session:
-        configured = guides.generation_day(session)
-        act = force or day.day == configured
+        guides.generation_day(session)  # refuses a stored day outside 1..28
+        office = office_day(session, key=GENERATION_DAY, today=day)
+        act = force or office.is_today
         empresas = guides.guide_empresas(session, competencia=str(comp)) if act else []
-    return {"executar": act, "dia": configured, "competencia": str(comp), "empresas": empresas}
+    return {"executar": act, "dia": office.day, "competencia": str(comp), "empresas": empresas}
 
 
 @task(name="marcar-guias-vencidas", **TASK_DEFAULTS)

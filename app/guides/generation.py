@@ -36,7 +36,7 @@ from app.guides import ledger
 from app.guides.lifecycle import EDITABLE_STATUSES, reopen
 from app.notifications import outbox
 from app.platform import audit
-from app.platform.office_settings import office_value
+from app.platform.office_settings import GENERATION_DAY, office_value
 from models import Empresa, Guide, Obligation, Staff, Tarefa
 
 __all__ = [
@@ -50,12 +50,12 @@ __all__ = [
 
 # Obligation code → how its amount is obtained; anything absent waits for an official document.
 CALCULATED_OBLIGATIONS: Mapping[str, str] = {"DAS": "simples_nacional"}
-DEFAULT_GENERATION_DAY = 5
 
 
 def generation_day(session: Session) -> int:
-    """Day of the month gerar-guias acts on (office setting ``dia_geracao_guias``, default 5)."""
-    day = int(office_value(session, "dia_geracao_guias", DEFAULT_GENERATION_DAY))
+    """Day of the month gerar-guias acts on (office setting ``dia_geracao_guias``; its default is
+    declared once, in ``app.platform.office_settings.SETTINGS``)."""
+    day = int(office_value(session, GENERATION_DAY))
     if not 1 <= day <= 28:
         raise InvalidInput(
             "dia_geracao_guias deve estar entre 1 e 28.", code="configuracao_invalida"

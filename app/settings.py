@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     REDIS_PORT: int = 6379
     REDIS_DB: int = 0
     REDIS_TLS: bool = False
+    # Redis with failover (guide §1.3): a Sentinel set ("host:port,host:port" of the sentinels and
+    # the master name they monitor) or a Redis Cluster (seed nodes; REDIS_HOST:REDIS_PORT when
+    # empty). Neither: REDIS_HOST/REDIS_PORT is the one server. REDIS_DB is ignored by a Cluster.
+    REDIS_SENTINELS: str = ""
+    REDIS_SENTINEL_MASTER: str = "contab"
+    REDIS_SENTINEL_PASSWORD: SecretStr = SecretStr("")
+    REDIS_CLUSTER: bool = False
+    REDIS_CLUSTER_NODES: str = ""
+    # Retries of a command on a connection error or timeout (exponential backoff, ≤ 2 s apart):
+    # long enough to ride over a failover, short enough that a Redis really down fails fast.
+    REDIS_RETRIES: int = Field(default=6, ge=0, le=30)
     STORAGE_LOCAL_ROOT: str = "storage/app"
     S3_ENDPOINT: str = ""
     S3_SSE: Literal["", "AES256", "aws:kms"] = ""
@@ -106,6 +117,25 @@ class Settings(BaseSettings):
     UPLOAD_MAX_FILE_BYTES: int = 5 * 1024 * 1024
     UPLOAD_MAX_TOTAL_BYTES: int = 200 * 1024 * 1024
     OFFICE_TIMEZONE: str = "America/Sao_Paulo"
+    # Backup target, separate from the data's storage (docs/backup.md).
+    BACKUP_DISK: Literal["local", "s3"] = "local"
+    BACKUP_LOCAL_ROOT: str = "storage/backups"
+    BACKUP_S3_BUCKET: str = ""
+    BACKUP_S3_ENDPOINT: str = ""
+    BACKUP_S3_ACCESS_KEY: SecretStr = SecretStr("")
+    BACKUP_S3_SECRET_KEY: SecretStr = SecretStr("")
+    BACKUP_S3_REGION: str = "us-east-1"
+    BACKUP_S3_SSE: Literal["", "AES256", "aws:kms"] = ""
+    BACKUP_ENCRYPTION_KEY: SecretStr = SecretStr("")  # client-side AES-256-GCM when set
+    BACKUP_KEEP_DAILY: int = Field(default=35, ge=1)
+    # Accounting records are kept 5 years after the tax year (CTN art. 173/195): 7 covers it.
+    BACKUP_KEEP_MONTHLY_YEARS: int = Field(default=7, ge=1)
+
+    @field_validator("REDIS_SENTINELS", "REDIS_CLUSTER_NODES")
+    @classmethod
+    def _host_port_list(cls, value: str) -> str:
+        _host_ports(value)  # raises ValueError on a malformed entry
+        return value.strip()
 
     @field_validator("APP_ENV", mode="before")
     @classmethod
@@ -144,10 +174,54 @@ class Settings(BaseSettings):
         return f"{scheme}://{auth}{self.REDIS_HOST}:{self.REDIS_PORT}/{self.REDIS_DB}"
 
     @property
+    def redis_topology(self) -> Literal["single", "sentinel", "cluster"]:
+        """Which Redis client :mod:`app.cache` builds: Cluster, Sentinel, else one server."""
+        if self.REDIS_CLUSTER:
+            return "cluster"
+        return "sentinel" if self.REDIS_SENTINELS else "single"
+
+    @property
+    def redis_sentinel_nodes(self) -> list[tuple[str, int]]:
+        """The sentinels of REDIS_SENTINELS as (host, port)."""
+        return _host_ports(self.REDIS_SENTINELS)
+
+    @property
+    def redis_cluster_nodes(self) -> list[tuple[str, int]]:
+        """The Cluster seed nodes (REDIS_CLUSTER_NODES, else REDIS_HOST:REDIS_PORT)."""
+        return _host_ports(self.REDIS_CLUSTER_NODES) or [(self.REDIS_HOST, self.REDIS_PORT)]
+
+    @property
     def storage_root(self) -> Path:
         """Absolute directory of the local disk backend (guide §8: DEV uses storage/app)."""
         root = Path(self.STORAGE_LOCAL_ROOT)
         return root if root.is_absolute() else PROJECT_ROOT / root
+
+    @property
+    def backup_local_root(self) -> Path:
+        """Absolute directory of the local backup target (DEV)."""
+        root = Path(self.BACKUP_LOCAL_ROOT)
+        return root if root.is_absolute() else PROJECT_ROOT / root
+
+    def _backup_problems(self) -> list[str]:
+        """Production needs a separate, encrypted backup target."""
+        if self.BACKUP_DISK != "s3":
+            return ["BACKUP_DISK deve ser 's3' em produção (backup em bucket separado)"]
+        out: list[str] = []
+        if not self.BACKUP_S3_BUCKET:
+            out.append("BACKUP_S3_BUCKET está vazio")
+        elif self.BACKUP_S3_BUCKET == self.S3_BUCKET and self.BACKUP_S3_ENDPOINT == self.S3_ENDPOINT:
+            out.append("BACKUP_S3_BUCKET deve ser diferente de S3_BUCKET (destino separado)")
+        if (
+            not self.BACKUP_S3_ACCESS_KEY.get_secret_value()
+            or not self.BACKUP_S3_SECRET_KEY.get_secret_value()
+        ):
+            out.append("BACKUP_S3_ACCESS_KEY/BACKUP_S3_SECRET_KEY ausentes")
+        key = self.BACKUP_ENCRYPTION_KEY.get_secret_value()
+        if not self.BACKUP_S3_SSE and len(key) < 32:
+            out.append("backup sem criptografia: defina BACKUP_S3_SSE ou BACKUP_ENCRYPTION_KEY")
+        if self.BACKUP_S3_ENDPOINT and not self.BACKUP_S3_ENDPOINT.startswith("https://"):
+            out.append("BACKUP_S3_ENDPOINT deve usar HTTPS em produção")
+        return out
 
     @property
     def whatsapp_allowlist(self) -> set[str]:
@@ -193,6 +267,8 @@ class Settings(BaseSettings):
             out.append("DB_HOST aponta para um banco local; produção usa banco externo")
         if not self.REDIS_PASSWORD.get_secret_value():
             out.append("REDIS_PASSWORD está vazia")
+        if self.REDIS_CLUSTER and self.REDIS_SENTINELS:
+            out.append("REDIS_CLUSTER e REDIS_SENTINELS são excludentes: escolha um")
         if urlparse(self.APP_URL).scheme != "https":
             out.append("APP_URL deve usar HTTPS (SSL obrigatório em produção)")
         if self.LOG_LEVEL == "DEBUG":
@@ -208,7 +284,23 @@ class Settings(BaseSettings):
             and not self.WHATSAPP_APP_SECRET.get_secret_value()
         ):
             out.append("WHATSAPP_APP_SECRET é obrigatória para validar webhooks do WhatsApp")
+        out += self._backup_problems()
         return out
+
+
+def _host_ports(value: str) -> list[tuple[str, int]]:
+    """Parse "host:port,host:port" (IPv6 as [addr]:port); ValueError on a malformed entry."""
+    out: list[tuple[str, int]] = []
+    for raw in value.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"esperado host:porta, recebido {item!r}")
+        out.append((host, int(port)))
+    return out
 
 
 def ensure_safe(settings: Settings) -> Settings:

@@ -1,4 +1,4 @@
-"""Backup task."""
+"""Backup tasks: the daily backup, pruning, restore and the restore drill (thin glue)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,21 @@ from zoneinfo import ZoneInfo
 from prefect import task
 
 from app.db import get_sessionmaker
-from app.platform.backup import run_backup
+from app.platform.backup import get_backup_target, run_backup
 from app.settings import get_settings
 from app.storage import get_storage
 from tasks.defaults import TASK_DEFAULTS
 
-# pg_dump of a large database outlasts the guide's 120 s job timeout; one hour, 2 retries.
+# pg_dump of a large database outlasts the guide's 120 s job timeout; one hour, 2 retries
+# (a backup target that is down is retried; the data side is never touched).
 BACKUP_TASK = {**TASK_DEFAULTS, "timeout_seconds": 3600, "retries": 2}
 
 
-@task(name="backup-banco-e-manifesto", **BACKUP_TASK)
+@task(name="backup-banco-arquivos-logs", **BACKUP_TASK)
 def backup_task(force: bool = False) -> dict[str, object]:
-    """Dump the database and the stored-files manifest into storage."""
+    """Dump the database, copy new objects, write the manifest and the logs to the target."""
     s = get_settings()
     today = datetime.now(ZoneInfo(s.OFFICE_TIMEZONE)).date()
-    return run_backup(get_sessionmaker(), get_storage(), s, today=today, force=force)
+    return run_backup(
+        get_sessionmaker(), get_storage(), s, today=today, target=get_backup_target(s), force=force
+    )

@@ -27,6 +27,11 @@ SAFE_PRODUCTION = {
     "LOG_LEVEL": "INFO",
     "MAIL_HOST": "smtp.exemplo.com.br",
     "MAIL_SECURITY": "starttls",
+    "BACKUP_DISK": "s3",
+    "BACKUP_S3_BUCKET": "contab-prod-backup",
+    "BACKUP_S3_ACCESS_KEY": "AKIB",
+    "BACKUP_S3_SECRET_KEY": "secret-b",
+    "BACKUP_S3_SSE": "AES256",
 }
 
 

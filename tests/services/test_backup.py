@@ -1,79 +1,168 @@
-"""backup-diario: a restorable dump and a files manifest in storage, once per day."""
+"""backup-diario: database, objects and logs to a separate target; incremental; one at a time."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import subprocess
+import threading
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
-from app.db import get_sessionmaker, session_scope
+from app.db import get_engine, get_sessionmaker, session_scope
+from app.errors import IntegrationError, StorageError
 from app.platform.backup import pg_dump_binary, run_backup
-from app.settings import get_settings
+from app.platform.backup.run import backup_lock
+from app.platform.backup.target import BackupTarget, object_key
+from app.settings import Settings, get_settings
 from app.storage.local import LocalStorage
-from models import BackupRun, Empresa, StoredFile
+from app.storage.s3 import S3Storage
+from models import BackupRun, StoredFile
+from tests.services.backup_support import CNPJS, data_storage, s3_fixture, s3_target, seed  # noqa: F401
+
+DAY = date(2026, 11, 28)
 
 
-def test_backup_is_restorable_and_once_per_day(clean_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    with session_scope() as s:
-        e = Empresa(
-            cnpj="11222333000181",
-            razao_social="Backup Ltda",
-            regime="SIMPLES",
-            uf="SP",
-            ibge_code="3550308",
-        )
-        s.add(e)
-        s.flush()
-        s.add(
-            StoredFile(
-                empresa_id=e.id,
-                sha256="a" * 64,
-                size=3,
-                content_type="text/plain",
-                original_name="a.txt",
-                storage_key="uploads/x/a",
-            )
-        )
-    storage = LocalStorage(tmp_path / "st", secret="k", base_url="http://x")
-    day = date(2026, 11, 28)
-    summary = run_backup(get_sessionmaker(), storage, get_settings(), today=day)
-    assert summary["status"] == "concluido"
-    dump = storage.get(str(summary["location"]))
-    (tmp_path / "db.dump").write_bytes(dump)
+def local_target(tmp: Path, key: str = "") -> BackupTarget:
+    return BackupTarget(
+        LocalStorage(tmp / "backup", secret="k", base_url="http://x"), encryption_key=key
+    )
+
+
+def test_backup_to_s3_is_restorable_complete_and_incremental(clean_db, s3, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = data_storage(tmp_path)
+    seed(data)
+    target = s3_target(s3)
+    first = run_backup(get_sessionmaker(), data, get_settings(), today=DAY, target=target)
+    assert first["status"] == "concluido" and first["files"] == 15 and first["copied"] == 15
+    (tmp_path / "db.dump").write_bytes(target.get("days/2026-11-28/db.dump"))
     listing = subprocess.run(
-        [str(Path(pg_dump_binary()).with_name("pg_restore")), "--list", str(tmp_path / "db.dump")],
+        [pg_dump_binary("pg_restore"), "--list", str(tmp_path / "db.dump")],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "TABLE DATA public empresas" in listing and "TABLE DATA public guides" in listing
-    manifest = json.loads(storage.get(str(summary["manifest"])))
-    assert [f["sha256"] for f in manifest["files"]] == ["a" * 64]
-
-    again = run_backup(get_sessionmaker(), storage, get_settings(), today=day)
-    assert again["status"] == "ja_existente" and again["location"] == summary["location"]
-    forced = run_backup(get_sessionmaker(), storage, get_settings(), today=day, force=True)
-    assert forced["status"] == "concluido"
+    manifest = json.loads(target.get("days/2026-11-28/manifest.json"))
     with session_scope() as s:
-        assert [r.status for r in s.scalars(select(BackupRun).order_by(BackupRun.id))] == [
-            "concluido",
-            "concluido",
-        ]
+        files = list(s.scalars(select(StoredFile)))
+    assert {k: v["sha256"] for k, v in manifest["objetos"].items()} == {
+        f.storage_key: f.sha256 for f in files
+    }
+    for f in files:  # every object copied, byte-identical, content-addressed
+        assert target.get(object_key(f.sha256)) == data.get(f.storage_key)
+    audit = gzip.decompress(target.get("days/2026-11-28/logs/protocolo_guias.jsonl.gz")).decode()
+    assert audit.count("\n") == 3 and '"kind": "enviada"' in audit
+    with session_scope() as s:
+        run = s.scalar(select(BackupRun).where(BackupRun.status == "concluido"))
+        assert run is not None
+        cat = run.details
+    assert cat["tabelas"]["empresas"] == 3 and cat["dump"]["sha256"] and cat["duracao_s"] >= 0
+    assert cat["execucoes_prefect"]["disponivel"] in (True, False)
+    assert target.days() == ["2026-11-28"]
+
+    again = run_backup(get_sessionmaker(), data, get_settings(), today=DAY, target=target)
+    assert again["status"] == "ja_existente"
+    next_day = run_backup(
+        get_sessionmaker(), data, get_settings(), today=date(2026, 11, 29), target=target
+    )
+    assert next_day["status"] == "concluido" and next_day["copied"] == 0 and next_day["files"] == 15
+    assert target.days() == ["2026-11-28", "2026-11-29"]
 
 
-def test_failed_dump_is_recorded(clean_db, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import pytest
+def test_target_down_fails_visibly_and_leaves_data_untouched(clean_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from app.localservices import free_port
 
-    from app.errors import IntegrationError
+    data = data_storage(tmp_path)
+    seed(data)
+    before = sorted(p.relative_to(data.root) for p in data.root.rglob("*"))
+    down = BackupTarget(S3Storage(bucket="b", access_key="a", secret_key="s", region="us-east-1",
+                                  endpoint=f"http://127.0.0.1:{free_port()}", timeout=0.5))  # fmt: skip
+    with pytest.raises(StorageError):
+        run_backup(get_sessionmaker(), data, get_settings(), today=DAY, target=down)
+    with session_scope() as s:
+        row = s.scalar(select(BackupRun))
+        assert row is not None and row.status == "falhou" and "S3" in row.details["erro"]
+    assert sorted(p.relative_to(data.root) for p in data.root.rglob("*")) == before
 
+
+def test_failed_dump_is_recorded(clean_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bad = get_settings().model_copy(update={"DB_DATABASE": "nao_existe_xyz"})
-    storage = LocalStorage(tmp_path / "st", secret="k", base_url="http://x")
     with pytest.raises(IntegrationError) as err:
-        run_backup(get_sessionmaker(), storage, bad, today=date(2026, 11, 28))
+        run_backup(
+            get_sessionmaker(),
+            data_storage(tmp_path),
+            bad,
+            today=DAY,
+            target=local_target(tmp_path),
+        )
     assert err.value.code == "backup_falhou"
     with session_scope() as s:
         row = s.scalar(select(BackupRun))
         assert (
             row is not None and row.status == "falhou" and "nao_existe_xyz" in row.details["erro"]
         )
+
+
+def test_second_backup_waits_for_the_first(clean_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, target = data_storage(tmp_path), local_target(tmp_path)
+    result: dict[str, object] = {}
+    with backup_lock(get_sessionmaker()):
+        worker = threading.Thread(
+            target=lambda: result.update(
+                run_backup(get_sessionmaker(), data, get_settings(), today=DAY, target=target)
+            )
+        )
+        worker.start()
+        waiting = 0
+        while waiting == 0 and worker.is_alive():  # the second backup blocks on the advisory lock
+            with get_engine().connect() as conn:
+                waiting = conn.scalar(text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                )) or 0  # fmt: skip
+        assert waiting == 1 and not result
+    worker.join(timeout=120)
+    assert result["status"] == "concluido"
+
+
+def test_encrypted_target_seals_objects_and_refuses_tampering(clean_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = data_storage(tmp_path)
+    seed(data)
+    target = local_target(tmp_path, key="k" * 40)
+    run_backup(get_sessionmaker(), data, get_settings(), today=DAY, target=target)
+    manifest = json.loads(target.get("days/2026-11-28/manifest.json"))
+    raw = target.storage.get("days/2026-11-28/manifest.json")
+    assert b"storage_key" not in raw and CNPJS[0].encode() not in raw and manifest["objetos"]
+    key = object_key(next(iter(manifest["objetos"].values()))["sha256"])
+    sealed = bytearray(target.storage.get(key))
+    sealed[-1] ^= 1
+    target.storage.put(key, bytes(sealed))
+    with pytest.raises(StorageError) as err:
+        target.get(key)
+    assert err.value.code == "backup_corrompido"
+
+
+def _settings(**env: str) -> Settings:
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k in Settings.model_fields}
+    try:
+        return Settings(_env_file=None, **env)  # type: ignore[call-arg, arg-type]
+    finally:
+        os.environ.update(saved)
+
+
+def test_production_refuses_a_backup_target_that_is_not_separate_and_encrypted() -> None:
+    from tests.app.test_settings import SAFE_PRODUCTION
+
+    assert _settings(**SAFE_PRODUCTION).problems() == []
+    local = _settings(**{**SAFE_PRODUCTION, "BACKUP_DISK": "local"}).problems()
+    assert any("BACKUP_DISK" in p for p in local)
+    same = _settings(
+        **{**SAFE_PRODUCTION, "BACKUP_S3_BUCKET": SAFE_PRODUCTION["S3_BUCKET"]}
+    ).problems()
+    assert any("diferente de S3_BUCKET" in p for p in same)
+    plain = _settings(**{**SAFE_PRODUCTION, "BACKUP_S3_SSE": ""}).problems()
+    assert any("criptografia" in p for p in plain)
+    client_side = {**SAFE_PRODUCTION, "BACKUP_S3_SSE": "", "BACKUP_ENCRYPTION_KEY": "x" * 40}
+    assert _settings(**client_side).problems() == []

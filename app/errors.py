@@ -28,6 +28,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "DomainError",
+    "FILE_TOO_LARGE",
     "IntegrationError",
     "InvalidDocument",
     "InvalidInput",
@@ -44,6 +45,7 @@ __all__ = [
     "StorageError",
     "Unauthenticated",
     "UpstreamError",
+    "file_too_large",
 ]
 
 
@@ -109,6 +111,17 @@ MISSING_GUIA = Missing("Guia não encontrada.", "guia_nao_encontrada")
 MISSING_TAREFA = Missing("Tarefa não encontrada.", "tarefa_nao_encontrada")
 MISSING_SOLICITACAO = Missing("Solicitação não encontrada.", "solicitacao_nao_encontrada")
 MISSING_NOTIFICACAO = Missing("Notificação não encontrada.", "notificacao_nao_encontrada")
+
+
+FILE_TOO_LARGE = "arquivo_muito_grande"
+"""The one code of a file above the size limit (API answers and quarantined upload files)."""
+
+
+def file_too_large(limit: int) -> InvalidInput:
+    """The error of a file larger than ``limit`` bytes."""
+    return InvalidInput(
+        f"Arquivo maior que o limite de {limit // 1024} KiB.", code=FILE_TOO_LARGE, limite=limit
+    )
 
 
 class Conflict(DomainError):

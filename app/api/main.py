@@ -7,6 +7,8 @@ code in one handler, and anything unexpected is a logged 500 with no internals l
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,16 +18,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.api.routes import companies, files, health
-from app.api.routes import document_requests as solicitacoes_routes
-from app.api.routes import documents as documents_routes
-from app.api.routes import empresas_admin as empresas_admin_routes
-from app.api.routes import guides as guides_routes
-from app.api.routes import ledger as revenue_routes
-from app.api.routes import notifications as notifications_routes
-from app.api.routes import office as office_routes
-from app.api.routes import tarefas as tarefas_routes
-from app.api.routes import uploads as uploads_routes
+from app.api.router import include_routes
 from app.api.schemas import DATE_ERROR, ERROR_RESPONSES
 from app.errors import AppError
 from app.settings import get_settings
@@ -58,8 +51,23 @@ def _allowed(request: Request) -> list[str]:
     ]
 
 
-def create_app() -> FastAPI:
-    """Build the FastAPI application (settings are validated here: unsafe production fails)."""
+@asynccontextmanager
+async def _with_dispatcher(_: FastAPI) -> AsyncIterator[None]:
+    """The served API also runs the upload dispatcher (a daemon thread; see app.api.dispatcher)."""
+    from app.api.dispatcher import start_thread
+
+    stop = start_thread()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def create_app(dispatcher: bool = False) -> FastAPI:
+    """Build the FastAPI application (settings are validated here: unsafe production fails).
+
+    ``dispatcher``: also run the upload dispatcher in this process (the served app does;
+    in-process test clients do not)."""
     settings = get_settings()
     app = FastAPI(
         title="contab API",
@@ -69,6 +77,7 @@ def create_app() -> FastAPI:
         openapi_url="/api/openapi.json",
         redoc_url=None,
         responses=ERROR_RESPONSES,
+        lifespan=_with_dispatcher if dispatcher else None,
     )
 
     @app.exception_handler(AppError)
@@ -149,22 +158,12 @@ def create_app() -> FastAPI:
             status_code=500,
         )
 
-    app.include_router(health.router)
-    app.include_router(files.router)
-    app.include_router(companies.router)
-    app.include_router(uploads_routes.router)
-    app.include_router(documents_routes.router)
-    app.include_router(notifications_routes.router)
-    app.include_router(guides_routes.router)
-    app.include_router(revenue_routes.router)
-    app.include_router(office_routes.router)
-    for r in (empresas_admin_routes.router, tarefas_routes.router, solicitacoes_routes.router):
-        app.include_router(r)
+    include_routes(app)
     return app
 
 
 def __getattr__(name: str) -> FastAPI:
     # `uvicorn app.api.main:app` builds the app on first access, never at import time.
     if name == "app":
-        return create_app()
+        return create_app(dispatcher=True)
     raise AttributeError(name)

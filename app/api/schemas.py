@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
+
+from app.api.deps import Paging
 
 __all__ = [
     "DATE_ERROR",
@@ -16,7 +18,9 @@ __all__ = [
     "ErrorOut",
     "IsoDate",
     "IsoDateTime",
+    "Pagina",
     "PrincipalOut",
+    "page",
 ]
 
 # pydantic's lax date parsing reads 0 or "0" as 1970-01-01, numbers as Unix timestamps and
@@ -80,15 +84,13 @@ IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
 class PrincipalOut(BaseModel):
     """The authenticated caller."""
 
-    name: str
-    scope: str
+    nome: str
+    escopo: str
     empresa_id: int | None
 
 
 class EmpresaOut(BaseModel):
     """An empresa as the API shows it."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: int
     cnpj: str
@@ -96,9 +98,37 @@ class EmpresaOut(BaseModel):
     nome_fantasia: str | None
     regime: str
     uf: str
-    ibge_code: str
+    codigo_ibge: str
     municipio: str | None
-    active: bool
+    ativa: bool
+
+    @classmethod
+    def of(cls, e: Any) -> EmpresaOut:
+        """From an ``Empresa`` row."""
+        return cls(
+            id=e.id, cnpj=e.cnpj, razao_social=e.razao_social, nome_fantasia=e.nome_fantasia,
+            regime=e.regime, uf=e.uf, codigo_ibge=e.ibge_code, municipio=e.municipio,
+            ativa=e.active,
+        )  # fmt: skip
+
+
+T = TypeVar("T")
+
+
+class Pagina(BaseModel, Generic[T]):
+    """Every listing of the API: one page of ``itens`` and the ``total`` that matched."""
+
+    itens: list[T]
+    total: int = Field(description="Quantos itens os filtros encontraram (todas as páginas).")
+    limite: int = Field(description="Tamanho máximo da página pedida.")
+    deslocamento: int = Field(description="Quantos itens foram pulados antes desta página.")
+
+
+def page(itens: list[T], total: int, paging: Paging) -> Pagina[T]:
+    """The envelope of one page."""
+    return Pagina[T](
+        itens=itens, total=total, limite=paging.limite, deslocamento=paging.deslocamento
+    )
 
 
 class ErrorBody(BaseModel):

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, file_too_large
 from app.settings import get_settings
 from app.storage import get_storage
 from models import StoredFile
@@ -41,9 +41,7 @@ def store_file(
         raise InvalidInput("Arquivo vazio.", code="arquivo_vazio")
     limit = max_bytes if max_bytes is not None else get_settings().UPLOAD_MAX_FILE_BYTES
     if len(data) > limit:
-        raise InvalidInput(
-            f"Arquivo maior que o limite de {limit // 1024} KiB.", code="arquivo_grande_demais"
-        )
+        raise file_too_large(limit)
     sha = hashlib.sha256(data).hexdigest()
     found = session.scalar(
         select(StoredFile.id).where(StoredFile.empresa_id == empresa_id, StoredFile.sha256 == sha)

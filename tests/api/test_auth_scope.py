@@ -28,7 +28,8 @@ def test_every_route_except_health_and_signed_files_is_authenticated(api_client)
 def test_client_token_sees_only_its_empresa(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
     h = auth(seeded["client"])
     r = api_client.get("/api/empresas", headers=h)
-    assert [e["id"] for e in r.json()] == [seeded["a"]]
+    assert [e["id"] for e in r.json()["itens"]] == [seeded["a"]]
+    assert (r.json()["total"], r.json()["limite"], r.json()["deslocamento"]) == (1, 100, 0)
     assert api_client.get(f"/api/empresas/{seeded['a']}", headers=h).status_code == 200
     # another empresa answers exactly like one that does not exist (no existence oracle)
     r = api_client.get(f"/api/empresas/{seeded['b']}", headers=h)
@@ -42,8 +43,8 @@ def test_client_token_sees_only_its_empresa(api_client, seeded) -> None:  # type
 
 def test_office_token_sees_all(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
     r = api_client.get("/api/empresas", headers=auth(seeded["office"]))
-    assert {e["id"] for e in r.json()} == {seeded["a"], seeded["b"]}
-    assert api_client.get("/api/me", headers=auth(seeded["office"])).json()["scope"] == "office"
+    assert {e["id"] for e in r.json()["itens"]} == {seeded["a"], seeded["b"]}
+    assert api_client.get("/api/me", headers=auth(seeded["office"])).json()["escopo"] == "office"
 
 
 def test_revoked_token_is_refused(api_client, seeded) -> None:  # type: ignore[no-untyped-def]

@@ -227,9 +227,7 @@ def test_get_routes_with_absurd_ids_are_4xx_or_empty(
 
 
 def _has_rows(body: Any) -> bool:
-    if isinstance(body, list):
-        return bool(body)
-    return bool(body.get("itens") or body.get("items"))
+    return bool(body["itens"])
 
 
 @pytest.fixture
@@ -367,7 +365,7 @@ def test_date_query_answers(http: Any, seeded: dict[str, Any]) -> None:
     assert both.json()["error"]["code"] == "data_invalida"
     assert "vencimento_de" in message and "vencimento_ate" in message
     # another kind of error alongside: the generic code, every error listed
-    mixed = http.get("/api/tarefas?vencimento_de=0&limit=abc", headers=office)
+    mixed = http.get("/api/tarefas?vencimento_de=0&limite=abc", headers=office)
     assert mixed.status_code == 422 and mixed.json()["error"]["code"] == "requisicao_invalida"
     assert len(mixed.json()["error"]["details"]["erros"]) == 2
     for good in ("2026-06-22", "2024-02-29"):
@@ -447,7 +445,7 @@ def test_competencia_inputs_are_validated(http: Any, seeded: dict[str, Any], wor
     bodies = (
         ("POST", receitas, {"anexo": "I", "origem": "ajuste", "valor": "1"}, "competencia"),
         ("POST", f"/api/empresas/{world['a']['empresa']}/folha", {"valor": "1"}, "competencia"),
-        ("PATCH", f"/api/empresas/{world['a']['empresa']}", {"has_employees": True}, "vigencia"),
+        ("PATCH", f"/api/empresas/{world['a']['empresa']}", {"tem_empregados": True}, "vigencia"),
     )
     for method, path, body, name in bodies:
         for bad, code in ((202605, "requisicao_invalida"), (0, "requisicao_invalida"),

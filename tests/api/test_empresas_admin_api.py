@@ -22,7 +22,7 @@ from models import Empresa, Staff, Tarefa
 from tests.api.conftest import auth
 
 NEW = {"cnpj": "11444777000161", "razao_social": "Nova Empresa Ltda", "regime": "SIMPLES",
-       "uf": "SP", "ibge_code": "3550308"}  # fmt: skip
+       "uf": "SP", "codigo_ibge": "3550308"}  # fmt: skip
 
 
 COMP = Competencia.parse("2026-05")
@@ -42,8 +42,8 @@ def _staff(name: str) -> int:
 
 @pytest.mark.parametrize(
     "field",
-    ["razao_social", "regime", "has_employees", "has_withholdings", "is_service_provider",
-     "characteristics", "responsibles", "active"],
+    ["razao_social", "regime", "tem_empregados", "tem_retencoes", "prestador_de_servicos",
+     "caracteristicas", "responsaveis", "ativa"],
 )  # fmt: skip
 def test_null_for_a_required_field_is_refused_and_nothing_changes(
     api_client: Any, seeded: dict[str, Any], field: str
@@ -59,7 +59,7 @@ def test_unknown_staff_is_refused_on_create_and_change(
     api_client: Any, seeded: dict[str, Any]
 ) -> None:
     office = auth(seeded["office"])
-    for body in ({"responsible_staff_id": 999999}, {"responsibles": {"fiscal": 999999}}):
+    for body in ({"responsavel_id": 999999}, {"responsaveis": {"fiscal": 999999}}):
         r = api_client.post("/api/empresas", json=NEW | body, headers=office)
         assert _error(r) == (422, "responsavel_desconhecido"), r.text
         assert "999999" in r.json()["error"]["message"]
@@ -67,7 +67,7 @@ def test_unknown_staff_is_refused_on_create_and_change(
         assert _error(r) == (422, "responsavel_desconhecido"), r.text
     staff_id = _staff("Ana Fiscal")
     r = api_client.patch(f"/api/empresas/{seeded['a']}",
-                         json={"responsibles": {"fiscal": staff_id}}, headers=office)  # fmt: skip
+                         json={"responsaveis": {"fiscal": staff_id}}, headers=office)  # fmt: skip
     assert r.status_code == 200, r.text
     with session_scope() as s:
         emp = s.get(Empresa, seeded["a"])
@@ -105,7 +105,7 @@ def test_framework_errors_have_stable_codes_in_portuguese(
     assert _error(r) == (422, "caractere_invalido"), r.text
     staff_id = _staff("Bia Fiscal")
     r = api_client.patch(f"/api/empresas/{seeded['a']}",
-                         json={"responsibles": {"fis\u0000cal": staff_id}}, headers=office)  # fmt: skip
+                         json={"responsaveis": {"fis\u0000cal": staff_id}}, headers=office)  # fmt: skip
     assert _error(r) == (422, "caractere_invalido"), r.text  # a NUL inside a JSON column
 
 

@@ -50,7 +50,7 @@ def test_register_send_view_pay_and_protocol(api_client, seeded) -> None:  # typ
     gid = _guide(seeded["a"])
     office, client = auth(seeded["office"]), auth(seeded["client"])
 
-    listed = api_client.get("/api/guias?competencia=05/2026", headers=client).json()
+    listed = api_client.get("/api/guias?competencia=05/2026", headers=client).json()["itens"]
     assert [(g["id"], g["status"], g["tipo"]) for g in listed] == [
         (gid, "aguardando_documento", "GFD")
     ]
@@ -93,7 +93,7 @@ def test_register_send_view_pay_and_protocol(api_client, seeded) -> None:  # typ
     )
     assert paid.json()["status"] == "paga" and paid.json()["comprovante"] is True
 
-    events = api_client.get(f"/api/guias/{gid}/protocolo", headers=client).json()
+    events = api_client.get(f"/api/guias/{gid}/protocolo", headers=client).json()["itens"]
     kinds = [e["tipo"] for e in events]
     assert kinds == ["enfileirada", "visualizada", "enfileirada", "reenviada", "paga"]
     view = events[1]
@@ -107,7 +107,7 @@ def test_client_cannot_see_another_empresa(api_client, seeded) -> None:  # type:
     client = auth(seeded["client"])
     r = api_client.get(f"/api/guias/{gid}", headers=client)
     assert r.status_code == 404 and r.json()["error"]["code"] == "guia_nao_encontrada"
-    assert api_client.get("/api/guias", headers=client).json() == []
+    assert api_client.get("/api/guias", headers=client).json()["itens"] == []
     r = api_client.get(f"/api/guias/{gid}/protocolo", headers=client)
     assert r.status_code == 404 and r.json()["error"]["code"] == "guia_nao_encontrada"
 
@@ -132,7 +132,7 @@ def test_revenue_and_payroll_declared_by_the_office(api_client, seeded) -> None:
     )
     months = api_client.get(
         f"/api/empresas/{e}/receitas?inicio=2026-03&fim=2026-04", headers=office
-    ).json()
+    ).json()["itens"]
     assert months == [
         {"competencia": "2026-03", "receitas": {}, "folha": None},
         {"competencia": "2026-04", "receitas": {"I": "1000.00"}, "folha": "420.00"},

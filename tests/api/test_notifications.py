@@ -49,8 +49,11 @@ def test_office_lists_by_status_and_empresa_client_is_refused(api_client, seeded
     r = api_client.get(
         "/api/notificacoes", params={"status": "falhou", "empresa_id": seeded["a"]}, headers=h
     )
-    [item] = r.json()["items"]
-    assert (item["idempotency_key"], item["last_error_code"]) == ("a1", "destinatario_invalido")
+    [item] = r.json()["itens"]
+    assert (item["chave_idempotencia"], item["ultimo_erro_codigo"]) == (
+        "a1",
+        "destinatario_invalido",
+    )
     r = api_client.get("/api/notificacoes", headers=auth(seeded["client"]))
     assert r.status_code == 403 and r.json()["error"]["code"] == "somente_escritorio"
 
@@ -62,7 +65,7 @@ def test_requeue_a_failed_one_is_audited(api_client, seeded) -> None:  # type: i
     r = api_client.post(
         f"/api/notificacoes/{failed}/reenfileirar", json={"motivo": "número corrigido"}, headers=h
     )
-    assert r.status_code == 200 and (r.json()["status"], r.json()["attempts"]) == ("pendente", 0)
+    assert r.status_code == 200 and (r.json()["status"], r.json()["tentativas"]) == ("pendente", 0)
     r = api_client.post(f"/api/notificacoes/{sent}/reenfileirar", headers=h)
     assert r.status_code == 409 and r.json()["error"]["code"] == "notificacao_nao_reenfileiravel"
     with session_scope() as s:

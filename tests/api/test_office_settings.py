@@ -13,7 +13,8 @@ from tests.api.conftest import auth
 def test_office_changes_the_guide_generation_day(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
     h = auth(seeded["office"])
     listed = {
-        s["chave"]: s for s in api_client.get("/api/escritorio/configuracoes", headers=h).json()
+        s["chave"]: s
+        for s in api_client.get("/api/escritorio/configuracoes", headers=h).json()["itens"]
     }
     assert listed["dia_geracao_guias"]["valor"] == {"dia": 5}
     r = api_client.put(

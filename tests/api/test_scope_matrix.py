@@ -92,7 +92,7 @@ CASES: dict[tuple[str, str], Case] = {
             "razao_social": "Nova Empresa Ltda",
             "regime": "SIMPLES",
             "uf": "SP",
-            "ibge_code": "3550308",
+            "codigo_ibge": "3550308",
         },
     ),
     ("GET", "/api/empresas/{empresa_id}"): Case("object", params={"empresa_id": "empresa"}),
@@ -385,13 +385,13 @@ def _missing(objs: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if k in keep else MISSING_ID) for k, v in objs.items()}
 
 
+ENVELOPE = {"itens", "total", "limite", "deslocamento"}
+
+
 def _items(body: Any) -> list[dict[str, Any]]:
-    if isinstance(body, list):
-        return body
-    for key in ("itens", "items"):
-        if key in body:
-            return list(body[key])
-    raise AssertionError(f"unknown list shape: {list(body)}")
+    """The rows of a listing: every listing answers the one paged envelope."""
+    assert isinstance(body, dict) and set(body) == ENVELOPE, f"not the list envelope: {body}"
+    return list(body["itens"])
 
 
 # ------------------------------------------------------------------------------ the matrix

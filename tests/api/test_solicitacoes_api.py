@@ -22,7 +22,7 @@ def _requests(seeded) -> None:  # type: ignore[no-untyped-def]
 def test_client_attaches_files_and_request_closes(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
     _requests(seeded)
     client = auth(seeded["client"])
-    mine = api_client.get("/api/solicitacoes", headers=client).json()
+    mine = api_client.get("/api/solicitacoes", headers=client).json()["itens"]
     assert len(mine) == 1 and mine[0]["empresa_id"] == seeded["a"]
     req = mine[0]
     assert {i["codigo"] for i in req["itens"]} == {
@@ -30,7 +30,7 @@ def test_client_attaches_files_and_request_closes(api_client, seeded) -> None:  
         "NOTAS_COMPRA",
         "NOTAS_VENDA",
     }
-    everything = api_client.get("/api/solicitacoes", headers=auth(seeded["office"])).json()
+    everything = api_client.get("/api/solicitacoes", headers=auth(seeded["office"])).json()["itens"]
     other = next(r for r in everything if r["empresa_id"] == seeded["b"])
     r = api_client.get(f"/api/solicitacoes/{other['id']}", headers=client)
     assert r.status_code == 404 and r.json()["error"]["code"] == "solicitacao_nao_encontrada"
@@ -68,14 +68,14 @@ def test_client_attaches_files_and_request_closes(api_client, seeded) -> None:  
 def test_nothing_to_send(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
     _requests(seeded)
     client = auth(seeded["client"])
-    req = api_client.get("/api/solicitacoes?competencia=10/2026", headers=client).json()[0]
+    req = api_client.get("/api/solicitacoes?competencia=10/2026", headers=client).json()["itens"][0]
     r = api_client.post(f"/api/solicitacoes/{req['id']}/nada-a-enviar", headers=client,
                         json={"observacao": "Sem movimento em outubro"})  # fmt: skip
     assert r.status_code == 200 and r.json()["situacao"] == "nada_a_enviar"
     assert r.json()["observacao"] == "Sem movimento em outubro"
     again = api_client.post(f"/api/solicitacoes/{req['id']}/nada-a-enviar", headers=client, json={})
     assert again.status_code == 409 and again.json()["error"]["code"] == "solicitacao_encerrada"
-    assert api_client.get("/api/solicitacoes?situacao=aberta", headers=client).json() == []
+    assert api_client.get("/api/solicitacoes?situacao=aberta", headers=client).json()["itens"] == []
 
 
 def test_too_many_files_in_one_call_is_refused(api_client, seeded) -> None:  # type: ignore[no-untyped-def]

@@ -85,7 +85,7 @@ def test_register_and_change_empresa(api_client, seeded) -> None:  # type: ignor
     with session_scope() as s:
         sync_catalogue(s)
     body = {"cnpj": "34.567.890/0001-??", "razao_social": "Nova Ltda", "regime": "SIMPLES",
-            "uf": "SP", "ibge_code": "3550308", "inicio": "2026-10"}  # fmt: skip
+            "uf": "SP", "codigo_ibge": "3550308", "inicio": "2026-10"}  # fmt: skip
     r = api_client.post("/api/empresas", headers=office, json=body)
     assert r.status_code == 422 and r.json()["error"]["code"] == "cnpj_invalido"
     body["cnpj"] = "11.444.777/0001-61"
@@ -96,14 +96,14 @@ def test_register_and_change_empresa(api_client, seeded) -> None:  # type: ignor
     eid = r.json()["id"]
     codes = {
         o["obrigacao"]
-        for o in api_client.get(f"/api/empresas/{eid}/obrigacoes", headers=office).json()
+        for o in api_client.get(f"/api/empresas/{eid}/obrigacoes", headers=office).json()["itens"]
     }
     assert codes == {"DAS", "DEFIS"}
     assert api_client.post("/api/empresas", headers=office, json=body).status_code == 409
     r = api_client.patch(
         f"/api/empresas/{eid}",
         headers=office,
-        json={"has_employees": True, "vigencia": "2026-11", "motivo": "Contratou funcionário"},
+        json={"tem_empregados": True, "vigencia": "2026-11", "motivo": "Contratou funcionário"},
     )
     assert r.status_code == 200, r.text
     assert "FGTS" in r.json()["mudancas"]["abertas"]
@@ -116,4 +116,6 @@ def test_register_and_change_empresa(api_client, seeded) -> None:  # type: ignor
         ).all()
     assert "2026-10" in comps and "2026-10" not in fgts and "2026-11" in fgts
     r = api_client.patch(f"/api/empresas/{eid}", headers=office, json={"cnpj": "x"})
-    assert r.status_code == 200 and r.json()["mudancas"]["alterados"] == []  # cnpj not editable
+    assert r.status_code == 422, r.text  # cnpj is not editable: refused, never silently ignored
+    r = api_client.patch(f"/api/empresas/{eid}", headers=office, json={"has_employees": False})
+    assert r.status_code == 422, r.text  # a field name of the code, not of the API

@@ -1,7 +1,7 @@
 """Upload and document routes over HTTP (in-process app, real DB/storage; Prefect unreachable).
 
 No Prefect server runs for these tests: the API must still accept and record the upload (202,
-``flow_run_id`` null, an ``aviso``), and the ``validar-documentos`` recovery path processes it.
+``flow_run_id`` null until a run picks it up), and a drain run's batch task processes it.
 The processing itself runs through the flow's tasks (``.fn()``), as the worker would.
 """
 
@@ -22,8 +22,8 @@ from app.fiscal.nfe import parse_bytes
 from app.storage import get_storage
 from models import AuditLog, StoredFile
 from tasks.documents import (
-    claim_untriggered_uploads,
     complete_upload,
+    drain_batch,
     plan_upload,
     process_batch,
     revalidate_documents,
@@ -68,14 +68,14 @@ def test_upload_is_accepted_recorded_and_recovered_when_prefect_is_down(api_clie
     )
     assert r.status_code == 202, r.text
     body = r.json()
-    assert body["arquivos"] == 3 and body["flow_run_id"] is None and body["aviso"]
+    assert body["arquivos"] == 3 and body["flow_run_id"] is None
     uid = body["upload_id"]
     status = api_client.get(f"/api/uploads/{uid}", headers=auth(seeded["client"])).json()
     assert status["status"] == "recebido" and status["por_status"] == {"pendente": 3}
-    # validar-documentos' recovery step claims it, then the processing tasks run.
-    assert claim_untriggered_uploads.fn("recuperacao-teste", older_than_minutes=0) == [uid]
-    assert claim_untriggered_uploads.fn("outra-execucao", older_than_minutes=0) == []
-    assert _run(uid)["status"] == "concluido"
+    # a drain run's batch (what the dispatcher starts once Prefect answers) processes it
+    out = drain_batch.fn("execucao-de-teste")
+    assert [(d["upload_id"], d["status"]) for d in out["concluidos"]] == [(uid, "concluido")]
+    assert drain_batch.fn("outra-execucao")["arquivos"] == 0
     status = api_client.get(f"/api/uploads/{uid}", headers=auth(seeded["client"])).json()
     res = {f["nome"]: f for f in status["resultados"]}
     assert res["nota.xml"]["status"] == "indexado" and res["nota.xml"]["chave"] == _chave(nfe)
@@ -83,9 +83,9 @@ def test_upload_is_accepted_recorded_and_recovered_when_prefect_is_down(api_clie
     docs = api_client.get(
         "/api/documentos", params={"competencia": "2026-03", "status": "cancelada"},
         headers=auth(seeded["client"]),
-    ).json()  # fmt: skip
+    ).json()["itens"]  # fmt: skip
     assert [d["chave"] for d in docs] == [_chave(nfe)]
-    assert Decimal(docs[0]["total"]) == Decimal("150.00") and docs[0]["direction"] == "saida"
+    assert Decimal(docs[0]["total"]) == Decimal("150.00") and docs[0]["direcao"] == "saida"
     detail = api_client.get(f"/api/documentos/{docs[0]['id']}", headers=auth(seeded["client"]))
     assert [e["tp_evento"] for e in detail.json()["eventos"]] == ["110111"]
 
@@ -99,7 +99,8 @@ def test_client_token_is_confined_to_its_empresa(api_client, seeded) -> None:  #
     assert r.status_code == 403
     uid = _post(api_client, seeded["a"], seeded["office"], [("n.xml", nfe)]).json()["upload_id"]
     _run(uid)
-    doc_id = api_client.get("/api/documentos", headers=auth(seeded["office"])).json()[0]["id"]
+    listed = api_client.get("/api/documentos", headers=auth(seeded["office"])).json()
+    doc_id = listed["itens"][0]["id"]
     with session_scope() as s:  # a client token of empresa b sees nothing of a
         from app.platform.tokens import create_token
 
@@ -127,7 +128,7 @@ def test_download_link_and_audited_deletion(api_client, seeded) -> None:  # type
     nfe = make_nfe(CNPJ_A, OTHER, numero=5)
     uid = _post(api_client, seeded["a"], seeded["client"], [("n.xml", nfe)]).json()["upload_id"]
     _run(uid)
-    doc = api_client.get("/api/documentos", headers=auth(seeded["client"])).json()[0]
+    doc = api_client.get("/api/documentos", headers=auth(seeded["client"])).json()["itens"][0]
     link = api_client.get(f"/api/documentos/{doc['id']}/download", headers=auth(seeded["client"]))
     assert link.status_code == 200 and link.json()["expira_em_segundos"] > 0
     got = api_client.get(urlparse(link.json()["url"]).path)
@@ -159,8 +160,8 @@ def test_revalidation_records_the_outcome(api_client, seeded) -> None:  # type: 
     _run(uid)
     out = revalidate_documents.fn(0, 50)
     assert out["counts"] == {"aviso": 1}
-    doc = api_client.get("/api/documentos", headers=auth(seeded["office"])).json()[0]
-    assert doc["validation_status"] == "aviso"
+    doc = api_client.get("/api/documentos", headers=auth(seeded["office"])).json()["itens"][0]
+    assert doc["situacao_validacao"] == "aviso"
     assert revalidate_documents.fn(out["last_id"], 50) == {"last_id": None, "counts": {}}
 
 
@@ -178,9 +179,9 @@ def test_uploads_are_listed_and_each_received_file_downloads_as_received(
     other = _post(api_client, seeded["b"], seeded["office"], [("x.xml", b"<x/>")])
     other_uid = other.json()["upload_id"]
     # listing: newest first; a client token sees only its empresa's uploads, whatever it asks
-    office = api_client.get("/api/uploads", headers=auth(seeded["office"])).json()
+    office = api_client.get("/api/uploads", headers=auth(seeded["office"])).json()["itens"]
     assert [u["id"] for u in office] == [other_uid, uid]
-    mine = api_client.get("/api/uploads", headers=auth(seeded["client"])).json()
+    mine = api_client.get("/api/uploads", headers=auth(seeded["client"])).json()["itens"]
     assert [(u["id"], u["status"], u["arquivos"]) for u in mine] == [
         (uid, "concluido_com_erros", 2)
     ]
@@ -208,7 +209,7 @@ def test_uploads_are_listed_and_each_received_file_downloads_as_received(
                        headers=auth(seeded["client"]))  # fmt: skip
     assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"
     done = api_client.get("/api/uploads", params={"status": "concluido_com_erros"},
-                          headers=auth(seeded["office"])).json()  # fmt: skip
+                          headers=auth(seeded["office"])).json()["itens"]  # fmt: skip
     assert [u["id"] for u in done] == [office_uid, uid]
     # every received file downloads exactly as received, the quarantined zip member included
     status = api_client.get(f"/api/uploads/{uid}", headers=auth(seeded["client"])).json()

@@ -6,24 +6,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from app.api.deps import CurrentPrincipal, DbSession
-from app.api.routes.tarefas import read_upload
-from app.api.scope import ensure_visible
+from app.api.deps import CurrentPrincipal, DbSession, Page
+from app.api.forms import read_file
+from app.api.schemas import Pagina, page
+from app.api.scope import empresa_filter
+from app.api.visible import VisibleRequest
+from app.document_requests.queries import RequestWithItems, requests_page
 from app.document_requests.service import (
     answer_nothing_to_send,
     attach_file,
     get_request,
-    list_requests,
     report_missing,
-    request_row,
 )
-from app.errors import MISSING_SOLICITACAO, InvalidInput
+from app.errors import InvalidInput
 from app.fiscal.competencia import Competencia
-from app.platform.tokens import Principal
 from app.settings import get_settings
 
 router = APIRouter(tags=["solicitacoes"])
@@ -65,12 +65,8 @@ class FaltamIn(ObservacaoIn):
     itens: list[str] | None = None
 
 
-def _out(session: Session, request_id: int, principal: Principal) -> SolicitacaoOut:
-    # Scope before the items are loaded: another empresa's id costs what a missing one does.
-    ensure_visible(
-        principal, request_row(session, request_id=request_id).empresa_id, MISSING_SOLICITACAO
-    )
-    req, items = get_request(session, request_id=request_id)
+def _out(request: RequestWithItems) -> SolicitacaoOut:
+    req, items = request
     return SolicitacaoOut(
         id=req.id,
         empresa_id=req.empresa_id,
@@ -92,50 +88,46 @@ def _out(session: Session, request_id: int, principal: Principal) -> Solicitacao
     )
 
 
-@router.get("/api/solicitacoes", response_model=list[SolicitacaoOut])
+def _current(session: Session, request_id: int) -> SolicitacaoOut:
+    return _out(get_request(session, request_id=request_id))
+
+
+@router.get("/solicitacoes", response_model=Pagina[SolicitacaoOut])
 def list_route(
     principal: CurrentPrincipal,
     session: DbSession,
+    paging: Page,
     empresa_id: int | None = None,
     competencia: str | None = None,
     situacao: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[SolicitacaoOut]:
-    """Requests visible to the caller, newest competência first."""
-    if empresa_id is not None:
-        principal.check_empresa(empresa_id)
-    if not principal.is_office:
-        empresa_id = principal.empresa_id
-    rows = list_requests(
+) -> Pagina[SolicitacaoOut]:
+    """Requests visible to the caller, newest competência first, with their items."""
+    total, rows = requests_page(
         session,
-        empresa_id=empresa_id,
+        empresa_id=empresa_filter(principal, empresa_id),
         competencia=Competencia.parse(competencia) if competencia else None,
         status=situacao,
-        limit=limit,
-        offset=offset,
+        limit=paging.limite,
+        offset=paging.deslocamento,
     )
-    return [_out(session, r.id, principal) for r in rows]
+    return page([_out(r) for r in rows], total, paging)
 
 
-@router.get("/api/solicitacoes/{request_id}", response_model=SolicitacaoOut)
-def get_route(request_id: int, principal: CurrentPrincipal, session: DbSession) -> SolicitacaoOut:
+@router.get("/solicitacoes/{request_id}", response_model=SolicitacaoOut)
+def get_route(req: VisibleRequest, session: DbSession) -> SolicitacaoOut:
     """One request with its items."""
-    return _out(session, request_id, principal)
+    return _current(session, req.id)
 
 
-@router.post(
-    "/api/solicitacoes/{request_id}/itens/{codigo}/arquivos", response_model=SolicitacaoOut
-)
+@router.post("/solicitacoes/{request_id}/itens/{codigo}/arquivos", response_model=SolicitacaoOut)
 def attach_route(
-    request_id: int,
+    req: VisibleRequest,
     codigo: str,
     principal: CurrentPrincipal,
     session: DbSession,
     arquivos: Annotated[list[UploadFile], File()],
 ) -> SolicitacaoOut:
     """Attach one or more files to an item (stored once per content); the item is received."""
-    _out(session, request_id, principal)  # 404 / scope first
     if len(arquivos) > MAX_FILES_PER_CALL:
         raise InvalidInput(
             f"Envie no máximo {MAX_FILES_PER_CALL} arquivos por vez.", code="arquivos_demais"
@@ -143,7 +135,7 @@ def attach_route(
     total_limit = get_settings().UPLOAD_MAX_TOTAL_BYTES
     received = 0
     for upload in arquivos:
-        data = read_upload(upload)
+        data = read_file(upload)
         received += len(data)
         if received > total_limit:  # the transaction rolls back: nothing half-attached
             raise InvalidInput(
@@ -151,39 +143,35 @@ def attach_route(
             )
         attach_file(
             session,
-            request_id=request_id,
+            request_id=req.id,
             item_code=codigo,
             data=data,
             filename=upload.filename or "arquivo",
             content_type=upload.content_type or "application/octet-stream",
             actor=principal.actor,
         )
-    return _out(session, request_id, principal)
+    return _current(session, req.id)
 
 
-@router.post("/api/solicitacoes/{request_id}/nada-a-enviar", response_model=SolicitacaoOut)
+@router.post("/solicitacoes/{request_id}/nada-a-enviar", response_model=SolicitacaoOut)
 def nothing_route(
-    request_id: int, body: ObservacaoIn, principal: CurrentPrincipal, session: DbSession
+    req: VisibleRequest, body: ObservacaoIn, principal: CurrentPrincipal, session: DbSession
 ) -> SolicitacaoOut:
     """The client has nothing to send this month: the request closes."""
-    _out(session, request_id, principal)
-    answer_nothing_to_send(
-        session, request_id=request_id, actor=principal.actor, note=body.observacao
-    )
-    return _out(session, request_id, principal)
+    answer_nothing_to_send(session, request_id=req.id, actor=principal.actor, note=body.observacao)
+    return _current(session, req.id)
 
 
-@router.post("/api/solicitacoes/{request_id}/faltam-documentos", response_model=SolicitacaoOut)
+@router.post("/solicitacoes/{request_id}/faltam-documentos", response_model=SolicitacaoOut)
 def missing_route(
-    request_id: int, body: FaltamIn, principal: CurrentPrincipal, session: DbSession
+    req: VisibleRequest, body: FaltamIn, principal: CurrentPrincipal, session: DbSession
 ) -> SolicitacaoOut:
     """Documents are missing: the items go back to pending and the request reopens."""
-    _out(session, request_id, principal)
     report_missing(
         session,
-        request_id=request_id,
+        request_id=req.id,
         actor=principal.actor,
         note=body.observacao,
         item_codes=body.itens,
     )
-    return _out(session, request_id, principal)
+    return _current(session, req.id)

@@ -6,71 +6,76 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 
-from app.api.deps import CurrentPrincipal, DbSession
-from app.api.scope import ensure_visible
-from app.documents.admin import (
-    delete_document,
-    document_download_url,
-    get_document,
-    list_documents,
-)
-from app.errors import MISSING_DOCUMENTO
+from app.api.deps import CurrentPrincipal, DbSession, OfficePrincipal, Paging, paging
+from app.api.schemas import Pagina, page
+from app.api.scope import empresa_filter
+from app.api.visible import VisibleDocument
+from app.documents.admin import delete_document, document_download_url
+from app.documents.queries import document_events, documents_page
 from app.fiscal.competencia import Competencia
-from app.platform.tokens import require_office
 from app.settings import get_settings
 from app.storage import get_storage
-from models import FiscalEvent
 
 router = APIRouter(tags=["documentos"])
+DocPage = Annotated[Paging, Depends(paging(maximum=1000))]
 
 
 class DocumentoOut(BaseModel):
     """An indexed document as the API shows it."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     id: int
     empresa_id: int
     chave: str
-    kind: str
+    tipo: str
     modelo: str | None
     serie: str | None
     numero: str | None
-    issued_at: datetime | None
+    emitido_em: datetime | None
     competencia: str | None
-    direction: str
-    emitter_doc: str | None
-    emitter_name: str | None
-    recipient_doc: str | None
-    recipient_name: str | None
+    direcao: str
+    emitente_documento: str | None
+    emitente_nome: str | None
+    destinatario_documento: str | None
+    destinatario_nome: str | None
     total: Decimal | None
-    totals: dict[str, Any]
-    item_count: int
+    totais: dict[str, Any]
+    quantidade_itens: int
     cfops: list[Any]
-    protocol: str | None
+    protocolo: str | None
     cstat: str | None
     status: str
-    validation_status: str
-    warnings: list[Any]
-    cancelled_at: datetime | None
+    situacao_validacao: str
+    avisos: list[Any]
+    cancelado_em: datetime | None
+
+    @classmethod
+    def of(cls, d: Any, **extra: Any) -> Any:
+        """From a ``FiscalDocument`` row."""
+        return cls(
+            id=d.id, empresa_id=d.empresa_id, chave=d.chave, tipo=d.kind, modelo=d.modelo,
+            serie=d.serie, numero=d.numero, emitido_em=d.issued_at, competencia=d.competencia,
+            direcao=d.direction, emitente_documento=d.emitter_doc, emitente_nome=d.emitter_name,
+            destinatario_documento=d.recipient_doc, destinatario_nome=d.recipient_name,
+            total=d.total, totais=d.totals, quantidade_itens=d.item_count, cfops=d.cfops,
+            protocolo=d.protocol, cstat=d.cstat, status=d.status,
+            situacao_validacao=d.validation_status, avisos=d.warnings,
+            cancelado_em=d.cancelled_at, **extra,
+        )  # fmt: skip
 
 
 class EventoOut(BaseModel):
     """An event of a document."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     tp_evento: str
     n_seq: int
     cstat: str | None
-    event_at: datetime | None
-    protocol: str | None
-    details: dict[str, Any]
-    applied_at: datetime | None
+    ocorrido_em: datetime | None
+    protocolo: str | None
+    detalhes: dict[str, Any]
+    aplicado_em: datetime | None
 
 
 class DocumentoDetalhe(DocumentoOut):
@@ -86,64 +91,75 @@ class DownloadOut(BaseModel):
     expira_em_segundos: int
 
 
-@router.get("/api/documentos", response_model=list[DocumentoOut])
+class ExclusaoOut(BaseModel):
+    """What the removal did: the file stays while under retention."""
+
+    id: int
+    arquivo_retido: bool
+    arquivo_removido: bool
+
+
+@router.get("/documentos", response_model=Pagina[DocumentoOut])
 def list_documentos(
     principal: CurrentPrincipal,
     session: DbSession,
+    paging: DocPage,
     empresa_id: int | None = None,
     competencia: Annotated[str | None, Query(description="AAAA-MM")] = None,
     status: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> Any:
+) -> Pagina[DocumentoOut]:
     """Documents of an empresa (client tokens: always their own)."""
-    if not principal.is_office:
-        empresa_id = empresa_id or principal.empresa_id
-    if empresa_id is not None:
-        principal.check_empresa(empresa_id)
     comp = str(Competencia.parse(competencia)) if competencia else None  # 422 competencia_invalida
-    return list_documents(
-        session, empresa_id=empresa_id, competencia=comp, status=status, limit=limit, offset=offset
+    total, rows = documents_page(
+        session,
+        empresa_id=empresa_filter(principal, empresa_id),
+        competencia=comp,
+        status=status,
+        limit=paging.limite,
+        offset=paging.deslocamento,
     )
+    return page([DocumentoOut.of(d) for d in rows], total, paging)
 
 
-@router.get("/api/documentos/{document_id}", response_model=DocumentoDetalhe)
-def get_documento(document_id: int, principal: CurrentPrincipal, session: DbSession) -> Any:
+@router.get("/documentos/{document_id}", response_model=DocumentoDetalhe)
+def get_documento(doc: VisibleDocument, session: DbSession) -> DocumentoDetalhe:
     """One document and its events."""
-    doc = get_document(session, document_id=document_id)
-    ensure_visible(principal, doc.empresa_id, MISSING_DOCUMENTO)
-    events = session.scalars(
-        select(FiscalEvent)
-        .where(FiscalEvent.empresa_id == doc.empresa_id, FiscalEvent.chave == doc.chave)
-        .order_by(FiscalEvent.tp_evento, FiscalEvent.n_seq)
-    ).all()
-    out = DocumentoDetalhe.model_validate(doc)
-    out.eventos = [EventoOut.model_validate(e) for e in events]
+    events = [
+        EventoOut(
+            tp_evento=e.tp_evento,
+            n_seq=e.n_seq,
+            cstat=e.cstat,
+            ocorrido_em=e.event_at,
+            protocolo=e.protocol,
+            detalhes=e.details,
+            aplicado_em=e.applied_at,
+        )  # fmt: skip
+        for e in document_events(session, document=doc)
+    ]
+    out: DocumentoDetalhe = DocumentoDetalhe.of(doc, eventos=events)
     return out
 
 
-@router.get("/api/documentos/{document_id}/download", response_model=DownloadOut)
-def download_documento(document_id: int, principal: CurrentPrincipal, session: DbSession) -> Any:
+@router.get("/documentos/{document_id}/download", response_model=DownloadOut)
+def download_documento(doc: VisibleDocument, session: DbSession) -> DownloadOut:
     """A signed URL of the stored XML that expires (files are never public, guide §8)."""
     ttl = get_settings().SIGNED_URL_TTL_SECONDS
-    doc = get_document(session, document_id=document_id)
-    ensure_visible(principal, doc.empresa_id, MISSING_DOCUMENTO)
     url, _ = document_download_url(
-        session, storage=get_storage(), document_id=document_id, expires_in=ttl
+        session, storage=get_storage(), document_id=doc.id, expires_in=ttl
     )
     return DownloadOut(url=url, expira_em_segundos=ttl)
 
 
-@router.delete("/api/documentos/{document_id}")
+@router.delete("/documentos/{document_id}", response_model=ExclusaoOut)
 def delete_documento(
     document_id: int,
-    principal: CurrentPrincipal,
+    principal: OfficePrincipal,
     session: DbSession,
     motivo: Annotated[str, Query(description="Motivo da exclusão (auditado)")] = "",
-) -> dict[str, Any]:
+) -> ExclusaoOut:
     """Remove a document from the index (office only, audited; file kept under retention)."""
-    require_office(principal)
-    return delete_document(
+    out = delete_document(
         session, storage=get_storage(), document_id=document_id, actor=principal.actor,
         reason=motivo,
     )  # fmt: skip
+    return ExclusaoOut(**out)

@@ -5,17 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from app.api.deps import CurrentPrincipal, DbSession
-from app.errors import MISSING_EMPRESA
+from app.api.deps import DbSession, OfficePrincipal, Page, office_only
+from app.api.schemas import Pagina, page
 from app.fiscal.competencia import Competencia
 from app.guides import ledger
-from app.platform.tokens import require_office
-from models import Empresa
+from app.guides.queries import ledger_months
 
-router = APIRouter(tags=["receitas"])
+router = APIRouter(tags=["receitas"], dependencies=[Depends(office_only)])
 
 
 class EntryIn(BaseModel):
@@ -35,6 +34,14 @@ class PayrollIn(BaseModel):
     valor: Decimal = Field(ge=0, max_digits=15, decimal_places=2)
 
 
+class EntryOut(BaseModel):
+    """The recorded amount."""
+
+    id: int
+    competencia: str
+    valor: str
+
+
 class MonthOut(BaseModel):
     """A month of the ledger: revenue per Anexo (all sources) and payroll."""
 
@@ -43,12 +50,11 @@ class MonthOut(BaseModel):
     folha: str | None
 
 
-@router.post("/api/empresas/{empresa_id}/receitas", status_code=201)
+@router.post("/empresas/{empresa_id}/receitas", status_code=201, response_model=EntryOut)
 def declare_entry(
-    empresa_id: int, body: EntryIn, principal: CurrentPrincipal, session: DbSession
-) -> dict[str, object]:
+    empresa_id: int, body: EntryIn, principal: OfficePrincipal, session: DbSession
+) -> EntryOut:
     """Declare an adjustment or an opening-history amount (replaces the previous; audited)."""
-    require_office(principal)
     row = ledger.set_entry(
         session,
         empresa_id=empresa_id,
@@ -59,15 +65,14 @@ def declare_entry(
         actor=principal.actor,
         note=body.observacao,
     )
-    return {"id": row.id, "competencia": row.competencia, "valor": str(row.amount)}
+    return EntryOut(id=row.id, competencia=row.competencia, valor=str(row.amount))
 
 
-@router.post("/api/empresas/{empresa_id}/folha", status_code=201)
+@router.post("/empresas/{empresa_id}/folha", status_code=201, response_model=EntryOut)
 def declare_payroll(
-    empresa_id: int, body: PayrollIn, principal: CurrentPrincipal, session: DbSession
-) -> dict[str, object]:
+    empresa_id: int, body: PayrollIn, principal: OfficePrincipal, session: DbSession
+) -> EntryOut:
     """Declare the payroll of a month (audited)."""
-    require_office(principal)
     row = ledger.set_payroll(
         session,
         empresa_id=empresa_id,
@@ -75,27 +80,20 @@ def declare_payroll(
         amount=body.valor,
         actor=principal.actor,
     )
-    return {"id": row.id, "competencia": row.competencia, "valor": str(row.amount)}
+    return EntryOut(id=row.id, competencia=row.competencia, valor=str(row.amount))
 
 
-@router.get("/api/empresas/{empresa_id}/receitas", response_model=list[MonthOut])
+@router.get("/empresas/{empresa_id}/receitas", response_model=Pagina[MonthOut])
 def read_ledger(
-    empresa_id: int, inicio: str, fim: str, principal: CurrentPrincipal, session: DbSession
-) -> list[MonthOut]:
-    """The ledger between two competências (revenue per Anexo, all sources, and payroll)."""
-    require_office(principal)
-    if session.get(Empresa, empresa_id) is None:
-        raise MISSING_EMPRESA.error()
+    empresa_id: int, inicio: str, fim: str, session: DbSession, paging: Page
+) -> Pagina[MonthOut]:
+    """The ledger month by month between two competências (revenue per Anexo and payroll)."""
     start, end = Competencia.parse(inicio), Competencia.parse(fim)
-    sums = ledger.ledger_sums(session, empresa_ids=[empresa_id], start=start, end=end)
-    pay = ledger.payroll_sums(session, empresa_ids=[empresa_id], start=start, end=end)
-    months = sums.get(empresa_id, {})
-    folha = pay.get(empresa_id, {})
-    return [
-        MonthOut(
-            competencia=str(c),
-            receitas={a: str(v) for a, v in sorted(months.get(str(c), {}).items())},
-            folha=None if str(c) not in folha else str(folha[str(c)]),
-        )
-        for c in Competencia.range(start, end)
-    ]
+    months = ledger_months(session, empresa_id=empresa_id, start=start, end=end)
+    chosen = months[paging.deslocamento : paging.deslocamento + paging.limite]
+    return page(
+        [MonthOut(competencia=str(m.competencia), receitas=m.revenue, folha=m.payroll)
+         for m in chosen],
+        len(months),
+        paging,
+    )  # fmt: skip

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from app.api.deps import CurrentPrincipal, DbSession
+from app.api.deps import DbSession, OfficePrincipal, Page, office_only
+from app.api.schemas import Pagina, page
 from app.errors import NotFound
 from app.platform.office_settings import SETTINGS, office_settings, set_office_settings
-from app.platform.tokens import require_office
 
-router = APIRouter(tags=["escritório"])
+router = APIRouter(tags=["escritório"], dependencies=[Depends(office_only)])
 
 
 class SettingOut(BaseModel):
@@ -23,22 +23,27 @@ class SettingOut(BaseModel):
     descricao: str
 
 
-@router.get("/api/escritorio/configuracoes", response_model=list[SettingOut])
-def list_settings(principal: CurrentPrincipal, session: DbSession) -> list[SettingOut]:
-    """Every setting the platform reads, with its current value (office only)."""
-    require_office(principal)
-    return [
-        SettingOut(chave=k, valor=office_settings(session, k, d), descricao=desc)
-        for k, (d, _, desc) in SETTINGS.items()
-    ]
+@router.get("/escritorio/configuracoes", response_model=Pagina[SettingOut])
+def list_settings(session: DbSession, paging: Page) -> Pagina[SettingOut]:
+    """Every setting the platform reads, with its current value."""
+    keys = list(SETTINGS)
+    chosen = keys[paging.deslocamento : paging.deslocamento + paging.limite]
+    return page(
+        [
+            SettingOut(chave=k, valor=office_settings(session, k, SETTINGS[k][0]),
+                       descricao=SETTINGS[k][2])
+            for k in chosen
+        ],
+        len(keys),
+        paging,
+    )  # fmt: skip
 
 
-@router.put("/api/escritorio/configuracoes/{chave}", response_model=SettingOut)
+@router.put("/escritorio/configuracoes/{chave}", response_model=SettingOut)
 def put_setting(
-    chave: str, valor: dict[str, Any], principal: CurrentPrincipal, session: DbSession
+    chave: str, valor: dict[str, Any], principal: OfficePrincipal, session: DbSession
 ) -> SettingOut:
     """Change a setting (validated, audited); takes effect on the next flow run."""
-    require_office(principal)
     if chave not in SETTINGS:
         raise NotFound(f"Configuração desconhecida: {chave}.", code="configuracao_desconhecida")
     new = set_office_settings(session, key=chave, value=valor, actor=principal.actor)

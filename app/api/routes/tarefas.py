@@ -11,11 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, Field
 
-from app.api.deps import CurrentPrincipal, DbSession
-from app.api.schemas import IsoDate
-from app.api.scope import ensure_visible
+from app.api.deps import CurrentPrincipal, DbSession, OfficePrincipal, Page
+from app.api.forms import read_file
+from app.api.schemas import IsoDate, Pagina, page
+from app.api.scope import empresa_filter
+from app.api.visible import VisibleTarefa
 from app.document_requests.service import store_file
-from app.errors import MISSING_TAREFA, InvalidInput
 from app.fiscal.competencia import Competencia
 from app.obligations.tarefas import (
     TarefaView,
@@ -24,8 +25,6 @@ from app.obligations.tarefas import (
     get_tarefa,
     list_tarefas,
 )
-from app.platform.tokens import require_office
-from app.settings import get_settings
 
 router = APIRouter(tags=["tarefas"])
 
@@ -50,13 +49,6 @@ class TarefaOut(BaseModel):
     motivo_dispensa: str | None
     dias_uteis_de_atraso: int
     risco_de_multa: bool
-
-
-class TarefaPage(BaseModel):
-    """One page of tarefas and the total that matched."""
-
-    total: int
-    itens: list[TarefaOut]
 
 
 class DispensaIn(BaseModel):
@@ -88,10 +80,11 @@ def _out(v: TarefaView) -> TarefaOut:
     )
 
 
-@router.get("/api/tarefas", response_model=TarefaPage)
+@router.get("/tarefas", response_model=Pagina[TarefaOut])
 def list_route(
     principal: CurrentPrincipal,
     session: DbSession,
+    paging: Page,
     situacao: Annotated[list[str] | None, Query()] = None,
     vencimento_de: IsoDate | None = None,
     vencimento_ate: IsoDate | None = None,
@@ -99,64 +92,44 @@ def list_route(
     responsavel_id: int | None = None,
     empresa_id: int | None = None,
     competencia: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> TarefaPage:
+) -> Pagina[TarefaOut]:
     """Tarefas by status, due window, department, responsible, empresa (scoped to the caller)."""
-    if empresa_id is not None:
-        principal.check_empresa(empresa_id)
-    if not principal.is_office:
-        empresa_id = principal.empresa_id
     total, rows = list_tarefas(
         session,
-        empresa_id=empresa_id,
+        empresa_id=empresa_filter(principal, empresa_id),
         status=situacao or (),
         due_from=vencimento_de,
         due_until=vencimento_ate,
         department=departamento,
         responsible_staff_id=responsavel_id,
         competencia=Competencia.parse(competencia) if competencia else None,
-        limit=limit,
-        offset=offset,
+        limit=paging.limite,
+        offset=paging.deslocamento,
     )
-    return TarefaPage(total=total, itens=[_out(v) for v in rows])
+    return page([_out(v) for v in rows], total, paging)
 
 
-@router.get("/api/tarefas/{tarefa_id}", response_model=TarefaOut)
-def get_route(tarefa_id: int, principal: CurrentPrincipal, session: DbSession) -> TarefaOut:
+@router.get("/tarefas/{tarefa_id}", response_model=TarefaOut)
+def get_route(view: VisibleTarefa) -> TarefaOut:
     """One tarefa (404 for a client token, as if missing, when it is another empresa's)."""
-    view = get_tarefa(session, tarefa_id=tarefa_id)
-    ensure_visible(principal, view.tarefa.empresa_id, MISSING_TAREFA)
     return _out(view)
 
 
-def read_upload(upload: UploadFile) -> bytes:
-    """The bytes of an uploaded file, refusing anything above the configured size."""
-    limit = get_settings().UPLOAD_MAX_FILE_BYTES
-    data = upload.file.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidInput(
-            f"Arquivo maior que o limite de {limit // 1024} KiB.", code="arquivo_grande_demais"
-        )
-    return data
-
-
-@router.post("/api/tarefas/{tarefa_id}/concluir", response_model=TarefaOut)
+@router.post("/tarefas/{tarefa_id}/concluir", response_model=TarefaOut)
 def complete_route(
     tarefa_id: int,
-    principal: CurrentPrincipal,
+    principal: OfficePrincipal,
     session: DbSession,
     protocolo: Annotated[UploadFile | None, File()] = None,
 ) -> TarefaOut:
     """Complete a tarefa (who/when recorded), optionally attaching the protocol file."""
-    require_office(principal)
     view = get_tarefa(session, tarefa_id=tarefa_id)
     file_id = None
     if protocolo is not None:
         file_id = store_file(
             session,
             empresa_id=view.tarefa.empresa_id,
-            data=read_upload(protocolo),
+            data=read_file(protocolo),
             filename=protocolo.filename or "protocolo",
             content_type=protocolo.content_type or "application/octet-stream",
             purpose="protocolo",
@@ -166,11 +139,10 @@ def complete_route(
     return _out(get_tarefa(session, tarefa_id=tarefa_id))
 
 
-@router.post("/api/tarefas/{tarefa_id}/dispensar", response_model=TarefaOut)
+@router.post("/tarefas/{tarefa_id}/dispensar", response_model=TarefaOut)
 def dispense_route(
-    tarefa_id: int, body: DispensaIn, principal: CurrentPrincipal, session: DbSession
+    tarefa_id: int, body: DispensaIn, principal: OfficePrincipal, session: DbSession
 ) -> TarefaOut:
     """Dispense a tarefa with a reason (audited)."""
-    require_office(principal)
     dispense_tarefa(session, tarefa_id=tarefa_id, actor=principal.actor, reason=body.motivo)
     return _out(get_tarefa(session, tarefa_id=tarefa_id))

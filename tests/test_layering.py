@@ -255,10 +255,6 @@ def test_routes_do_not_import_models() -> None:
     assert route_model_violations(ROOT) == [], _explain(route_model_violations(ROOT))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="being split by another change: app/documents/reception.py (465 lines)",
-)
 def test_no_module_under_app_exceeds_400_lines() -> None:
     assert length_violations(ROOT) == [], _explain(length_violations(ROOT))
 

@@ -26,3 +26,14 @@ def backup_task(force: bool = False) -> dict[str, object]:
     return run_backup(
         get_sessionmaker(), get_storage(), s, today=today, target=get_backup_target(s), force=force
     )
+
+
+@task(name="expurgar-backups-antigos", **BACKUP_TASK)
+def prune_task() -> dict[str, object]:
+    """Apply the retention policy to the backup target (audited)."""
+    from app.platform.backup.retention import Policy, prune
+
+    s = get_settings()
+    today = datetime.now(ZoneInfo(s.OFFICE_TIMEZONE)).date()
+    policy = Policy(s.BACKUP_KEEP_DAILY, s.BACKUP_KEEP_MONTHLY_YEARS)
+    return prune(get_sessionmaker(), get_backup_target(s), today=today, policy=policy)

@@ -6,6 +6,8 @@
 - a schedule or deployment removed from prefect.yaml keeps running → after deploying, schedules
   no longer in the file are deleted, and deployments of this project that the file no longer
   lists are deleted.
+Then the automations of deployments/automations.yaml (dead-run detection and resumption) are
+applied the same way (app/prefect_automations.py).
 This module talks to the Prefect API only; it is used by the CLI, `make dev` and tests.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +120,7 @@ class DeployReport:
     repaused: list[str]
     removed_schedules: int
     removed_deployments: list[str]
+    automations: dict[str, list[str]] = field(default_factory=dict)
 
 
 async def _snapshot_paused() -> dict[tuple[str, str], bool]:
@@ -170,8 +173,11 @@ async def _reconcile(
 def deploy(
     project_root: Path, *, env: dict[str, str] | None = None, timeout: float = 300
 ) -> DeployReport:
-    """Create pools, run `prefect --no-prompt deploy --all`, then restore paused schedules."""
+    """Create pools, run `prefect --no-prompt deploy --all`, restore paused schedules, then
+    apply the automations (their actions name deployments, so they come last)."""
     import os
+
+    from app.prefect_automations import apply_automations
 
     ensure_pools()
     declared = _declared(project_root / "prefect.yaml")
@@ -188,7 +194,12 @@ def deploy(
     if proc.returncode != 0:
         raise RuntimeError(f"prefect deploy falhou:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     repaused, removed_sched, removed_deps = asyncio.run(_reconcile(declared, before))
-    return DeployReport(sorted(declared), repaused, removed_sched, removed_deps)
+    automations = apply_automations(
+        project_root / "deployments" / "automations.yaml", env={**os.environ, **(env or {})}
+    )
+    return DeployReport(
+        sorted(declared), repaused, removed_sched, removed_deps, asdict(automations)
+    )
 
 
 async def _set_paused(pools: list[str], paused: bool) -> None:

@@ -55,7 +55,9 @@ START_GRACE = 45
 # Prefect unreachable: retry after 2, 4, 8 … up to this many seconds (uploads accepted during an
 # outage start within this long of its return).
 MAX_BACKOFF = 30.0
-_WAITING_STATES = {"SCHEDULED", "PENDING", "PAUSED"}
+# A run a worker has not taken yet: another would wait behind it. (A run stuck in PENDING or
+# RUNNING without the lease past START_GRACE died while starting: it is replaced.)
+_WAITING_STATES = {"SCHEDULED"}
 
 _REFRESH = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) else return 0 end"  # noqa: E501
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"  # noqa: E501

@@ -134,7 +134,7 @@ def cmd_create_token(args: argparse.Namespace) -> int:
 def cmd_demo_data(_: argparse.Namespace) -> int:
     """Load demo empresas, contacts and staff (idempotent)."""
     from app.db import session_scope
-    from app.platform.demo import load_demo_data
+    from app.demo import load_demo_data
 
     _settings()
     with session_scope() as session:

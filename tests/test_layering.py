@@ -239,13 +239,6 @@ def test_domain_packages_do_not_import_api_flows_or_tasks() -> None:
     assert domain_violations(ROOT) == [], _explain(domain_violations(ROOT))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app/platform/demo.py (demo data) imports app.document_requests, app.empresas and "
-    "app.obligations, while every domain imports app.platform (audit, office settings): one "
-    "tangle of document_requests, empresas, guides, notifications, obligations, platform; "
-    "without demo.py there is no cycle",
-)
 def test_domain_packages_form_no_import_cycle() -> None:
     found = cycle_violations(ROOT)
     assert found == [], "cycle between domain packages:\n" + _explain(found)

@@ -14,7 +14,7 @@ from app.deployments import (
     VALIDAR_TAREFAS_A_VENCER,
     VERIFICAR_DOCUMENTOS_PENDENTES,
 )
-from app.platform.demo import load_demo_data
+from app.demo import load_demo_data
 from models import CompanyObligation, DocumentRequest, Notification, Tarefa
 from tests.e2e.conftest import run_and_wait
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app.fiscal.cnpj import is_valid_cnpj
-from app.platform.demo import load_demo_data
+from app.demo import load_demo_data
 from models import Contact, Empresa, Tarefa
 
 

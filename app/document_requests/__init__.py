@@ -1,4 +1,5 @@
 """Monthly document requests (solicitações).
 
-Templates, generation per competência, items received, reminders and closing.
+Generation per competência, items received and closing (service), the shipped templates
+(templates), the reminder cycle (reminders) and the read side for listings (queries).
 """

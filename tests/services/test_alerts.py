@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from app.obligations.alerts import queue_due_alerts, threshold_for
@@ -205,3 +206,17 @@ def test_a_registered_national_closure_is_not_an_office_business_day(db) -> None
     # 15/04: 17, 20, 22, 23 = 4 business days now (16 closed nationally): threshold 5.
     queue_due_alerts(db, today=date(2026, 4, 15))
     assert {k.split(":")[3] for k in keys(db)} == {"5"} and str(tarefa.id) in keys(db)[0]
+
+
+@pytest.mark.usefixtures("clean_db")
+def test_every_daily_job_asks_the_same_business_day_question() -> None:
+    """enviar-alertas, validar-tarefas-a-vencer and verificar-documentos-pendentes share the task."""
+    from app.db import session_scope
+    from app.obligations.holidays import add_holiday
+    from tasks.obligations import is_business_day_task
+
+    with session_scope() as s:
+        add_holiday(s, day=date(2026, 4, 16), name="Sem expediente bancário", actor="ana")
+    assert is_business_day_task.fn("2026-04-15") is True
+    assert is_business_day_task.fn("2026-04-16") is False  # registered closure
+    assert is_business_day_task.fn("2026-04-21") is False  # Tiradentes

@@ -35,7 +35,7 @@ from app.notifications.outbox import (
     notification_rows,
     staff_recipients,
 )
-from app.obligations.calendar import HolidayIndex, load_holiday_index
+from app.obligations.calendar import HolidayIndex, calendar_for, load_holiday_index
 from app.obligations.catalogue import NON_RULE_OVERRIDES
 from models import CompanyObligation, Empresa, Guide, Obligation, Tarefa
 
@@ -93,7 +93,8 @@ class _Rules:
             **{k: v for k, v in overrides.items() if k not in NON_RULE_OVERRIDES},
         }
         scope = str(rule.get("calendar_scope", "national"))
-        return _thresholds(rule), self._holidays.calendar(scope, empresa.uf, empresa.ibge_code)
+        cal = calendar_for(self._holidays, scope=scope, uf=empresa.uf, ibge=empresa.ibge_code)
+        return _thresholds(rule), cal
 
 
 def _context(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from app.api.deps import Paging
+from app.errors import CATALOGUE
 
 __all__ = [
     "DATE_ERROR",
@@ -145,17 +146,25 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorOut, "description": description}
-
-
-# Documented on every route (OpenAPI): what any route may answer besides its success.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _error("Corpo da requisição ilegível (corpo_invalido)."),
-    401: _error("Token ausente, inválido ou revogado."),
-    403: _error("Fora do escopo do token (empresa_fora_do_escopo, somente_escritorio)."),
-    404: _error("Objeto ou rota inexistente (a um token de cliente, também o de outra empresa)."),
-    409: _error("Conflito com o estado atual (duplicado, já enviado, integridade)."),
-    422: _error("Entrada inválida (requisicao_invalida, data_invalida e códigos de cada regra)."),
-    500: _error("Erro interno inesperado (erro_interno); nada de detalhes internos."),
+_STATUS = {
+    400: "Requisição ilegível.",
+    401: "Sem credenciais válidas.",
+    403: "Fora do escopo do token.",
+    404: "Objeto ou rota inexistente (a um token de cliente, também o objeto de outra empresa).",
+    405: "Método não aceito nesta rota.",
+    409: "Conflito com o estado atual.",
+    422: "Entrada inválida.",
+    500: "Erro interno inesperado.",
+    502: "Falha num sistema externo.",
 }
+
+
+def _error(status: int) -> dict[str, Any]:
+    codes = sorted(code for code, (st, _) in CATALOGUE.items() if st == status)
+    listed = "\n".join(f"- `{code}`: {CATALOGUE[code][1]}" for code in codes)
+    return {"model": ErrorOut, "description": f"{_STATUS[status]} Códigos:\n\n{listed}"}
+
+
+# Documented on every route (OpenAPI): what any route may answer besides its success, with the
+# codes of each status (app.errors.CATALOGUE).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {status: _error(status) for status in _STATUS}

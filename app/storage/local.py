@@ -41,7 +41,9 @@ class LocalStorage:
             or norm.startswith("..")
             or "\x00" in key
         ):
-            raise StorageError(f"Chave de armazenamento inválida: {key!r}", code="chave_invalida")
+            raise StorageError(
+                f"Chave de armazenamento inválida: {key!r}", code="chave_de_armazenamento_invalida"
+            )
         return self.root / norm
 
     def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:

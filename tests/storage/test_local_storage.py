@@ -32,7 +32,7 @@ def test_put_get_delete_and_keys_never_escape_the_root(local: LocalStorage) -> N
     assert err.value.code == "arquivo_nao_encontrado"
     with pytest.raises(StorageError) as err:
         local.put("../fora.xml", b"x")
-    assert err.value.code == "chave_invalida"
+    assert err.value.code == "chave_de_armazenamento_invalida"
 
 
 class _FailsMidway(io.RawIOBase):

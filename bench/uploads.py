@@ -65,7 +65,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 DB = "contab_bench_uploads"
 DEST = "99888777000136"  # the destinatário of every document (a customer, not an empresa here)
 POOL = "documentos"
-UPLOAD_DEPLOYMENT = "processar-upload-xml"
 FINAL = ("concluido", "concluido_com_erros", "falhou")
 
 
@@ -296,7 +295,7 @@ def _flow_runs(start: datetime, end: datetime) -> Runs | str:
     try:
         return asyncio.run(_flow_runs_async(start, end))
     except Exception as exc:  # noqa: BLE001 - a figure missing, not a reason to stop
-        return f"erro ao consultar o Prefect: {type(exc).__name__}: {exc}"
+        return f"Prefect query failed: {type(exc).__name__}: {exc}"
 
 
 # ---------------------------------------------------------------- HTTP load
@@ -439,9 +438,9 @@ def _warm_up(base: str, empresa_id: int, cnpj: str, token: str, timeout: float) 
         _send_all(base, [(token, [(empresa_id, n, d) for n, d in docs])], timeout, timeout * 2)
     )
     if not sent.sent_at:
-        return f"aquecimento falhou: {dict(sent.statuses)} {sent.sample_error}"
-    waited = _wait_finished(list(sent.sent_at), 300, "aquecimento")
-    return f"aquecimento: 2 uploads processados em {waited:.1f} s após o envio"
+        return f"warm-up failed: {dict(sent.statuses)} {sent.sample_error}"
+    waited = _wait_finished(list(sent.sent_at), 300, "warm-up")
+    return f"warm-up: 2 single-file uploads processed {waited:.1f} s after sending"
 
 
 def _phase(
@@ -449,11 +448,11 @@ def _phase(
     office: str, args: argparse.Namespace,
 ) -> dict[str, Any]:  # fmt: skip
     n = sum(len(jobs) for _, jobs in plan)
-    print(f"\n[{label}] {n} uploads, {len(plan)} clientes …", flush=True)
+    print(f"\n[{label}] {n} uploads, {len(plan)} clients …", flush=True)
     cpu0, start = _cpu(stack), datetime.now(UTC)
     sent = asyncio.run(_send_all(base, plan, args.timeout, args.send_timeout))
     cpu_sent = _cpu(stack)
-    print(f"  enviados em {sent.last_answer - sent.first_sent:.1f} s; aguardando indexação",
+    print(f"  sent in {sent.last_answer - sent.first_sent:.1f} s; waiting until indexed",
           flush=True)  # fmt: skip
     ids = list(sent.sent_at)
     waited = _wait_finished(ids, args.drain_timeout, label)
@@ -472,7 +471,7 @@ def _check(base: str, token: str, ids: list[int], timeout: float) -> str:
     import httpx
 
     if not ids:
-        return "nenhum upload aceito"
+        return "no upload accepted"
     try:
         r = httpx.get(
             f"{base}/api/uploads/{ids[-1]}",
@@ -486,7 +485,7 @@ def _check(base: str, token: str, ids: list[int], timeout: float) -> str:
             f"arquivo: {files[0].get('status')!r}"
         )
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
-        return f"GET /api/uploads/{ids[-1]} falhou: {type(exc).__name__}"
+        return f"GET /api/uploads/{ids[-1]} failed: {type(exc).__name__}"
 
 
 def _zip_phase(
@@ -499,7 +498,7 @@ def _zip_phase(
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
         for name, data in docs:
             zf.writestr(name, data)
-    print(f"\n[zip] 1 upload de {len(docs)} documentos ({buf.tell() / 1024**2:.1f} MiB) …",
+    print(f"\n[zip] 1 upload of {len(docs)} documents ({buf.tell() / 1024**2:.1f} MiB) …",
           flush=True)  # fmt: skip
     cpu0, start = _cpu(stack), datetime.now(UTC)
     sent = time.time()
@@ -663,7 +662,7 @@ def _report_phases(phases: dict[str, dict[str, Any]], zip_rate: float | None) ->
         print("    " + s["named"])
         print("    CPU per indexed document, platform: " + s["cpu"][0])
         print("      " + s["cpu"][1])
-        print("    CPU per accepted upload while sending only: " + s["cpu_sending"])
+        print("    CPU per accepted upload, sending window only: " + s["cpu_sending"])
         print("    " + s["check"])
         if s["error"]:
             print(f"    first error: {s['error']}")
@@ -672,7 +671,7 @@ def _report_phases(phases: dict[str, dict[str, Any]], zip_rate: float | None) ->
 def _report_zip(z: dict[str, Any]) -> float | None:
     print("\n(Z) zip baseline")
     if "error" in z:
-        print(f"  falhou: {z['error']}")
+        print(f"  failed: {z['error']}")
         return None
     rate = z["n"] / z["e2e"] if z["e2e"] else None
     print(f"  {z['n']} docs in one zip: POST answered in {z['t_api']:.2f} s; status {z['status']};"
@@ -696,7 +695,7 @@ def _report_health(results: dict[str, dict[str, Any] | None], n: int, conc: int)
     rows = []
     for path, h in results.items():
         if h is None:
-            rows.append((path, ["não existe (404)", "", "", "", ""]))
+            rows.append((path, ["absent (404)", "", "", "", ""]))
             continue
         other = {k: v for k, v in sorted(h["statuses"].items()) if k != 200}
         rows.append((path, [

@@ -26,6 +26,7 @@ __all__ = [
     "table_checksums",
 ]
 
+_HARMLESS = re.compile(r'unrecognized configuration parameter "transaction_timeout"')
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Tables of the application (alembic's bookkeeping is compared too: same schema version).
 _TABLES_SQL = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
@@ -143,7 +144,6 @@ def pg_restore_into(
     args = [
         pg_dump_binary("pg_restore"),
         "--no-owner",
-        "--exit-on-error",
         *_conn_args(settings),
         f"--dbname={dbname}",
     ]
@@ -153,9 +153,14 @@ def pg_restore_into(
         [*args, str(dump_file)], env=_env(settings), capture_output=True, text=True,
         timeout=timeout, check=False,
     )  # fmt: skip
-    if proc.returncode != 0:
+    errors = [ln for ln in proc.stderr.splitlines() if "ERROR:" in ln]
+    # A newer pg_restore than the server (the wheel's client tools) sets parameters the server
+    # does not know (``transaction_timeout`` is PostgreSQL 17+): harmless, every other error counts.
+    real = [ln for ln in errors if not _HARMLESS.search(ln)]
+    if real or (proc.returncode != 0 and not errors):
         raise IntegrationError(
-            f"pg_restore falhou: {proc.stderr[-500:]}", code="restauracao_falhou"
+            f"pg_restore falhou: {(chr(10).join(real) or proc.stderr)[-500:]}",
+            code="restauracao_falhou",
         )
 
 

@@ -265,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app.admin_cli import add_admin_commands  # holidays, obligations, tokens
 
     add_admin_commands(sub)
+    from app.platform.backup.cli import add_backup_commands  # restore, backup-status, …
+
+    add_backup_commands(sub)
     return p
 
 

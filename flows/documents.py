@@ -32,8 +32,10 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
+from app.db import session_scope
 from app.documents.classify import classify_pool
 from app.documents.dispatch import Lease, wait_for_wake
+from app.documents.drain import has_waiting_uploads
 from app.files.content import close_shared
 from tasks.defaults import flow_defaults
 from tasks.documents import (
@@ -52,6 +54,12 @@ FLOW_TIMEOUT = 3600
 # flight, a retry and the final summary still fit); the dispatcher starts the next run.
 DRAIN_SECONDS = 45 * 60
 ARTIFACT_EVERY = 300.0
+
+
+def _waiting() -> bool:
+    """A cheap look (no task run) for uploads waiting, while the drain lingers."""
+    with session_scope() as session:
+        return has_waiting_uploads(session)
 
 
 def _summary_table(done: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,6 +132,12 @@ def _drain(
                 pools.enter_context(classify_pool(workers))
                 pool_open = True
             while not lease.lost.is_set() and time.monotonic() - started < max_seconds:
+                if idle_since is not None and not _waiting():  # idle: no task run per poll
+                    if time.monotonic() - idle_since >= linger_seconds:
+                        break
+                    wait_for_wake(min(1.0, linger_seconds))
+                    moved[0] = time.monotonic()
+                    continue
                 out = drain_batch(run_id)
                 moved[0] = time.monotonic()
                 done.update((d["upload_id"], d) for d in out["concluidos"])

@@ -9,10 +9,13 @@ Law (tables in ``data/simples_nacional.toml``):
 - LC 123/2006 art. 18 §§ 5º-J and 5º-M: Anexo V activities are taxed by Anexo III when
   r = payroll(12 m) / RBT12 ≥ 28% (payroll as in § 24). Start-up edge cases follow the PGDAS-D
   rules: payroll > 0 and revenue 0 → r = 28%; payroll 0 → r = 1%.
-- LC 123/2006 art. 3º, II: RBT12 above R$ 4.8 M is outside the Simples (``excede_limite_simples``).
-- LC 123/2006 art. 13-A: above R$ 3.6 M ICMS/ISS leave the DAS. We only flag it
-  (``sublimite_excedido``); splitting ICMS/ISS out of the amount (repartição per tribute) is out
-  of scope here, so a flagged memo must not be issued as a guide without review.
+- Limits are not decided here: exclusion (R$ 4.8 M) and the ICMS/ISS sublimit (R$ 3.6 M) follow
+  the calendar-year revenue (RBA), see :mod:`app.fiscal.das`. A RBT12 above R$ 4.8 M is taxed
+  with the 6th band's formula (the last band; the caller flags it for the accountant).
+- ICMS/ISS out of the DAS (LC 123/2006 arts. 13-A and 20 § 1º): ``local_taxes_out`` removes the
+  ICMS (Anexos I, II) or ISS (III–V) share of each line, from the repartition tables of Anexos
+  I–V (``local_share`` per band; the ISS share is capped at 5% of the revenue, Anexos III/IV
+  5th band). The 6th band has no ICMS/ISS share.
 
 Money is Decimal, rounded half-up to cents; floats are refused.
 """
@@ -28,7 +31,7 @@ from importlib import resources
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.errors import ConfigError, DomainError, InvalidInput
+from app.errors import ConfigError, InvalidInput
 
 __all__ = [
     "DasCalculation",
@@ -39,6 +42,7 @@ __all__ = [
     "faixa_for",
     "fator_r",
     "load_simples_table",
+    "brl",
     "proportional_rbt12",
 ]
 
@@ -61,6 +65,8 @@ class _Anexo(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     code: str
     name: str
+    local_tax: str  # ICMS or ISS
+    local_share: tuple[Decimal, ...] = Field(min_length=6, max_length=6)
     bands: tuple[Faixa, ...] = Field(min_length=6, max_length=6)
 
 
@@ -71,14 +77,22 @@ class SimplesTable(BaseModel):
     limit: Decimal
     sublimite: Decimal
     fator_r_threshold: Decimal
+    sublimit_tolerance: Decimal
+    startup_monthly_limit: Decimal
+    startup_monthly_sublimit: Decimal
+    iss_max_effective: Decimal
     anexo: tuple[_Anexo, ...]
+
+    def get(self, anexo: str) -> _Anexo:
+        """The Anexo ``anexo`` (I–V)."""
+        for item in self.anexo:
+            if item.code == anexo:
+                return item
+        raise InvalidInput(f"Anexo do Simples desconhecido: {anexo!r}.", code="anexo_invalido")
 
     def faixas(self, anexo: str) -> tuple[Faixa, ...]:
         """The six bands of ``anexo`` (I–V)."""
-        for item in self.anexo:
-            if item.code == anexo:
-                return item.bands
-        raise InvalidInput(f"Anexo do Simples desconhecido: {anexo!r}.", code="anexo_invalido")
+        return self.get(anexo).bands
 
 
 @lru_cache(maxsize=1)
@@ -107,19 +121,21 @@ def _brl(value: Decimal) -> str:
 
 
 def faixa_for(anexo: str, rbt12: Decimal) -> tuple[int, Faixa]:
-    """The band number (1–6) and band of ``anexo`` for ``rbt12``."""
+    """The band number (1–6) and band of ``anexo`` for ``rbt12`` (above the limit: band 6)."""
     table = load_simples_table()
     rbt12 = _money(rbt12, "RBT12")
-    if rbt12 > table.limit:
-        raise DomainError(
-            f"RBT12 de {_brl(rbt12)} excede o limite do Simples Nacional ({_brl(table.limit)}).",
-            code="excede_limite_simples",
-            rbt12=str(rbt12),
-        )
-    for number, faixa in enumerate(table.faixas(anexo), start=1):
+    bands = table.faixas(anexo)
+    for number, faixa in enumerate(bands, start=1):
         if rbt12 <= faixa.upper_bound:
             return number, faixa
-    raise AssertionError("unreachable: the last band ends at the limit")
+    # RBT12 above R$ 4.8 M while RBA is not: no exclusion (LC 123 art. 3º § 9 looks at RBA);
+    # the last band's formula applies and the caller flags it.
+    return len(bands), bands[-1]
+
+
+def brl(value: Decimal) -> str:
+    """pt-BR money text: R$ 4.800.000,00."""
+    return _brl(value)
 
 
 def effective_rate(anexo: str, rbt12: Decimal) -> Decimal:
@@ -167,7 +183,9 @@ class DasLine:
     deduction: Decimal
     effective_rate: Decimal
     revenue: Decimal
-    amount: Decimal
+    amount: Decimal  # what the DAS collects for this line
+    local_tax: str  # ICMS or ISS
+    local_amount: Decimal  # the ICMS/ISS share of the line (left out when local_taxes_out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +197,8 @@ class DasCalculation:
     rbt12_proportional: bool
     faixa: int
     fator_r: Decimal | None
-    sublimite_excedido: bool
+    sublimite_excedido: bool  # RBT12 above the sublimit (informative: the decision uses RBA)
+    icms_iss_out: bool  # ICMS/ISS left out of the DAS (impeded by RBA)
     lines: tuple[DasLine, ...]
     total_revenue: Decimal
     total: Decimal
@@ -191,6 +210,7 @@ def calculate_das(
     rbt12: Decimal,
     payroll_12m: Decimal | None = None,
     months_active: int | None = None,
+    local_taxes_out: bool = False,
 ) -> DasCalculation:
     """Compute the month's DAS per Anexo (see module doc for RBT12, Fator R and limits).
 
@@ -206,7 +226,7 @@ def calculate_das(
     informed = _money(rbt12, "RBT12")
     month_total = sum(revenues.values(), _ZERO)
     used, proportional = proportional_rbt12(informed, month_total, months_active)
-    faixa_n, _ = faixa_for("I", used)  # bands share bounds across Anexos; also checks the limit
+    faixa_n, _ = faixa_for("I", used)  # bands share bounds across Anexos
 
     r: Decimal | None = None
     if payroll_12m is not None:
@@ -221,6 +241,12 @@ def calculate_das(
             taxed_as = _FATOR_R_ANEXO[1]
         number, faixa = faixa_for(taxed_as, used)
         rate = effective_rate(taxed_as, used)
+        anexo = table.get(taxed_as)
+        local_rate = rate * anexo.local_share[number - 1]
+        if anexo.local_tax == "ISS":
+            local_rate = min(local_rate, table.iss_max_effective)
+        full = (revenue * rate).quantize(CENT, ROUND_HALF_UP)
+        local = (revenue * local_rate).quantize(CENT, ROUND_HALF_UP)
         lines.append(
             DasLine(
                 anexo=code,
@@ -230,7 +256,9 @@ def calculate_das(
                 deduction=faixa.deduction,
                 effective_rate=rate,
                 revenue=revenue,
-                amount=(revenue * rate).quantize(CENT, ROUND_HALF_UP),
+                amount=full - local if local_taxes_out else full,
+                local_tax=anexo.local_tax,
+                local_amount=local,
             )
         )
     return DasCalculation(
@@ -240,6 +268,7 @@ def calculate_das(
         faixa=faixa_n,
         fator_r=r,
         sublimite_excedido=used > table.sublimite,
+        icms_iss_out=local_taxes_out,
         lines=tuple(lines),
         total_revenue=month_total,
         total=sum((line.amount for line in lines), _ZERO),

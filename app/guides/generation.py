@@ -2,8 +2,10 @@
 
 - DAS (obligation ``DAS``, Simples Nacional) is calculated by :func:`app.fiscal.das.monthly_das`
   from the ledger's revenue and payroll months and ``empresa.opened_on``; the memo is stored in
-  ``calculation`` (Decimals as strings). A computed DAS is ``pronta``; zero revenue or the 3.6 M
-  sublimit leave it ``calculada`` for an operator's review (``calculation.revisao`` says why).
+  ``calculation`` (Decimals as strings). A computed DAS is ``pronta``; zero revenue or a limit
+  decided on the calendar-year revenue (RBA: ICMS/ISS out of the DAS, sublimit or limit exceeded,
+  RBT12 above R$ 4.8 M — see :mod:`app.fiscal.das`) leave it ``calculada`` for an operator's
+  review (``calculation.revisao`` says why).
 - Every other guide (DAS-MEI, DARF, GFD, DAE, ISS) waits for its official document:
   ``aguardando_documento`` until an operator registers amount + barcode/PIX/PDF → ``pronta``
   (:mod:`app.guides.lifecycle`).
@@ -175,7 +177,10 @@ def generate(
     if not targets:
         return result
     ids = sorted({t.empresa_id for t in targets})
-    months = ledger.ledger_sums(session, empresa_ids=ids, start=comp.shift(-12), end=comp)
+    # RBT12 needs the 12 months before; the limits need the calendar-year revenue of this and the
+    # previous year (RBA / RBAA, LC 123/2006 art. 3º § 9, art. 20): load from January of last year.
+    first = min(comp.shift(-12), Competencia(comp.year - 1, 1))
+    months = ledger.ledger_sums(session, empresa_ids=ids, start=first, end=comp)
     payroll = ledger.payroll_sums(session, empresa_ids=ids, start=comp.shift(-12), end=comp)
     existing = {
         (g.empresa_id, g.obligation_id): g

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.errors import DomainError, InvalidInput
+from app.errors import InvalidInput
 from app.fiscal.simples import (
     calculate_das,
     effective_rate,
@@ -152,12 +152,14 @@ def test_limits() -> None:
     assert at_limit.faixa == 6 and at_limit.sublimite_excedido
     assert not calculate_das({"I": D("1")}, SUBLIMITE).sublimite_excedido
     assert calculate_das({"I": D("1")}, SUBLIMITE + CENT).sublimite_excedido
-    with pytest.raises(DomainError) as err:
-        calculate_das({"I": D("1")}, D("4800000.01"))
-    assert err.value.code == "excede_limite_simples"
-    assert "R$ 4.800.000,01" in err.value.message and "R$ 4.800.000,00" in err.value.message
-    with pytest.raises(DomainError, match="excede o limite"):
-        calculate_das({"I": D("500000.00")}, D("0"), months_active=0)  # 6M proportional
+    # RBT12 above R$ 4.8 M is not an exclusion by itself (LC 123/2006 art. 3º § 9 decides on the
+    # calendar-year revenue, see app.fiscal.das): the 6th band's formula applies.
+    above = calculate_das({"I": D("1000.00")}, D("4800000.01"))
+    assert above.faixa == 6 and above.lines[0].effective_rate == effective_rate(
+        "I", D("4800000.01")
+    )
+    first = calculate_das({"I": D("500000.00")}, D("0"), months_active=0)  # 6M proportional
+    assert first.rbt12 == D("6000000.00") and first.faixa == 6
 
 
 def test_bad_input_is_refused() -> None:

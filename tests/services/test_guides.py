@@ -175,7 +175,17 @@ def test_first_months_use_proportional_rbt12(db: Session) -> None:
 def test_failure_is_recorded_staff_notified_once_and_rerun_creates_nothing(db: Session) -> None:
     e = empresa(db, "44555666000181", ["I"])
     tarefa(db, e)
-    history(db, e, D("5000000.00"), "I", D("1000.00"))  # above the R$ 4.8 M limit
+    history(db, e, D("5000000.00"), "I", D("1000.00"))  # 2025-05..2025-12: 3.33 M
+    for month in ("2025-01", "2025-02", "2025-03", "2025-04"):  # RBA 2025: 4.93 M > 4.8 M
+        ledger.set_entry(
+            db,
+            empresa_id=e.id,
+            competencia=month,
+            anexo="I",
+            source="historico",
+            amount=D("400000.00"),
+            actor="t",
+        )
     res = gen(db, e.id)
     g = guide_of(db, e)
     assert res.falhas == 1 and g.status == "aguardando_documento" and g.amount is None
@@ -189,6 +199,49 @@ def test_failure_is_recorded_staff_notified_once_and_rerun_creates_nothing(db: S
     assert (again.criadas, again.atualizadas, again.falhas) == (0, 0, 0)
     count = select(func.count()).select_from(Notification)
     assert db.scalar(count) == 1
+
+
+def test_limits_follow_the_calendar_year_revenue(db: Session) -> None:
+    # LC 123/2006 art. 3º § 9 and art. 20 §§ 1º, 1º-A: exclusion and the ICMS/ISS sublimit follow
+    # RBA (calendar-year revenue); RBT12 only chooses the rate (art. 18 § 1º).
+    over_rbt12 = empresa(db, "66777888000181", ["I"])
+    tarefa(db, over_rbt12)
+    history(db, over_rbt12, D("5000000.00"), "I", D("1000.00"))  # RBT12 5 M, RBA 2026 1.67 M
+    impeded = empresa(db, "77888999000181", ["I"])
+    tarefa(db, impeded)
+    for month in range(1, 13):  # RBA 2025 = 3.72 M > 3.6 M: ICMS out of the DAS in 2026
+        ledger.set_entry(
+            db,
+            empresa_id=impeded.id,
+            competencia=f"2025-{month:02d}",
+            anexo="I",
+            source="historico",
+            amount=D("310000.00"),
+            actor="t",
+        )
+    ledger.set_entry(
+        db,
+        empresa_id=impeded.id,
+        competencia=COMP,
+        anexo="I",
+        source="ajuste",
+        amount=D("100000.00"),
+        actor="t",
+    )
+    res = gen(db, over_rbt12.id, impeded.id)
+    assert res.falhas == 0
+    g = guide_of(db, over_rbt12)
+    assert g.status == "calculada" and g.amount is not None and g.failure_reason is None
+    assert "rbt12_acima_limite" in g.calculation["revisao"] and g.calculation["faixa"] == 6
+    g = guide_of(db, impeded)
+    memo = g.calculation
+    assert g.status == "calculada" and memo["icms_iss_fora_do_das"] is True
+    assert "icms_iss_fora_do_das" in memo["revisao"] and memo["rbaa"] == "3720000.00"
+    line = memo["linhas"][0]  # RBT12 2.48 M: band 5, ICMS = 33.5% of the effective rate
+    assert line["tributo_local"] == "ICMS" and D(line["icms_iss_excluido"]) > 0
+    assert g.amount == D(line["valor"]) and D(line["icms_iss_excluido"]) == (
+        D("100000") * D(line["aliquota_efetiva"]) * D("0.335")
+    ).quantize(D("0.01"))
 
 
 def test_generation_is_idempotent_and_other_guides_wait_for_the_document(db: Session) -> None:

@@ -18,10 +18,13 @@ from app.api.routes import (
     files,
     guides,
     health,
+    holidays,
     ledger,
     notifications,
+    obligations,
     office,
     tarefas,
+    tokens,
     uploads,
     whatsapp,
 )
@@ -41,6 +44,9 @@ for _module in (
     office,
     tarefas,
     document_requests,
+    holidays,
+    obligations,
+    tokens,
 ):
     api_router.include_router(_module.router)
 

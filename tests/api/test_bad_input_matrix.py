@@ -293,6 +293,7 @@ DATE_INPUTS = {
     ("GET", "/api/tarefas", "vencimento_de"): "date",
     ("GET", "/api/tarefas", "vencimento_ate"): "date",
     ("POST", "/api/guias/{guide_id}/pagamento", "pago_em"): "date-time",
+    ("POST", "/api/feriados", "dia"): "date",
 }
 
 

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +29,9 @@ from app.document_requests.service import generate_requests, seed_templates
 from app.fiscal.competencia import Competencia
 from app.guides import ledger
 from app.obligations.catalogue import reconcile_assignments, sync_catalogue
+from app.obligations.holidays import add_holiday
 from app.obligations.tarefas import generate_tarefas
+from app.platform.tokens import create_token
 from app.storage import get_storage
 from models import (
     AuditLog,
@@ -169,6 +171,29 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/tarefas/{tarefa_id}/dispensar"): Case(
         "office_only", params={"tarefa_id": "tarefa"}, json=lambda o: {"motivo": "não se aplica"}
     ),
+    ("GET", "/api/feriados"): Case("office_only", query=lambda o: {"ano": "2026"}),
+    ("POST", "/api/feriados"): Case(
+        "office_only", json=lambda o: {"dia": "2026-11-20", "nome": "Consciência Negra", "uf": "SP"}
+    ),
+    ("DELETE", "/api/feriados/{feriado_id}"): Case(
+        "office_only", params={"feriado_id": "feriado"}, query=lambda o: {"motivo": "engano"}
+    ),
+    ("GET", "/api/obrigacoes"): Case("office_only"),
+    ("POST", "/api/obrigacoes"): Case(
+        "office_only", json=lambda o: {"regra": {"code": "TAXA-X", "name": "Taxa municipal"}}
+    ),
+    ("PATCH", "/api/obrigacoes/{codigo}"): Case(
+        "office_only", params={"codigo": "obrigacao"}, json=lambda o: {"ativa": False}
+    ),
+    ("PUT", "/api/empresas/{empresa_id}/obrigacoes/{codigo}"): Case(
+        "office_only",
+        params={"empresa_id": "empresa", "codigo": "obrigacao"},
+        json=lambda o: {"sobrescritas": {"lead_time_business_days": 5}},
+    ),
+    ("GET", "/api/tokens"): Case("office_only"),
+    ("POST", "/api/tokens/{token_id}/revogar"): Case(
+        "office_only", params={"token_id": "token"}, json=lambda o: {"motivo": "vazou"}
+    ),
     ("GET", "/api/solicitacoes"): Case("list"),
     ("GET", "/api/solicitacoes/{request_id}"): Case("object", params={"request_id": "solicitacao"}),
     ("POST", "/api/solicitacoes/{request_id}/itens/{codigo}/arquivos"): Case(
@@ -286,7 +311,13 @@ def _objects(s: Any, empresa_id: int, tag: str) -> dict[str, Any]:
         "solicitacao": req.id,
         "item": item.code,
         "configuracao": "dia_geracao_guias",  # office-wide: the same for A and B
-    }
+        "obrigacao": "DAS",
+        "feriado": add_holiday(
+            s, day=date(2026, 7, 9), name=f"Feriado {tag}", uf="SP", actor="teste"
+        ).id,
+        "token": create_token(s, name=f"integracao-{tag.lower()}", scope="empresa",
+                              empresa_id=empresa_id)[0].id,
+    }  # fmt: skip
 
 
 @pytest.fixture
@@ -381,7 +412,7 @@ MISSING_ID = 987654321
 
 def _missing(objs: dict[str, Any]) -> dict[str, Any]:
     """The same objects with every id swapped for one that does not exist."""
-    keep = {"posicao", "item", "configuracao"}
+    keep = {"posicao", "item", "configuracao", "obrigacao"}
     return {k: (v if k in keep else MISSING_ID) for k, v in objs.items()}
 
 
@@ -460,10 +491,9 @@ def test_office_only_routes_refuse_the_client_on_its_own_objects(http, seeded, w
 
 
 def test_unknown_object_ids_are_404_not_500(http, seeded, world) -> None:  # type: ignore[no-untyped-def]
-    missing = {k: MISSING_ID for k in world["b"] if k not in {"item", "configuracao"}} | {
-        "item": "NAO_EXISTE",
-        "configuracao": "nao_existe",
-    }
+    missing = {
+        k: MISSING_ID for k in world["b"] if k not in {"item", "configuracao", "obrigacao"}
+    } | {"item": "NAO_EXISTE", "configuracao": "nao_existe", "obrigacao": "NAO-EXISTE"}
     # a client gets 404 on object routes, 403 where the route itself is closed to it
     expected = {"object": (404, 404), "collection": (404, 403), "office_only": (404, 403)}
     wrong: list[str] = []

@@ -20,9 +20,11 @@ __all__ = [
     "POOLS",
     "PROCESSAR_TAREFAS_AUTOMATICAS",
     "PROCESSAR_UPLOAD_XML",
+    "RESTAURAR_BACKUP",
     "TRIGGERED_BY_API",
     "VALIDAR_DOCUMENTOS",
     "VALIDAR_TAREFAS_A_VENCER",
+    "VERIFICAR_BACKUP",
     "VERIFICAR_DOCUMENTOS_PENDENTES",
     "flow_name_of_entrypoint",
     "smoke_deployment",
@@ -35,6 +37,8 @@ POOLS = ("default", "notificacoes", "guias", "documentos")
 # default pool
 LIMPEZA_DE_LOGS = "limpeza-de-logs/limpeza-de-logs"
 BACKUP_DIARIO = "backup-diario/backup-diario"
+VERIFICAR_BACKUP = "verificar-backup/verificar-backup"
+RESTAURAR_BACKUP = "restaurar-backup/restaurar-backup"
 PROCESSAR_TAREFAS_AUTOMATICAS = "processar-tarefas-automaticas/processar-tarefas-automaticas"
 VALIDAR_TAREFAS_A_VENCER = "validar-tarefas-a-vencer/validar-tarefas-a-vencer"
 GERAR_SOLICITACOES_MENSAIS = "gerar-solicitacoes-mensais/gerar-solicitacoes-mensais"

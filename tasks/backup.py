@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import task
@@ -37,3 +38,42 @@ def prune_task() -> dict[str, object]:
     today = datetime.now(ZoneInfo(s.OFFICE_TIMEZONE)).date()
     policy = Policy(s.BACKUP_KEEP_DAILY, s.BACKUP_KEEP_MONTHLY_YEARS)
     return prune(get_sessionmaker(), get_backup_target(s), today=today, policy=policy)
+
+
+# A restore is an operator's one-off action: never retried automatically (a half-done restore
+# is re-run by the operator after reading its report; re-running inserts nothing twice).
+RESTORE_TASK = {**TASK_DEFAULTS, "timeout_seconds": 7200, "retries": 0}
+
+
+@task(name="restaurar-backup", **RESTORE_TASK)
+def restore_task(
+    data: str | None,
+    empresa: str | None,
+    modulo: str | None,
+    simulacao: bool,
+    sobrescrever: bool,
+    banco: str | None,
+    actor: str,
+) -> dict[str, Any]:
+    """Restore by date (new database) or by empresa/module (live database)."""
+    from app.platform.backup.restore import restore_date
+    from app.platform.backup.rows import restore_rows
+
+    s = get_settings()
+    args = (get_sessionmaker(), s, get_backup_target(s), get_storage())
+    if empresa is None and modulo is None:
+        return restore_date(*args, day=data, database=banco, dry_run=simulacao, actor=actor)
+    cnpj = "".join(ch for ch in empresa if ch.isalnum()) if empresa else None
+    return restore_rows(
+        *args, day=data, cnpj=cnpj, module=modulo, overwrite=sobrescrever, dry_run=simulacao,
+        actor=actor,
+    )  # fmt: skip
+
+
+@task(name="verificar-backup", **{**BACKUP_TASK, "retries": 1})
+def verify_task(amostra: int = 50) -> dict[str, Any]:
+    """Restore drill of the latest backup; alerts the office on failure."""
+    from app.platform.backup.verify import verify_backup
+
+    s = get_settings()
+    return verify_backup(get_sessionmaker(), s, get_backup_target(s), sample=amostra)

@@ -3,8 +3,8 @@
 Brings up, in order: PostgreSQL (the configured one, or embedded under var/), the contab and
 Prefect databases, migrations (the guide's DEV rule: automatic), Redis (configured or embedded),
 local storage (storage/app), a Mailpit-like SMTP sink with a web inbox, a Prefect server on
-PostgreSQL, the four work pools and every deployment of prefect.yaml, one worker per pool, and the
-API. `down()` stops everything it started, in reverse order.
+PostgreSQL, the four work pools, every deployment of prefect.yaml and the automations of
+deployments/automations.yaml (dead-run detection and resumption), one worker per pool, and the API. `down()` stops everything it started, in reverse order.
 """
 
 from __future__ import annotations
@@ -159,6 +159,10 @@ class DevStack:
 
             report = deploy(PROJECT_ROOT, env=self.env)
             say(f"Implantações: {', '.join(report.deployments)}")
+            labels = {"created": "criadas", "updated": "atualizadas", "unchanged": "inalteradas",
+                      "removed": "removidas"}  # fmt: skip
+            changes = [f"{labels[k]} {', '.join(v)}" for k, v in report.automations.items() if v]
+            say(f"Automações: {'; '.join(changes) or 'nenhuma'}")
             if self.start_workers:
                 for pool in POOLS:
                     self.supervisor.start(

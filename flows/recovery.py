@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import acreate_table_artifact
 from prefect.events import emit_event
 
 from app.prefect_recovery import resume_crashed_run
@@ -45,7 +45,7 @@ async def resume_crashed_run_flow(execucao: str, limite: int = 3) -> dict[str, A
         )
     else:
         log.info("Nada a retomar para %s: %s", result.execucao_interrompida, result.motivo)
-    create_table_artifact(
+    await acreate_table_artifact(
         key="retomada",
         table=[result.as_dict()],
         description=f"Retomada da execução {result.execucao_interrompida}: {result.acao}",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
@@ -74,7 +74,16 @@ class FixedDate(BaseModel):
     years_after: int = Field(ge=0, le=2)
 
 
-DueRule = Annotated[FixedDay | LastBusinessDay | FixedDate, Field(discriminator="kind")]
+class NthBusinessDay(BaseModel):
+    model_config = _FROZEN
+    kind: Literal["nth_business_day"]
+    n: int = Field(ge=1, le=20)
+    months_after: int = Field(ge=0, le=24)
+
+
+DueRule = Annotated[
+    FixedDay | LastBusinessDay | FixedDate | NthBusinessDay, Field(discriminator="kind")
+]
 
 
 class ApplicabilityRule(BaseModel):
@@ -238,6 +247,9 @@ def due_date(obligation: Obligation, competencia: Competencia, calendar: Busines
     if isinstance(rule, LastBusinessDay):
         month = competencia.shift(rule.months_after)
         return calendar.last_business_day(month.year, month.month)
+    if isinstance(rule, NthBusinessDay):
+        month = competencia.shift(rule.months_after)
+        return calendar.add_business_days(month.first_day - timedelta(days=1), rule.n)
     if isinstance(rule, FixedDay):
         raw = competencia.shift(rule.months_after).day(rule.day)
     else:

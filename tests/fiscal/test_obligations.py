@@ -59,6 +59,17 @@ PINNED = [
     ("ECD", "2025-12", date(2026, 6, 30)),
     ("ECF", "2025-12", date(2026, 7, 31)),
     ("ISS", "2026-09", date(2026, 10, 13)),  # template: 10/10 Saturday, 12/10 holiday
+    # EFD-Contribuições: 10th business day of M+2 (IN RFB 1.252/2012 art. 7º).
+    ("EFD-CONTRIBUICOES", "2027-01", date(2027, 3, 12)),
+    ("EFD-CONTRIBUICOES", "2027-02", date(2027, 4, 14)),  # April 2027: 1st is a Thursday
+    ("EFD-CONTRIBUICOES", "2027-03", date(2027, 5, 14)),
+    # IRPJ/CSLL annual adjustment of Lucro Real anual: last business day of March of the next
+    # year (Lei 9.430/1996 art. 6º § 1º, I; art. 28).
+    ("IRPJ-CSLL-AJUSTE", "2026-12", date(2027, 3, 31)),
+    ("IRPJ-CSLL-AJUSTE", "2028-12", date(2029, 3, 29)),  # 30/03/2029 Good Friday, 31 Saturday
+    # DCTFWeb of the 13th salary: 20/12 of the year, anticipated (IN RFB 2.248/2025).
+    ("DCTFWEB-13", "2027-12", date(2027, 12, 20)),
+    ("DCTFWEB-13", "2026-12", date(2026, 12, 18)),  # 20/12/2026 Sunday → anticipated
 ]
 
 
@@ -166,13 +177,13 @@ def test_automatic_assignment_by_regime_and_characteristics() -> None:
     assert _codes("MEI", "has_employees") == {"DAS-MEI", "DASN-SIMEI", "FGTS", "ESOCIAL-MEI"}
     assert _codes("SIMPLES") == {"DAS", "DEFIS"}
     assert _codes("SIMPLES", "has_employees") == {
-        "DAS", "DEFIS", "INSS-IRRF", "INSS-13", "FGTS", "DCTFWEB", "ESOCIAL",
+        "DAS", "DEFIS", "INSS-IRRF", "INSS-13", "FGTS", "DCTFWEB", "DCTFWEB-13", "ESOCIAL",
     }  # fmt: skip
     assert _codes("SIMPLES", "has_withholdings") == {
         "DAS", "DEFIS", "INSS-IRRF", "DCTFWEB", "EFD-REINF",
     }  # fmt: skip
     assert _codes("PRESUMIDO", "is_service_provider") == {
-        "PIS-COFINS", "IRPJ-CSLL-TRIM", "DCTFWEB", "ECF", "ISS",
+        "PIS-COFINS", "IRPJ-CSLL-TRIM", "DCTFWEB", "ECF", "ISS", "EFD-CONTRIBUICOES",
     }  # fmt: skip
     assert "ECD" in _codes("PRESUMIDO", "keeps_ecd")
     real_quarterly = _codes("REAL")
@@ -180,6 +191,15 @@ def test_automatic_assignment_by_regime_and_characteristics() -> None:
     assert "IRPJ-CSLL-EST" not in real_quarterly
     real_annual = _codes("REAL", "lucro_real_anual")
     assert "IRPJ-CSLL-EST" in real_annual and "IRPJ-CSLL-TRIM" not in real_annual
+    assert "IRPJ-CSLL-AJUSTE" in real_annual and "IRPJ-CSLL-AJUSTE" not in real_quarterly
+    assert "EFD-CONTRIBUICOES" in real_quarterly and "EFD-CONTRIBUICOES" not in _codes("SIMPLES")
+
+
+def test_efd_reinf_postponement_cites_its_instruction() -> None:
+    # IN RFB 2.163/2023 moved EFD-Reinf to "postponed to the next business day".
+    reinf = CAT.get("EFD-REINF")
+    assert reinf.non_business_day == "postpone" and "2.163/2023" in reinf.legal_source
+    assert due_date(reinf, Competencia(2027, 4), NATIONAL) == date(2027, 5, 17)  # 15/05 Saturday
 
 
 def test_assignment_accepts_a_mapping_and_rejects_unknowns() -> None:

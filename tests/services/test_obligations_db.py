@@ -109,6 +109,7 @@ def test_assignment_follows_regime_and_characteristics(db) -> None:  # type: ign
         "INSS-13",
         "FGTS",
         "DCTFWEB",
+        "DCTFWEB-13",
         "ESOCIAL",
     }
     assert _codes(db, emp.id, "2026-01") == set(result.opened)
@@ -146,7 +147,9 @@ def test_regime_change_changes_future_tasks_never_past(db) -> None:  # type: ign
     # Past competências keep their DAS; 06/2026 (already generated) switched to the new regime.
     assert _task_codes(db, emp.id, "2026-04") == {"DAS"}
     assert _task_codes(db, emp.id, "2026-05") == {"DAS"}
-    assert _task_codes(db, emp.id, "2026-06") == {"PIS-COFINS", "IRPJ-CSLL-TRIM", "DCTFWEB", "ISS"}
+    assert _task_codes(db, emp.id, "2026-06") == {
+        "PIS-COFINS", "IRPJ-CSLL-TRIM", "DCTFWEB", "ISS", "EFD-CONTRIBUICOES",
+    }  # fmt: skip
     assert _codes(db, emp.id, "2026-05") == {"DAS", "DEFIS"}
     generate_tarefas(db, empresa_ids=[emp.id], competencias=[C("2026-07")])
     assert "DAS" not in _task_codes(db, emp.id, "2026-07")
@@ -183,7 +186,7 @@ def test_reconcile_attaches_missing_in_bulk_and_overrides_apply(db) -> None:  # 
     sync_catalogue(db)
     a = _empresa(db)
     b = _empresa(db, cnpj="12ABC34501DE35", regime="PRESUMIDO", is_service_provider=True)
-    assert reconcile_assignments(db, empresa_ids=[a.id, b.id], effective=C("2026-03")) == 7
+    assert reconcile_assignments(db, empresa_ids=[a.id, b.id], effective=C("2026-03")) == 8
     assert reconcile_assignments(db, empresa_ids=[a.id, b.id], effective=C("2026-03")) == 0
     set_company_obligation(db, empresa_id=b.id, code="ISS", overrides={"due_day": 5}, actor="ana")
     with pytest.raises(InvalidInput):

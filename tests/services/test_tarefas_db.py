@@ -46,6 +46,9 @@ PINNED = [
     ("ISS", "2026-09", date(2026, 10, 14), date(2026, 10, 7)),  # 10/10 Sat, 12/10, 13/10 (DB)
     ("ISS", "2026-03", date(2026, 4, 13), date(2026, 4, 7)),  # 10/04: SP state holiday (DB)
     ("DAS", "2026-03", date(2026, 4, 20), date(2026, 4, 15)),  # federal: DB SP holiday ignored
+    ("EFD-CONTRIBUICOES", "2026-01", date(2026, 3, 13), date(2026, 3, 10)),  # 10th business day
+    ("IRPJ-CSLL-AJUSTE", "2025-12", date(2026, 3, 31), date(2026, 3, 24)),
+    ("DCTFWEB-13", "2026-12", date(2026, 12, 18), date(2026, 12, 15)),  # 20/12 Sunday → 18/12
 ]
 
 

@@ -27,7 +27,7 @@ client timeouts (``--timeout``, 60 s) and connection errors; upload → indexed 
 time to the upload's ``finished_at`` in the database: no polling of the API), uploads/s end to end
 and sustained (between 10% and 90% of completions), the drain time; the flow runs created on the
 ``documentos`` pool during the phase, per deployment and final state; CPU seconds per document of
-the platform's processes (API, worker and the flow-run processes it starts: /proc utime+stime of
+the platform's processes (API, worker and the flow-run processes it starts: utime+stime of
 each process tree, reaped children included) with the Prefect server, the PostgreSQL server (whole
 machine: shared with other users, so noisy) and the benchmark's own clients shown apart.
 
@@ -115,16 +115,27 @@ def _start(tmp: Path) -> Any:
     from app.settings import get_settings
 
     # Every pool's worker, as make dev: /api/health reports a pool without a worker as down.
-    stack = DevStack(
-        settings=get_settings(),
-        var_dir=tmp / "var",
-        api_port=free_port(),
-        prefect_port=free_port(),
-        mail_http_port=free_port(),
-        prefect_db=f"{DB}_prefect",
-    )
-    stack.up(log=lambda *a: print("  " + " ".join(map(str, a)), flush=True))
-    return stack
+    for attempt in (1, 2):  # on a busy 2-core machine the Prefect server may miss its 120 s
+        stack = DevStack(
+            settings=get_settings(),
+            var_dir=tmp / "var",
+            api_port=free_port(),
+            prefect_port=free_port(),
+            mail_http_port=free_port(),
+            prefect_db=f"{DB}_prefect",
+        )
+        try:
+            stack.up(log=lambda *a: print("  " + " ".join(map(str, a)), flush=True))
+            return stack
+        except RuntimeError as exc:  # up() stopped what it had started
+            print(f"  platform did not start ({exc})", flush=True)
+            for log in sorted((tmp / "var" / "log").glob("*.log")):
+                tail = log.read_text(errors="replace").splitlines()[-8:]
+                print(f"  --- {log.name}\n    " + "\n    ".join(tail), flush=True)
+            if attempt == 2:
+                raise
+            print("  retrying once", flush=True)
+    raise AssertionError("unreachable")
 
 
 def _seed(n_empresas: int) -> tuple[list[int], list[str], list[str], str, int, str]:
@@ -681,7 +692,7 @@ def _report_zip(z: dict[str, Any]) -> float | None:
     else:
         print(f"  not finished after {z['waited']:.0f} s")
     print(
-        "  flow runs created: "
+        "  flow runs (documentos pool): "
         + "; ".join(_runs_text(z["runs"]))
         + f"; the upload names run {z['run'] or '—'}"
     )
@@ -707,6 +718,9 @@ def _report_health(results: dict[str, dict[str, Any] | None], n: int, conc: int)
         ]))  # fmt: skip
     _table(["p50 / p99 (ms)", "non-200", "timeouts / conn err", "req/s", "200"], rows)
     for path, h in results.items():
+        if h is not None:
+            print(f"  {path}: {h['wall']:.1f} s wall; CPU s: API {h['cpu']['api']:.1f}, bench "
+                  f"client {h['cpu']['bench']:.1f}")  # fmt: skip
         if h is not None and h["sample"]:
             print(f"  first non-200 of {path}: {h['sample']}")
 
@@ -763,6 +777,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _term)
     tmp = Path(tempfile.mkdtemp(prefix="contab-bench-uploads-"))
+    load0 = " ".join(f"{x:.1f}" for x in os.getloadavg())
     stack = None
     try:
         cnpjs = [_cnpj(k) for k in range(n_emp)]
@@ -800,14 +815,20 @@ def main() -> None:
         del docs_a, docs_b, docs_z
         health = {}
         for path in ("/api/health", "/api/live"):
+            cpu0 = _cpu(stack)
             h = asyncio.run(
                 _hammer_async(f"{base}{path}", args.health_requests, args.health_concurrency,
                               args.timeout)
             )  # fmt: skip
+            cpu1 = _cpu(stack)
+            h["cpu"] = {k: cpu1.get(k, 0.0) - cpu0.get(k, 0.0) for k in ("api", "bench")}
             health[path] = None if h["statuses"].get(404) == len(h["lat"]) else h
 
         print("\n" + "=" * 100)
-        print(f"RESULTS — N={args.n}, C={args.clients}, {n_emp} empresas, {os.cpu_count()} CPUs")
+        print(
+            f"RESULTS — N={args.n}, C={args.clients}, {n_emp} empresas, {os.cpu_count()} CPUs; "
+            f"load average at start {load0}, now {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+        )
         zip_rate = _report_zip(zip_res) if zip_res is not None else None
         if phases:
             print("\nsingle-file uploads (one NF-e per POST)")

@@ -8,8 +8,11 @@ An *issue* is a finding about a document that parsed as XML. Its severity is dat
   ``chave_dv_invalido`` (SEFAZ rejects a wrong DV, rejection 236, so a wrong one means an edited
   or forged file), ``chave_inconsistente`` (Id, protocol and content disagree: MOC 7.0 rejections
   502/539/…), ``xsd_invalido`` (SEFAZ validates every document against the XSD before
-  authorising it, rejection 225: a schema-invalid file was altered after authorisation).
-- warnings — ``layout_antigo`` (3.10 and older: the 4.00 XSD does not apply, content is read
+  authorising it, rejection 225: a schema-invalid file was altered after authorisation),
+  ``estrutura_invalida`` (an old layout, which no shipped XSD covers, lacking the fields every
+  layout carries: nothing reliable to book).
+- warnings — ``layout_antigo`` (3.10 and older, in the wrapper, the signed part or the
+  protocol: the 4.00 XSD does not apply, structural checks replace it, content is read
   anyway), ``xsd_indisponivel`` (no official schema shipped for this kind/version),
   ``conteudo_reindentado`` (whitespace between tags: the signature digest no longer matches, but
   the fiscal content is intact), ``ambiente_homologacao`` (tpAmb 2: no fiscal value),
@@ -62,6 +65,10 @@ ISSUES: Mapping[str, tuple[str, str]] = {
     "chave_inconsistente": ("error", "Chave de acesso não confere com o conteúdo do documento."),
     "xsd_invalido": ("error", "Documento não segue o schema oficial (XSD)."),
     "layout_antigo": ("warning", "Leiaute antigo: validação de schema 4.00 não aplicada."),
+    "estrutura_invalida": (
+        "error",
+        "Documento de leiaute antigo sem os campos essenciais (chave, emitente, emissão).",
+    ),
     "xsd_indisponivel": ("warning", "Não há schema oficial disponível para este documento."),
     "conteudo_reindentado": (
         "warning",

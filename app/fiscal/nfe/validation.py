@@ -203,10 +203,53 @@ def _reindented(el: etree._Element) -> bool:
     return False
 
 
+# Elements whose @versao names a layout too (besides the root and the signed part).
+_PROTOCOLS = frozenset({"protNFe", "protCTe"})
+# Fields every NF-e/NFC-e (MOC since layout 2.00) and CT-e layout carries; an old layout, which
+# no shipped XSD covers, must at least have them to be booked (structural check).
+_OLD_LAYOUT_REQUIRED: tuple[tuple[str, ...], ...] = (
+    ("id",),
+    ("cuf",),
+    ("modelo",),
+    ("serie",),
+    ("numero",),
+    ("dh_emi",),
+    ("emit_cnpj", "emit_cpf"),
+)
+
+
+def _layout_versions(parsed: ParsedDocument, root: etree._Element) -> set[str]:
+    """Every layout version the document declares: wrapper, signed part and protocol."""
+    versions = {parsed.version, root.get("versao", "")}
+    signed = _signed_part(root)
+    if signed is not None:
+        versions.add(signed.get("versao", ""))
+    for child in root:
+        if isinstance(child.tag, str) and _local(child.tag) in _PROTOCOLS:
+            versions.add(child.get("versao", ""))
+    versions.discard("")
+    return versions
+
+
+def _check_old_layout(parsed: ParsedDocument, old: list[str]) -> list[Issue]:
+    """``layout_antigo`` plus the structural checks that replace the XSD (none is shipped)."""
+    out = [issue("layout_antigo", f"versão {', '.join(old)}")]
+    f = parsed.fields
+    missing = [alts[0] for alts in _OLD_LAYOUT_REQUIRED if not any(f.get(a) for a in alts)]
+    if missing:
+        out.append(issue("estrutura_invalida", f"campos ausentes: {', '.join(missing)}"))
+    return out
+
+
 def _check_schema(parsed: ParsedDocument, root: etree._Element) -> list[Issue]:
     current = CURRENT_LAYOUT.get(parsed.root)
-    if current and parsed.version != current:
-        return [issue("layout_antigo", f"versão {parsed.version or '?'}")]
+    if current:
+        # MOC NF-e: nfeProc, NFe/infNFe and protNFe each carry @versao; a 3.10 wrapper around
+        # a 4.00 body (or the reverse) is no 4.00 document either: every old layout is treated
+        # alike, whichever part declares it.
+        old = sorted(v for v in _layout_versions(parsed, root) if v != current)
+        if old or not parsed.version:
+            return _check_old_layout(parsed, old or ["?"])
     relpath = schema_key(parsed.root, parsed.version, str(parsed.fields.get("tp_evento", "")))
     if relpath is None:
         return [issue("xsd_indisponivel", f"<{parsed.root}> versão {parsed.version or '?'}")]

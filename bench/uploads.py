@@ -174,28 +174,25 @@ def _pg() -> Any:
     )  # fmt: skip
 
 
-def _finished(ids: list[int]) -> int:
-    with _pg() as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM uploads WHERE id = ANY(%s) AND finished_at IS NOT NULL", (ids,)
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
 def _wait_finished(ids: list[int], timeout: float, label: str) -> float:
-    """Poll the uploads table (every 0.5 s) until every upload finished; seconds waited."""
+    """Poll the uploads table (every 0.5 s, one connection) until every upload finished;
+    seconds waited."""
     t0 = time.monotonic()
     last_print = t0
-    done = 0
-    while ids and time.monotonic() - t0 < timeout:
-        done = _finished(ids)
-        if done >= len(ids):
-            break
-        if time.monotonic() - last_print >= 15:
-            print(f"  {label}: {done}/{len(ids)} processed after {time.monotonic() - t0:.0f} s",
-                  flush=True)  # fmt: skip
-            last_print = time.monotonic()
-        time.sleep(0.5)
+    with _pg() as conn:
+        while ids and time.monotonic() - t0 < timeout:
+            row = conn.execute(
+                "SELECT count(*) FROM uploads WHERE id = ANY(%s) AND finished_at IS NOT NULL",
+                (ids,),
+            ).fetchone()
+            done = int(row[0]) if row else 0
+            if done >= len(ids):
+                break
+            if time.monotonic() - last_print >= 15:
+                print(f"  {label}: {done}/{len(ids)} processed after "
+                      f"{time.monotonic() - t0:.0f} s", flush=True)  # fmt: skip
+                last_print = time.monotonic()
+            time.sleep(0.5)
     return time.monotonic() - t0
 
 
@@ -519,12 +516,15 @@ def _zip_phase(
             f"{base}/api/empresas/{empresa_id}/uploads",
             files={"arquivos": ("lote.zip", buf.getvalue(), "application/zip")},
             headers={"Authorization": f"Bearer {token}"},
-            timeout=max(args.timeout, 600),
+            timeout=args.timeout,
         )
     except httpx.HTTPError as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
     t_api = time.perf_counter() - t0
-    upload_id = _upload_id(r.json()) if r.status_code < 300 else None
+    try:
+        upload_id = _upload_id(r.json()) if r.status_code < 300 else None
+    except ValueError:
+        upload_id = None
     if upload_id is None:
         return {"error": f"HTTP {r.status_code}: {r.text[:300]}"}
     waited = _wait_finished([upload_id], args.drain_timeout, "zip")

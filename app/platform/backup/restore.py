@@ -13,6 +13,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,24 @@ def _live_sha(data: Storage, key: str) -> str | None:
         raise
 
 
+def _restore_one(key: str, sha: str, target: BackupTarget, data: Storage, dry_run: bool) -> str:
+    """'igual' | 'a_restaurar' (dry run) | 'restaurado' | an error code (corrupted backup)."""
+    if _live_sha(data, key) == sha:
+        return "igual"
+    try:
+        content = target.get(object_key(sha))
+    except StorageError as exc:
+        return exc.code
+    if hashlib.sha256(content).hexdigest() != sha:
+        return "sha256"
+    if dry_run:
+        return "a_restaurar"
+    data.put(key, content)
+    if _live_sha(data, key) != sha:  # read back: what was restored is what was backed up
+        raise StorageError(f"Verificação falhou após gravar {key}", code="restauracao_falhou")
+    return "restaurado"
+
+
 def restore_objects(
     entries: Iterable[tuple[str, str]],
     target: BackupTarget,
@@ -107,27 +126,19 @@ def restore_objects(
     """Put back every (storage key, sha256) missing or different in the data storage."""
     items = sorted(set(entries))
     out: dict[str, Any] = {"restaurados": 0, "iguais": 0, "a_restaurar": [], "corrompidos": []}
-    for n, (key, sha) in enumerate(items, 1):
-        if _live_sha(data, key) == sha:
-            out["iguais"] += 1
-            continue
-        try:
-            content = target.get(object_key(sha))
-        except StorageError as exc:
-            out["corrompidos"].append({"chave": key, "objeto": object_key(sha), "erro": exc.code})
-            continue
-        if hashlib.sha256(content).hexdigest() != sha:
-            out["corrompidos"].append({"chave": key, "objeto": object_key(sha), "erro": "sha256"})
-            continue
-        if dry_run:
-            out["a_restaurar"].append(key)
-            continue
-        data.put(key, content)
-        if _live_sha(data, key) != sha:  # read back: what was restored is what was backed up
-            raise StorageError(f"Verificação falhou após gravar {key}", code="restauracao_falhou")
-        out["restaurados"] += 1
-        if n % 100 == 0 or n == len(items):
-            progress(f"arquivos: {n}/{len(items)}")
+    with ThreadPoolExecutor(max_workers=8) as pool:  # bound by round-trips, like the backup
+        results = pool.map(lambda it: _restore_one(it[0], it[1], target, data, dry_run), items)
+        for n, ((key, sha), result) in enumerate(zip(items, results, strict=True), 1):
+            if result == "igual":
+                out["iguais"] += 1
+            elif result == "restaurado":
+                out["restaurados"] += 1
+            elif result == "a_restaurar":
+                out["a_restaurar"].append(key)
+            else:
+                out["corrompidos"].append({"chave": key, "objeto": object_key(sha), "erro": result})
+            if n % 1000 == 0 or n == len(items):
+                progress(f"arquivos: {n}/{len(items)}")
     return out
 
 

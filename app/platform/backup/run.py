@@ -18,6 +18,7 @@ import json
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -71,40 +72,53 @@ def successful_run(session: Session, day: str) -> BackupRun | None:
     )
 
 
+# Objects are small (XML, PDF): the copy is bound by round-trips, so several run at once
+# (boto3 clients are thread-safe; the local backend writes through temp files + rename).
+COPY_THREADS = 8
+
+
+def _copy_one(f: dict[str, Any], data: Storage, target: BackupTarget) -> tuple[str, int]:
+    """Copy one object; ('ok', bytes) or ('ausente'|'divergente', 0)."""
+    try:
+        content = data.get(f["storage_key"])
+    except StorageError as exc:
+        if exc.code != "arquivo_nao_encontrado":
+            raise
+        return "ausente", 0
+    if hashlib.sha256(content).hexdigest() != f["sha256"]:
+        return "divergente", 0  # the live copy is damaged: never back it up as if it were good
+    target.put(object_key(f["sha256"]), content)
+    return "ok", len(content)
+
+
 def _copy_objects(
     files: list[dict[str, Any]], data: Storage, target: BackupTarget
 ) -> dict[str, Any]:
     """Copy every object not yet in the target; verify each one's sha256 on the way."""
     present = set(target.keys("objects/"))
-    copied = copied_bytes = 0
-    missing: list[str] = []
-    mismatched: list[str] = []
+    pending: dict[str, dict[str, Any]] = {}
     for f in files:
-        if f["container_id"] is not None:  # a zip member: its bytes are in the zip's object
-            continue
         key = object_key(f["sha256"])
-        if key in present:
-            continue
-        try:
-            content = data.get(f["storage_key"])
-        except StorageError as exc:
-            if exc.code != "arquivo_nao_encontrado":
-                raise
-            missing.append(f["storage_key"])
-            continue
-        if hashlib.sha256(content).hexdigest() != f["sha256"]:
-            mismatched.append(f["storage_key"])  # the live copy is damaged: never back it up
-            continue
-        target.put(key, content)
-        present.add(key)
-        copied += 1
-        copied_bytes += len(content)
-    return {
-        "copiados": copied,
-        "bytes_copiados": copied_bytes,
-        "ausentes_no_armazenamento": missing,
-        "divergentes_no_armazenamento": mismatched,
+        # a zip member's bytes are in the zip's object; equal contents are copied once
+        if f["container_id"] is None and key not in present and key not in pending:
+            pending[key] = f
+    out: dict[str, Any] = {
+        "copiados": 0,
+        "bytes_copiados": 0,
+        "ausentes_no_armazenamento": [],
+        "divergentes_no_armazenamento": [],
     }
+    with ThreadPoolExecutor(max_workers=COPY_THREADS) as pool:
+        todo = list(pending.values())
+        for f, (result, size) in zip(
+            todo, pool.map(lambda f: _copy_one(f, data, target), todo), strict=True
+        ):
+            if result == "ok":
+                out["copiados"] += 1
+                out["bytes_copiados"] += size
+            else:
+                out[f"{result}s_no_armazenamento"].append(f["storage_key"])
+    return out
 
 
 def _manifest(day: str, files: list[dict[str, Any]]) -> dict[str, Any]:

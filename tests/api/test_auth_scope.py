@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.api.conftest import auth
 
 
@@ -82,3 +84,30 @@ def test_unknown_route_and_bad_input_never_500(api_client, seeded) -> None:  # t
     assert r.status_code == 404 and r.json()["error"]["code"] == "rota_nao_encontrada"
     r = api_client.get("/api/empresas/abc", headers=auth(seeded["office"]))
     assert r.status_code == 422 and r.json()["error"]["code"] == "requisicao_invalida"
+
+
+def test_authentication_belongs_to_the_router_and_public_routes_are_explicit() -> None:
+    """A route added to any authenticated module is protected without a line of its own; the
+    public ones are the few on the public router (plus health/liveness)."""
+    from fastapi.routing import APIRoute
+
+    from app.api.deps import authenticated
+    from app.api.router import api_router, public_router
+
+    assert [d.dependency for d in api_router.dependencies] == [authenticated]
+    assert not public_router.dependencies
+
+    def paths(router: Any) -> set[str]:
+        out: set[str] = set()
+        for r in router.routes:
+            if isinstance(r, APIRoute):
+                out.add(r.path)
+            elif hasattr(r, "original_router"):  # FastAPI ≥ 0.150 includes routers lazily
+                out |= {router.prefix + p for p in paths(r.original_router)}
+        return out
+
+    assert paths(public_router) == {
+        "/api/files/{token}",
+        "/api/guias/abrir/{token}",
+        "/api/whatsapp/webhook",
+    }

@@ -141,6 +141,29 @@ class Settings(BaseSettings):
     BACKUP_KEEP_DAILY: int = Field(default=35, ge=1)
     # Accounting records are kept 5 years after the tax year (CTN art. 173/195): 7 covers it.
     BACKUP_KEEP_MONTHLY_YEARS: int = Field(default=7, ge=1)
+    # --- monitoring (docs/monitoring.md) ---
+    # GET /metrics answers a bearer METRICS_TOKEN, or clients of METRICS_ALLOW_NETWORKS (CIDRs,
+    # comma separated, e.g. the Prometheus host) without one; with neither, it refuses everyone.
+    METRICS_TOKEN: SecretStr = SecretStr("")
+    METRICS_ALLOW_NETWORKS: str = ""
+    # Metrics read from Prefect and the database are computed at most once per period.
+    METRICS_CACHE_SECONDS: float = Field(default=15.0, ge=0, le=300)
+    # Window of the "recent" counts: Failed/Crashed runs, failed deliveries.
+    METRICS_WINDOW_MINUTES: int = Field(default=60, ge=1, le=1440)
+    # The documents of competência M are due on this day of M+1 (later: a late request).
+    DOCUMENTS_DUE_DAY: int = Field(default=10, ge=1, le=28)
+    SENTRY_DSN: SecretStr = SecretStr("")
+    SENTRY_TRACES_SAMPLE_RATE: float = Field(default=0.0, ge=0, le=1)
+    # LOG_CHANNEL=stack|loki ships JSON lines to Loki's push API here (empty: console only).
+    LOKI_URL: str = ""
+    LOG_DIR: str = "storage/logs"  # LOG_CHANNEL=single|daily
+    # Alert thresholds, rendered into deployments/monitoring/alerts.yml (`contab monitoring render`).
+    ALERT_QUEUE_LAG_SECONDS: int = Field(default=600, ge=1)
+    ALERT_API_P95_SECONDS: float = Field(default=2.0, gt=0)
+    ALERT_LATE_DOCUMENTS: int = Field(default=0, ge=0)  # fires above this many late requests
+    ALERT_LATE_RUN_MINUTES: int = Field(default=15, ge=1)  # Prefect automation: runs late
+    # Operations contacts (comma-separated e-mails) the Prefect automations' alerts go to.
+    OPS_ALERT_EMAILS: str = ""
 
     @field_validator("REDIS_SENTINELS", "REDIS_CLUSTER_NODES")
     @classmethod

@@ -159,6 +159,12 @@ def create_app(dispatcher: bool = False) -> FastAPI:
         )
 
     include_routes(app)
+    from app.monitoring.exporter import MetricsEndpoint
+    from app.monitoring.http import MetricsMiddleware
+
+    # /metrics: not under the API token router; its own token or address allow-list
+    app.add_route("/metrics", MetricsEndpoint(), include_in_schema=False)
+    app.add_middleware(MetricsMiddleware)
     return app
 
 

@@ -33,7 +33,7 @@ from app.documents.rows import (
 )
 from app.errors import AppError, InvalidDocument, StorageError
 from app.files.reader import ContentRef, gone_code, read_local
-from app.fiscal.nfe import DocumentKind, DocumentStatus, match_company, parse_bytes, validate
+from app.fiscal.nfe import EVENT_KINDS, DocumentStatus, match_company, parse_bytes, validate
 from app.fiscal.nfe.schemas import SCHEMAS, get_schema
 
 __all__ = [
@@ -144,7 +144,7 @@ def _classify(out: Classified, job: Job, cnpj: str, empresa_id: int, now: dateti
         out.quarantine(first.code, first.message + (f" {first.detail}" if first.detail else ""))
         return
     direction = match_company(doc, cnpj)
-    if doc.kind is DocumentKind.EVENTO_NFE:
+    if doc.kind in EVENT_KINDS:  # NF-e and CT-e events alike
         if doc.status is not DocumentStatus.EVENT_REGISTERED:
             out.quarantine("evento_nao_registrado")
             return

@@ -3,7 +3,8 @@
 Leiaute de eventos 1.00 (NT 2011.003, NT 2014.002, NT 2018.001): 110111 cancelamento and
 110112 cancelamento por substituição make the NF-e cancelled (a cancellation never changes the
 protNFe cStat, DOMAIN.md); 110110 carta de correção is recorded and linked (the last nSeqEvento
-replaces the earlier ones). Only registered events (retEvento cStat 135/136/155) are recorded.
+replaces the earlier ones). CT-e events (procEventoCTe, MOC CT-e 4.00) follow the same rules.
+Only registered events (retEvento/retEventoCTe cStat 135/136/155) are recorded.
 An event whose document has not arrived yet stays with ``applied_at`` NULL and is applied by
 :func:`apply_pending_events` when the document comes (any later batch, the end of every upload
 and the ``validar-documentos`` flow).
@@ -28,6 +29,10 @@ EVENT_EFFECTS: Mapping[str, str] = {
     "110111": "cancelar",
     "110112": "cancelar",
     "110110": "registrar",  # CC-e
+    # CT-e events (MOC CT-e 4.00) use the same 110111/110110 codes; the other common ones:
+    "610110": "registrar",  # prestação do serviço em desacordo (tomador)
+    "110180": "registrar",  # comprovante de entrega do CT-e
+    "110181": "registrar",  # cancelamento do comprovante de entrega
 }
 CANCEL_EVENTS = tuple(k for k, v in EVENT_EFFECTS.items() if v == "cancelar")
 

@@ -7,11 +7,19 @@ Typical use (one parse per document, schemas compiled once per process/thread)::
     direction = match_company(doc, empresa_cnpj)   # "saida" | "entrada" | None
 """
 
-from app.fiscal.nfe.model import ISSUES, DocumentKind, DocumentStatus, Issue, ParsedDocument
+from app.fiscal.nfe.model import (
+    EVENT_KINDS,
+    ISSUES,
+    DocumentKind,
+    DocumentStatus,
+    Issue,
+    ParsedDocument,
+)
 from app.fiscal.nfe.parse import extract, parse_bytes
 from app.fiscal.nfe.validation import Direction, match_company, require_company, validate
 
 __all__ = [
+    "EVENT_KINDS",
     "ISSUES",
     "Direction",
     "DocumentKind",

@@ -31,7 +31,15 @@ from typing import Any
 
 from app.errors import InvalidDocument
 
-__all__ = ["ISSUES", "DocumentKind", "DocumentStatus", "Issue", "ParsedDocument", "issue"]
+__all__ = [
+    "EVENT_KINDS",
+    "ISSUES",
+    "DocumentKind",
+    "DocumentStatus",
+    "Issue",
+    "ParsedDocument",
+    "issue",
+]
 
 
 class DocumentKind(StrEnum):
@@ -40,9 +48,14 @@ class DocumentKind(StrEnum):
     NFE = "nfe"  # modelo 55
     NFCE = "nfce"  # modelo 65
     EVENTO_NFE = "evento_nfe"  # procEventoNFe / evento (cancelamento, CC-e, …)
+    EVENTO_CTE = "evento_cte"  # procEventoCTe / eventoCTe (cancelamento, CC-e, desacordo, …)
     CTE = "cte"  # modelo 57 / 67 (CTe, CTeOS, cteProc)
     NFSE = "nfse"  # NFS-e padrão nacional
     DESCONHECIDO = "desconhecido"
+
+
+# Kinds that are events about a document (recorded in fiscal_events, applied by chave).
+EVENT_KINDS = frozenset({DocumentKind.EVENTO_NFE, DocumentKind.EVENTO_CTE})
 
 
 class DocumentStatus(StrEnum):
@@ -75,7 +88,10 @@ ISSUES: Mapping[str, tuple[str, str]] = {
         "Conteúdo reindentado após a assinatura: a assinatura digital não confere mais.",
     ),
     "ambiente_homologacao": ("warning", "Documento emitido em homologação: sem valor fiscal."),
-    "cancelamento_embutido": ("warning", "Evento de cancelamento anexado dentro do nfeProc."),
+    "cancelamento_embutido": (
+        "warning",
+        "Evento de cancelamento anexado dentro do nfeProc/cteProc.",
+    ),
     "sem_namespace": (
         "warning",
         "XML sem o namespace oficial (validado com o namespace aplicado).",

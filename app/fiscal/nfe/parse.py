@@ -2,8 +2,9 @@
 
 Kinds by root element (namespace-agnostic; MOC NF-e 7.0, MOC CT-e 4.00, leiaute de eventos
 1.00, NFS-e Nacional 1.00): ``nfeProc``/``NFe`` (modelo 55 → NF-e, 65 → NFC-e),
-``procEventoNFe``/``evento``, ``cteProc``/``CTe``/``CTeOS``/``cteOSProc`` and the national
-``NFSe``. Anything else is ``desconhecido`` with the error ``documento_nao_fiscal``.
+``procEventoNFe``/``evento``, ``cteProc``/``CTe``/``CTeOS``/``cteOSProc``, the CT-e events
+``procEventoCTe``/``eventoCTe`` and the national ``NFSe``. Anything else is ``desconhecido``
+with the error ``documento_nao_fiscal``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from lxml import etree
 
 from app.fiscal.nfe.model import DocumentKind, DocumentStatus, Issue, ParsedDocument, issue
-from app.fiscal.nfe.xpaths import NFSE_NS, XPathSet, select, xpaths_for
+from app.fiscal.nfe.xpaths import CTE_NS, NFSE_NS, XPathSet, select, xpaths_for
 from app.fiscal.xmlsec import DEFAULT_MAX_BYTES, parse_untrusted
 
 __all__ = [
@@ -83,6 +84,15 @@ ROOTS: Mapping[str, RootSpec] = {
         "evento", (_Part("infEvento", "infEvento"), _Part("retEvento", "retEvento")), EVENT_STATUS
     ),
     "evento": RootSpec("evento", (_Part("infEvento_bare", "infEvento"),), EVENT_STATUS),
+    # MOC CT-e 4.00, eventos: procEventoCTe (eventoCTe + retEventoCTe) or a bare eventoCTe.
+    "procEventoCTe": RootSpec(
+        "evento_cte",
+        (_Part("infEventoCTe", "infEventoCTe"), _Part("retEventoCTe", "retEventoCTe")),
+        EVENT_STATUS,
+    ),
+    "eventoCTe": RootSpec(
+        "evento_cte", (_Part("infEventoCTe_bare", "infEventoCTe"),), EVENT_STATUS
+    ),
     "cteProc": RootSpec("cte", _CTE_PROC, PROTOCOL_STATUS),
     "cteOSProc": RootSpec("cte", _CTE_PROC, PROTOCOL_STATUS),
     "CTe": RootSpec("cte", (_Part("infCte_bare", "infCte"),), PROTOCOL_STATUS),
@@ -95,6 +105,7 @@ ROOTS: Mapping[str, RootSpec] = {
 }
 _KIND_BY_FAMILY: Mapping[str, DocumentKind] = {
     "evento": DocumentKind.EVENTO_NFE,
+    "evento_cte": DocumentKind.EVENTO_CTE,
     "cte": DocumentKind.CTE,
     "nfse": DocumentKind.NFSE,
 }
@@ -103,6 +114,7 @@ _KIND_BY_MODELO: Mapping[str, DocumentKind] = {"55": DocumentKind.NFE, "65": Doc
 _ROOT_NAMESPACES: Mapping[str, frozenset[str | None]] = {
     "NFSe": frozenset({NFSE_NS, None}),
     "evento": frozenset({"http://www.portalfiscal.inf.br/nfe", None}),
+    "eventoCTe": frozenset({CTE_NS, None}),
 }
 
 
@@ -142,14 +154,21 @@ def _unknown(root: etree._Element, local: str) -> ParsedDocument:
     )
 
 
+_EVENT_FAMILIES = frozenset({"evento", "evento_cte"})
+# family → (anchors of an event return appended inside the proc, the return's table)
+_EMBEDDED: Mapping[str, tuple[tuple[str, str], str]] = {
+    "nfe": (("embedded_ret", "embedded_proc"), "retEvento"),
+    "cte": (("embedded_ret_cte", "embedded_proc_cte"), "retEventoCTe"),
+}
+
+
 def _embedded_cancellation(
-    xp: XPathSet, root: etree._Element, fields: dict[str, Any]
+    xp: XPathSet, root: etree._Element, fields: dict[str, Any], family: str
 ) -> Issue | None:
-    for node in select(xp.anchors["embedded_ret"], root) + select(
-        xp.anchors["embedded_proc"], root
-    ):
+    (ret_anchor, proc_anchor), table = _EMBEDDED[family]
+    for node in select(xp.anchors[ret_anchor], root) + select(xp.anchors[proc_anchor], root):
         event: dict[str, Any] = {}
-        _read_part(xp, node, "retEvento", event)
+        _read_part(xp, node, table, event)
         tp, cstat = event.get("ret_tp_evento"), event.get("c_stat")
         if tp in CANCEL_EVENTS and cstat in EVENT_REGISTERED_CSTAT:
             fields["cancel_tp_evento"] = tp
@@ -197,15 +216,15 @@ def extract(tree: etree._ElementTree | etree._Element) -> ParsedDocument:
         fields["chave"] = doc_id[len(prefix) :]
     elif prefix and (fallback := fields.get("prot_chave") or doc_id):
         fields["chave"] = fallback  # validate() reports the Id mismatch
-    if spec.family == "evento" and len(fields.get("chave", "")) == 44:
+    if spec.family in _EVENT_FAMILIES and len(fields.get("chave", "")) == 44:
         fields["modelo"] = fields["chave"][20:22]
     # Each NF-e part is read below its own child of the root (NFe, protNFe; a bare NFe's
     # infNFe), so a root with no more children than parts found holds no appended event and
     # the two XPaths of _embedded_cancellation are skipped (the common, 2-child nfeProc).
     if (
-        spec.family == "nfe"
+        spec.family in _EMBEDDED
         and len(root) > parts_found
-        and (embedded := _embedded_cancellation(xp, root, fields))
+        and (embedded := _embedded_cancellation(xp, root, fields, spec.family))
     ):
         warnings.append(embedded)
         status = DocumentStatus.CANCELLED
@@ -215,7 +234,7 @@ def extract(tree: etree._ElementTree | etree._Element) -> ParsedDocument:
         fields.get("modelo", ""), DocumentKind.NFE
     )
     version = fields.pop("versao", "") or root.get("versao", "") or main.get("versao", "")
-    if spec.family == "evento":
+    if spec.family in _EVENT_FAMILIES:
         parent = main.getparent()
         version = (parent.get("versao") if parent is not None else None) or version
     return ParsedDocument(

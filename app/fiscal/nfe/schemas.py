@@ -41,6 +41,9 @@ SCHEMAS: Mapping[tuple[str, str, str], str] = {
     ("procEventoNFe", "1.00", "110110"): "nfe_evento_cce/schemas/v1_0/procCCeNFe_v1.00.xsd",
     ("evento", "1.00", "110110"): "nfe_evento_cce/schemas/v1_0/CCe_v1.00.xsd",
     ("procEventoNFe", "1.00", "*"): "nfe_evento_generico/schemas/v1_0/procEventoNFe_v1.00.xsd",
+    # CT-e events: the envelope's detEvento is open (xs:any), like the NF-e generic one.
+    ("procEventoCTe", "4.00", "*"): "cte/schemas/v4_0/procEventoCTe_v4.00.xsd",
+    ("eventoCTe", "4.00", "*"): "cte/schemas/v4_0/eventoCTe_v4.00.xsd",
     ("cteProc", "4.00", ""): "cte/schemas/v4_0/procCTe_v4.00.xsd",
     ("CTe", "4.00", ""): "cte/schemas/v4_0/cte_v4.00.xsd",
     ("CTeOS", "4.00", ""): "cte/schemas/v4_0/cteOS_v4.00.xsd",
@@ -56,6 +59,8 @@ CURRENT_LAYOUT: Mapping[str, str] = {
     "CTe": "4.00",
     "CTeOS": "4.00",
     "cteOSProc": "4.00",
+    "procEventoCTe": "4.00",
+    "eventoCTe": "4.00",
 }
 
 _local = threading.local()

@@ -19,7 +19,7 @@ from lxml import etree
 from app.errors import InvalidDocument
 from app.fiscal.chave import ChaveAcesso, checked_chave, parse_chave
 from app.fiscal.cnpj import normalize_cnpj
-from app.fiscal.nfe.model import DocumentKind, Issue, ParsedDocument, issue
+from app.fiscal.nfe.model import EVENT_KINDS, DocumentKind, Issue, ParsedDocument, issue
 from app.fiscal.nfe.schemas import CURRENT_LAYOUT, get_schema, schema_key
 from app.fiscal.nfe.xpaths import CTE_NS, NFE_NS, NFSE_NS
 
@@ -31,18 +31,21 @@ _NS_BY_KIND = {
     DocumentKind.NFE: NFE_NS,
     DocumentKind.NFCE: NFE_NS,
     DocumentKind.EVENTO_NFE: NFE_NS,
+    DocumentKind.EVENTO_CTE: CTE_NS,
     DocumentKind.CTE: CTE_NS,
     DocumentKind.NFSE: NFSE_NS,
 }
 # MOC 7.0: infNFe/@Id = "NFe" + chave; MOC CT-e 4.00: infCte/@Id = "CTe" + chave.
 _ID_PREFIX = {DocumentKind.NFE: "NFe", DocumentKind.NFCE: "NFe", DocumentKind.CTE: "CTe"}
-_CHAVE_KINDS = frozenset(
-    {DocumentKind.NFE, DocumentKind.NFCE, DocumentKind.CTE, DocumentKind.EVENTO_NFE}
-)
-# Children that sped-nfe appends to nfeProc; not part of the procNFe schema.
-_EMBEDDED = frozenset({"retEvento", "procEventoNFe"})
+_CHAVE_KINDS = frozenset({DocumentKind.NFE, DocumentKind.NFCE, DocumentKind.CTE, *EVENT_KINDS})
+# Event Id = "ID" + tpEvento + chave + nSeqEvento, with 2 digits (NF-e, leiaute de eventos
+# 1.00) or 3 digits (CT-e, MOC CT-e 4.00).
+_EVENT_SEQ_WIDTH = {DocumentKind.EVENTO_NFE: 2, DocumentKind.EVENTO_CTE: 3}
+# Children that emitters' libraries append to nfeProc/cteProc; not part of the proc schemas.
+_EMBEDDED = frozenset({"retEvento", "procEventoNFe", "retEventoCTe", "procEventoCTe"})
+_PROCS_WITH_EMBEDDED = frozenset({"nfeProc", "cteProc"})
 # Wrappers whose first ``inf*`` child is the signed part (matched by local name, any namespace).
-_SIGNED_WRAPPERS = frozenset({"NFe", "CTe", "CTeOS", "evento"})
+_SIGNED_WRAPPERS = frozenset({"NFe", "CTe", "CTeOS", "evento", "eventoCTe"})
 
 
 def _doc_cnpj(f: Mapping[str, Any]) -> str:
@@ -116,7 +119,7 @@ def _check_chave(parsed: ParsedDocument) -> list[Issue]:
     except InvalidDocument as exc:
         return [issue(exc.code, raw)]
     out: list[Issue] = []
-    is_event = parsed.kind is DocumentKind.EVENTO_NFE
+    is_event = parsed.kind in EVENT_KINDS
     if is_event or not _agrees(f, key):  # the table, for the precise finding(s)
         chave = parse_chave(key)
         checks = _EVENT_CHECKS_SPLIT if is_event else _CHAVE_CHECKS_SPLIT
@@ -126,8 +129,9 @@ def _check_chave(parsed: ParsedDocument) -> list[Issue]:
     prefix = _ID_PREFIX.get(parsed.kind)
     if prefix and f.get("id") != prefix + key:
         out.append(issue("chave_inconsistente", f"Id {f.get('id', '')!r}"))
-    if parsed.kind is DocumentKind.EVENTO_NFE and f.get("id"):
-        expected = f"ID{f.get('tp_evento', '')}{key}{str(f.get('n_seq_evento', '')).zfill(2)}"
+    if is_event and f.get("id"):
+        seq = str(f.get("n_seq_evento", "")).zfill(_EVENT_SEQ_WIDTH[parsed.kind])
+        expected = f"ID{f.get('tp_evento', '')}{key}{seq}"
         if f["id"] != expected:
             out.append(issue("chave_inconsistente", f"Id do evento {f['id']!r}"))
     return out
@@ -138,7 +142,7 @@ def _validate_without_embedded(schema: etree.XMLSchema, root: etree._Element) ->
 
     The common nfeProc (NFe + protNFe) skips the detaching entirely.
     """
-    if len(root) <= 2 or etree.QName(root).localname != "nfeProc":
+    if len(root) <= 2 or etree.QName(root).localname not in _PROCS_WITH_EMBEDDED:
         return schema.validate(root)
     detached: list[tuple[int, etree._Element]] = []
     for idx, child in enumerate(root):
@@ -207,6 +211,13 @@ def _reindented(el: etree._Element) -> bool:
 _PROTOCOLS = frozenset({"protNFe", "protCTe"})
 # Fields every NF-e/NFC-e (MOC since layout 2.00) and CT-e layout carries; an old layout, which
 # no shipped XSD covers, must at least have them to be booked (structural check).
+_OLD_LAYOUT_EVENT: tuple[tuple[str, ...], ...] = (
+    ("id",),
+    ("chave",),
+    ("tp_evento",),
+    ("n_seq_evento",),
+    ("dh_evento",),
+)
 _OLD_LAYOUT_REQUIRED: tuple[tuple[str, ...], ...] = (
     ("id",),
     ("cuf",),
@@ -235,7 +246,8 @@ def _check_old_layout(parsed: ParsedDocument, old: list[str]) -> list[Issue]:
     """``layout_antigo`` plus the structural checks that replace the XSD (none is shipped)."""
     out = [issue("layout_antigo", f"versão {', '.join(old)}")]
     f = parsed.fields
-    missing = [alts[0] for alts in _OLD_LAYOUT_REQUIRED if not any(f.get(a) for a in alts)]
+    required = _OLD_LAYOUT_EVENT if parsed.kind in EVENT_KINDS else _OLD_LAYOUT_REQUIRED
+    missing = [alts[0] for alts in required if not any(f.get(a) for a in alts)]
     if missing:
         out.append(issue("estrutura_invalida", f"campos ausentes: {', '.join(missing)}"))
     return out

@@ -9,7 +9,7 @@ private-use separator: one libxml2 call per part and no Python element proxies (
 than one XPath per field). Item counts ride in the same call as ``string(count(path))``; only
 the CFOP set needs a node-set.
 Field names follow the layouts: MOC NF-e 7.0 annex I (NF-e/NFC-e 4.00), MOC CT-e 4.00,
-leiaute de eventos 1.00 (NT 2011.003), NFS-e Nacional leiaute 1.00.
+leiaute de eventos 1.00 (NT 2011.003), eventos do CT-e (MOC CT-e 4.00), NFS-e Nacional 1.00.
 """
 
 from __future__ import annotations
@@ -92,6 +92,13 @@ ANCHOR_PATHS: Mapping[str, str] = {
     "infEvento": "evento/infEvento",
     "infEvento_bare": "infEvento",
     "retEvento": "retEvento/infEvento",
+    # CT-e events (MOC CT-e 4.00, leiaute de eventos): procEventoCTe = eventoCTe + retEventoCTe;
+    # some emitters append the event return (or the whole procEventoCTe) inside cteProc.
+    "infEventoCTe": "eventoCTe/infEvento",
+    "infEventoCTe_bare": "infEvento",
+    "retEventoCTe": "retEventoCTe/infEvento",
+    "embedded_ret_cte": "retEventoCTe/infEvento",
+    "embedded_proc_cte": "procEventoCTe/retEventoCTe/infEvento",
     "infCte": "CTe|CTeOS/infCte",
     "infCte_bare": "infCte",
     "protCTe": "protCTe/infProt",
@@ -161,6 +168,34 @@ GROUPS: Mapping[str, Mapping[str, Mapping[str, Spec]]] = {
             "dh_recbto": "dhRegEvento",
             "dest_cnpj": "CNPJDest",
             "dest_cpf": "CPFDest",
+        },
+    },
+    "infEventoCTe": {
+        ".": {
+            "id": "@Id",
+            "chave": "chCTe",
+            "tp_amb": "tpAmb",
+            "emit_cnpj": "CNPJ",
+            "emit_cpf": "CPF",
+            "dh_evento": "dhEvento",
+            "tp_evento": "tpEvento",
+            "n_seq_evento": "nSeqEvento",
+        },
+        # detEvento holds one element per event type (evCancCTe, evCCeCTe, evPrestDesacordo, …)
+        "detEvento/*": {
+            "desc_evento": "descEvento",
+            "n_prot_ref": "nProt",
+            "x_correcao": "infCorrecao/valorAlterado",
+        },
+    },
+    "retEventoCTe": {
+        ".": {
+            "prot_chave": "chCTe",
+            "ret_tp_evento": "tpEvento",
+            "c_stat": "cStat",
+            "x_motivo": "xMotivo",
+            "n_prot": "nProt",
+            "dh_recbto": "dhRegEvento",
         },
     },
     "infCte": {

@@ -19,9 +19,23 @@ TASK_DEFAULTS: dict[str, Any] = {
 }
 
 
+def _report_failure(flow: Any, flow_run: Any, state: Any) -> None:
+    """A run that ended Failed or Crashed goes to Sentry (when SENTRY_DSN is set), scrubbed."""
+    from app.monitoring.errors import capture_flow_failure
+
+    capture_flow_failure(flow.name, flow_run, state)
+
+
 def flow_defaults(timeout_seconds: int) -> dict[str, Any]:
-    """Flow-level retries/timeouts; bulk flows get a timeout sized for their batch work."""
-    return {"retries": 3, "retry_delay_seconds": 60, "timeout_seconds": timeout_seconds}
+    """Flow-level retries/timeouts; bulk flows get a timeout sized for their batch work.
+    Failures (after the retries) and crashes are reported to Sentry."""
+    return {
+        "retries": 3,
+        "retry_delay_seconds": 60,
+        "timeout_seconds": timeout_seconds,
+        "on_failure": [_report_failure],
+        "on_crashed": [_report_failure],
+    }
 
 
 def run_day(hoje: str | date | None = None) -> date:

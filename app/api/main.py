@@ -69,6 +69,9 @@ def create_app(dispatcher: bool = False) -> FastAPI:
     ``dispatcher``: also run the upload dispatcher in this process (the served app does;
     in-process test clients do not)."""
     settings = get_settings()
+    from app.monitoring.errors import init_sentry
+
+    init_sentry("api")  # before the app exists: the SDK instruments FastAPI/Starlette classes
     app = FastAPI(
         title="contab API",
         version=settings.APP_VERSION,

@@ -117,7 +117,7 @@ def _progress(upload_id: int) -> tuple[int, int]:
 def test_many_single_xml_uploads_share_runs(platform, clean_db) -> None:  # type: ignore[no-untyped-def]
     (emp,), token = _setup()
     docs = [
-        make_nfe(CNPJS[0], OTHER, "2026-04", numero=n, value=Decimal("5.00")) for n in range(20)
+        make_nfe(CNPJS[0], OTHER, "2026-04", numero=n + 1, value=Decimal("5.00")) for n in range(20)
     ]
     with ThreadPoolExecutor(8) as pool:
         accepted = list(
@@ -159,18 +159,29 @@ def test_a_killed_drain_run_is_replaced_and_every_file_is_processed_once(  # typ
     upload_id = _post(platform, token, emp, [("lote.zip", data)])["upload_id"]
     total = n_docs + 2
 
-    def target() -> int | None:
-        new = [pid for pid in _flow_run_processes(platform) if pid not in before]
-        return new[0] if new else None
+    def started() -> list[int]:
+        return [pid for pid in _flow_run_processes(platform) if pid not in before]
 
-    assert _wait(lambda: target() is not None, 60), "no drain run started"
-    pid = target()
-    if point == "no-meio":
-        assert _wait(lambda: 0 < _progress(upload_id)[0] and _progress(upload_id)[1] > 0, 120)
-    elif point == "no-fim":  # the last batch in flight (or, if it was quick, while lingering)
-        assert _wait(lambda: _progress(upload_id)[1] <= 500, 120)
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
+    def drainer() -> int | None:  # the process of the run holding the lease
+        holder = get_redis().get(LEASE_KEY)
+        runs = _flow_run_processes(platform)
+        return next((p for p, r in runs.items() if holder and r == holder.decode()), None)
+
+    if point == "antes-do-primeiro-lote":
+        assert _wait(lambda: bool(started()), RECOVERY), "no drain run started"
+        victims = started()  # at first sight: still importing, far from its first batch
+        assert _progress(upload_id)[0] == 0
+    else:
+        if point == "no-meio":
+            assert _wait(lambda: 0 < _progress(upload_id)[0] and _progress(upload_id)[1] > 0,
+                         RECOVERY)  # fmt: skip
+        else:  # the last batch in flight (or, if it was quick, while lingering)
+            assert _wait(lambda: _progress(upload_id)[1] <= 500, RECOVERY)
+        pid = drainer()
+        assert pid is not None, "the lease holder's process was not found"
+        victims = [pid]
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
     killed_at = _progress(upload_id)
     done = wait_uploads_done([upload_id], timeout=RECOVERY + 60)[upload_id]
     assert done.status == "concluido_com_erros", (point, killed_at)

@@ -3,15 +3,17 @@
 Rules (DOMAIN.md, "Business days"):
 - A business day for payments is a day with bank service: not Saturday/Sunday, not a national
   holiday (Lei 662/1949 and later laws; 20/11 is national since Lei 14.759/2023, i.e. from 2024),
-  and not Carnaval Monday/Tuesday (banks close: Res. CMN 4.880/2020). Ash Wednesday is a
+  not Carnaval Monday/Tuesday and not Corpus Christi (Easter + 60): both are only federal "pontos
+  facultativos", but Res. CMN 4.880/2020 and Febraban's bank-holiday calendar give no bank
+  service on them anywhere in the country, even where the município works. Ash Wednesday is a
   business day.
 - 31/12 has no bank service to the public (Res. CMN 4.880/2020, formerly Res. CMN 2.932/2002),
   so by default it is not a business day: a due date on it is anticipated or postponed by the
   obligation's own rule, and "last business day of December" is 30/12 (or earlier).
 - State holidays come from ``holidays`` (``subdiv=UF``); municipal ones from the IBGE-keyed
   table in ``holidays_local``; ``extra`` carries operator-registered dates from the database.
-- We deliberately do not use the stock-exchange calendar of ``holidays`` (BVMF adds 24/12 and
-  Corpus Christi, which are bank business days nationally).
+- We deliberately do not use the stock-exchange calendar of ``holidays`` (BVMF also closes on
+  24/12, a bank business day).
 """
 
 from __future__ import annotations
@@ -33,9 +35,14 @@ __all__ = ["BusinessCalendar", "get_calendar"]
 _ONE_DAY = timedelta(days=1)
 _UFS = frozenset(s for s in holidays.Brazil.subdivisions if len(s) == 2)
 
-# Carnaval Monday and Tuesday as offsets from Easter Sunday (Easter − 48 and − 47 days).
-_CARNAVAL_OFFSETS: Mapping[int, str] = MappingProxyType(
-    {-48: "Carnaval (segunda-feira)", -47: "Carnaval (terça-feira)"}
+# Bank closures that are not public holidays, as offsets from Easter Sunday: Carnaval Monday and
+# Tuesday (Easter − 48, − 47) and Corpus Christi (Easter + 60) — Res. CMN 4.880/2020, Febraban.
+_BANK_CLOSURE_OFFSETS: Mapping[int, str] = MappingProxyType(
+    {
+        -48: "Carnaval (segunda-feira)",
+        -47: "Carnaval (terça-feira)",
+        60: "Corpus Christi (sem expediente bancário)",
+    }
 )
 
 
@@ -45,7 +52,7 @@ def _public_holidays(uf: str | None, year: int) -> Mapping[date, str]:
     base = holidays.country_holidays("BR", subdiv=uf, years=year, language="pt_BR")
     out: dict[date, str] = dict(base.items())
     easter_sunday = easter(year)
-    for offset, name in _CARNAVAL_OFFSETS.items():
+    for offset, name in _BANK_CLOSURE_OFFSETS.items():
         out.setdefault(easter_sunday + timedelta(days=offset), name)
     return MappingProxyType(out)
 

@@ -9,7 +9,7 @@ also pass extra dates straight to ``BusinessCalendar(extra=...)``.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from functools import lru_cache
 from importlib import resources
@@ -21,12 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from app.errors import ConfigError, InvalidInput
 
 __all__ = [
+    "CAPITALS",
     "LocalHoliday",
     "LocalHolidayTable",
     "Municipality",
     "load_local_holidays",
+    "has_calendar",
     "municipal_holidays",
     "uf_for_ibge",
+    "without_calendar",
 ]
 
 # IBGE state codes: the first two digits of a 7-digit municipality code (IBGE, "Códigos dos
@@ -37,6 +40,15 @@ IBGE_UF: dict[str, str] = {
     "28": "SE", "29": "BA", "31": "MG", "32": "ES", "33": "RJ", "35": "SP", "41": "PR",
     "42": "SC", "43": "RS", "50": "MS", "51": "MT", "52": "GO", "53": "DF",
 }  # fmt: skip
+
+
+# IBGE codes of the 27 capitals (IBGE, "Códigos dos municípios"): each must have a calendar.
+CAPITALS: tuple[str, ...] = (
+    "1100205", "1200401", "1302603", "1400100", "1501402", "1600303", "1721000", "2111300",
+    "2211001", "2304400", "2408102", "2507507", "2611606", "2704302", "2800308", "2927408",
+    "3106200", "3205309", "3304557", "3550308", "4106902", "4205407", "4314902", "5002704",
+    "5103403", "5208707", "5300108",
+)  # fmt: skip
 
 
 class LocalHoliday(BaseModel):
@@ -129,3 +141,18 @@ def municipal_holidays(ibge: str, year: int) -> Mapping[date, str]:
         if d is not None:
             out[d] = hol.name
     return MappingProxyType(out)
+
+
+def has_calendar(ibge: str | None) -> bool:
+    """True when the shipped table knows ``ibge`` (its municipal holidays, possibly none)."""
+    return bool(ibge) and ibge in load_local_holidays().by_ibge()
+
+
+def without_calendar(ibges: Iterable[str | None]) -> list[str]:
+    """The distinct IBGE codes among ``ibges`` that have no municipal calendar (sorted).
+
+    An empresa there would silently get no local holidays: operators must see it (API field,
+    ``contab check``, the monitoring metric) and register its holidays.
+    """
+    table = load_local_holidays().by_ibge()
+    return sorted({code for code in ibges if code and code not in table})

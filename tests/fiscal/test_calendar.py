@@ -29,6 +29,11 @@ dates = st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31))
         (date(2026, 12, 25), "Natal"),
         (date(2026, 12, 31), "sem expediente bancário"),
         (date(2027, 1, 1), "Confraternização"),
+        # Corpus Christi: federal "ponto facultativo", but no bank service anywhere (Febraban,
+        # Res. CMN 4.880/2020): not a business day for payments.
+        (date(2026, 6, 4), "Corpus Christi"),
+        (date(2028, 6, 15), "Corpus Christi"),
+        (date(2029, 5, 31), "Corpus Christi"),
         (date(2026, 6, 20), "sábado"),
         (date(2026, 6, 21), "domingo"),
     ],
@@ -41,7 +46,6 @@ def test_national_non_business_days(day: date, why: str) -> None:
     ("day", "why"),
     [
         (date(2026, 2, 18), "quarta-feira de cinzas é dia útil"),
-        (date(2026, 6, 4), "Corpus Christi não é feriado nacional"),
         (date(2026, 12, 24), "véspera de Natal tem expediente"),
         (date(2026, 7, 9), "09/07 é feriado só em SP"),
         (date(2026, 1, 20), "São Sebastião é feriado só no Rio"),

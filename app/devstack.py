@@ -4,7 +4,8 @@ Brings up, in order: PostgreSQL (the configured one, or embedded under var/), th
 Prefect databases, migrations (the guide's DEV rule: automatic), Redis (configured or embedded),
 local storage (storage/app), a Mailpit-like SMTP sink with a web inbox, a Prefect server on
 PostgreSQL, the four work pools, every deployment of prefect.yaml and the automations of
-deployments/automations.yaml (dead-run detection and resumption), one worker per pool, and the API. `down()` stops everything it started, in reverse order.
+deployments/automations.yaml (dead-run detection and resumption), one worker per pool, and the
+API. `down()` stops everything it started, in reverse order.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ class DevStack:
                  "--port", str(self.prefect_port)],
                 cwd=PROJECT_ROOT,
             )  # fmt: skip
-            wait_for_http(f"{self.prefect_api_url}/health", 120, server.proc)
+            wait_for_http(f"{self.prefect_api_url}/health", 300, server.proc)  # slow on busy hosts
             say(f"Prefect server: http://127.0.0.1:{self.prefect_port}")
             from app.prefect_ops import deploy
 

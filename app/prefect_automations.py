@@ -85,6 +85,14 @@ def _comparable(core: Any) -> dict[str, Any]:
         mode="json", exclude={"enabled"}
     )
     dumped["tags"] = sorted(dumped.get("tags") or [])
+    trigger = dumped.get("trigger") or {}
+    for key in ("match", "match_related"):  # the server may answer "x" as ["x"]
+        spec = trigger.get(key)
+        if isinstance(spec, dict):
+            trigger[key] = {k: sorted([v] if isinstance(v, str) else v) for k, v in spec.items()}
+    for key in ("after", "expect", "for_each"):
+        if isinstance(trigger.get(key), list):
+            trigger[key] = sorted(trigger[key])
     return dumped
 
 

@@ -20,12 +20,23 @@ install: uv ## create .venv with runtime + dev dependencies from uv.lock
 dev: install ## run the whole platform locally (embedded PostgreSQL/Redis, Prefect, workers, API)
 	$(VENV)/contab dev
 
+.PHONY: tools
+tools: ## tools the monitoring tests run: promtool and prometheus (Debian package prometheus)
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends prometheus >/dev/null; \
+	  else \
+	    echo "promtool ausente: instale o pacote Debian 'prometheus' (como root: apt-get install prometheus)" >&2; \
+	    exit 1; \
+	  fi; }
+
 .PHONY: test
-test: install lint typecheck ## lint, type-check and run the whole test suite (real services)
+test: install lint typecheck tools ## lint, type-check and run the whole test suite (real services)
 	$(VENV)/pytest -q
 
 .PHONY: test-fast
-test-fast: install ## tests without the end-to-end ones
+test-fast: install tools ## tests without the end-to-end ones
 	$(VENV)/pytest -q -m "not e2e"
 
 .PHONY: lint

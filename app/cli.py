@@ -5,7 +5,9 @@ contab check                   refuse an unsafe configuration (lists every probl
 contab migrate [--dry-run]     apply migrations / print their SQL for the manual gate
 contab deploy                  work pools + every deployment of prefect.yaml (idempotent)
 contab workers pause|resume    pause the critical pools during a deploy (guide §12)
-contab late-runs               late runs per pool (the 30-minute post-deploy watch)
+contab late-runs               late runs per pool
+contab watch --minutes 30      the post-deploy watch: non-zero when a Prometheus alert fires
+contab monitoring render       alert rules with the ALERT_* thresholds
 contab smoke --url URL         post-deploy smoke test
 contab create-token            an API token (office-wide or for one empresa)
 contab demo-data               a handful of realistic empresas of each regime
@@ -268,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app.platform.backup.cli import add_backup_commands  # restore, backup-status, …
 
     add_backup_commands(sub)
+    from app.monitoring.cli import add_monitoring_commands  # monitoring render, watch
+
+    add_monitoring_commands(sub)
     return p
 
 

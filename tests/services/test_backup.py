@@ -166,3 +166,13 @@ def test_production_refuses_a_backup_target_that_is_not_separate_and_encrypted()
     assert any("criptografia" in p for p in plain)
     client_side = {**SAFE_PRODUCTION, "BACKUP_S3_SSE": "", "BACKUP_ENCRYPTION_KEY": "x" * 40}
     assert _settings(**client_side).problems() == []
+
+
+def test_contab_check_refuses_production_without_a_separate_target(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from app.cli import main
+    from tests.app.test_settings import SAFE_PRODUCTION
+
+    for k, v in {**SAFE_PRODUCTION, "BACKUP_DISK": "local"}.items():
+        monkeypatch.setenv(k, v)
+    assert main(["check"]) == 2
+    assert "BACKUP_DISK deve ser 's3'" in capsys.readouterr().err

@@ -48,6 +48,16 @@ def cmd_check(_: argparse.Namespace) -> int:
             print(f"  - {p}", file=sys.stderr)
         return 2
     print(f"Configuração de {s.APP_ENV}: ok")
+    try:  # empresas whose município has no holiday calendar (a warning, not a refusal)
+        from app.db import session_scope
+        from app.obligations.calendar_coverage import calendar_warnings
+
+        with session_scope() as session:
+            warnings = calendar_warnings(session)
+    except Exception as exc:  # noqa: BLE001 - database down or not migrated: config is still ok
+        warnings = [f"calendários municipais não verificados ({type(exc).__name__})"]
+    for line in warnings:
+        print(f"  aviso: {line}")
     return 0
 
 

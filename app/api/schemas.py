@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from app.api.deps import Paging
 from app.errors import CATALOGUE
+from app.fiscal.holidays_local import has_calendar
 
 __all__ = [
     "DATE_ERROR",
@@ -102,6 +103,10 @@ class EmpresaOut(BaseModel):
     codigo_ibge: str
     municipio: str | None
     ativa: bool
+    calendario_municipal: bool = Field(
+        description="O município tem calendário de feriados no catálogo (todas as capitais); "
+        "falso: cadastre os feriados locais (contab holidays add / feriados)."
+    )
 
     @classmethod
     def of(cls, e: Any) -> EmpresaOut:
@@ -109,7 +114,7 @@ class EmpresaOut(BaseModel):
         return cls(
             id=e.id, cnpj=e.cnpj, razao_social=e.razao_social, nome_fantasia=e.nome_fantasia,
             regime=e.regime, uf=e.uf, codigo_ibge=e.ibge_code, municipio=e.municipio,
-            ativa=e.active,
+            ativa=e.active, calendario_municipal=has_calendar(e.ibge_code),
         )  # fmt: skip
 
 

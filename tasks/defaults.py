@@ -26,6 +26,13 @@ def _report_failure(flow: Any, flow_run: Any, state: Any) -> None:
     capture_flow_failure(flow.name, flow_run, state)
 
 
+def _configure_logs(flow: Any, flow_run: Any, state: Any) -> None:
+    """JSON log lines of the run, shipped as LOG_CHANNEL says (app/monitoring/logs.py)."""
+    from app.monitoring.logs import configure_logging
+
+    configure_logging("flow")
+
+
 def flow_defaults(timeout_seconds: int) -> dict[str, Any]:
     """Flow-level retries/timeouts; bulk flows get a timeout sized for their batch work.
     Failures (after the retries) and crashes are reported to Sentry."""
@@ -33,6 +40,7 @@ def flow_defaults(timeout_seconds: int) -> dict[str, Any]:
         "retries": 3,
         "retry_delay_seconds": 60,
         "timeout_seconds": timeout_seconds,
+        "on_running": [_configure_logs],
         "on_failure": [_report_failure],
         "on_crashed": [_report_failure],
     }

@@ -174,5 +174,8 @@ def create_app(dispatcher: bool = False) -> FastAPI:
 def __getattr__(name: str) -> FastAPI:
     # `uvicorn app.api.main:app` builds the app on first access, never at import time.
     if name == "app":
+        from app.monitoring.logs import configure_logging
+
+        configure_logging("api")  # JSON lines, LOG_CHANNEL (console, Loki, files)
         return create_app(dispatcher=True)
     raise AttributeError(name)

@@ -176,3 +176,21 @@ def test_contab_check_refuses_production_without_a_separate_target(monkeypatch, 
         monkeypatch.setenv(k, v)
     assert main(["check"]) == 2
     assert "BACKUP_DISK deve ser 's3'" in capsys.readouterr().err
+
+
+def test_missing_or_damaged_live_files_are_listed_not_backed_up(clean_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = data_storage(tmp_path)
+    seed(data)
+    with session_scope() as s:
+        gone, damaged = list(s.scalars(select(StoredFile).order_by(StoredFile.id).limit(2)))
+    data.delete(gone.storage_key)
+    data.put(damaged.storage_key, b"estragado")
+    target = local_target(tmp_path)
+    result = run_backup(get_sessionmaker(), data, get_settings(), today=DAY, target=target)
+    assert result["status"] == "concluido" and result["copied"] == 13
+    with session_scope() as s:
+        run = s.scalar(select(BackupRun).where(BackupRun.status == "concluido"))
+        assert run is not None
+        assert run.details["objetos"]["ausentes_no_armazenamento"] == [gone.storage_key]
+        assert run.details["objetos"]["divergentes_no_armazenamento"] == [damaged.storage_key]
+    assert not target.exists(object_key(damaged.sha256))

@@ -77,18 +77,27 @@ def successful_run(session: Session, day: str) -> BackupRun | None:
 COPY_THREADS = 8
 
 
-def _copy_one(f: dict[str, Any], data: Storage, target: BackupTarget) -> tuple[str, int]:
-    """Copy one object; ('ok', bytes) or ('ausente'|'divergente', 0)."""
-    try:
-        content = data.get(f["storage_key"])
-    except StorageError as exc:
-        if exc.code != "arquivo_nao_encontrado":
-            raise
-        return "ausente", 0
-    if hashlib.sha256(content).hexdigest() != f["sha256"]:
-        return "divergente", 0  # the live copy is damaged: never back it up as if it were good
-    target.put(object_key(f["sha256"]), content)
-    return "ok", len(content)
+def _copy_one(
+    copies: list[dict[str, Any]], data: Storage, target: BackupTarget
+) -> tuple[int | None, list[tuple[str, str]]]:
+    """Copy one content from the first of its stored copies that is intact; returns the bytes
+    copied (None when no copy was intact) and the (problem, storage key) of the bad copies."""
+    problems: list[tuple[str, str]] = []
+    for f in copies:
+        try:
+            content = data.get(f["storage_key"])
+        except StorageError as exc:
+            if exc.code != "arquivo_nao_encontrado":
+                raise
+            problems.append(("ausentes", f["storage_key"]))
+            continue
+        if hashlib.sha256(content).hexdigest() != f["sha256"]:
+            # the live copy is damaged: never back it up as if it were good
+            problems.append(("divergentes", f["storage_key"]))
+            continue
+        target.put(object_key(f["sha256"]), content)
+        return len(content), problems
+    return None, problems
 
 
 def _copy_objects(
@@ -96,12 +105,12 @@ def _copy_objects(
 ) -> dict[str, Any]:
     """Copy every object not yet in the target; verify each one's sha256 on the way."""
     present = set(target.keys("objects/"))
-    pending: dict[str, dict[str, Any]] = {}
+    pending: dict[str, list[dict[str, Any]]] = {}
     for f in files:
         key = object_key(f["sha256"])
         # a zip member's bytes are in the zip's object; equal contents are copied once
-        if f["container_id"] is None and key not in present and key not in pending:
-            pending[key] = f
+        if f["container_id"] is None and key not in present:
+            pending.setdefault(key, []).append(f)
     out: dict[str, Any] = {
         "copiados": 0,
         "bytes_copiados": 0,
@@ -109,15 +118,12 @@ def _copy_objects(
         "divergentes_no_armazenamento": [],
     }
     with ThreadPoolExecutor(max_workers=COPY_THREADS) as pool:
-        todo = list(pending.values())
-        for f, (result, size) in zip(
-            todo, pool.map(lambda f: _copy_one(f, data, target), todo), strict=True
-        ):
-            if result == "ok":
+        for size, problems in pool.map(lambda c: _copy_one(c, data, target), pending.values()):
+            if size is not None:
                 out["copiados"] += 1
                 out["bytes_copiados"] += size
-            else:
-                out[f"{result}s_no_armazenamento"].append(f["storage_key"])
+            for kind, storage_key in problems:
+                out[f"{kind}_no_armazenamento"].append(storage_key)
     return out
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "calendar_for",
     "competencias_due",
     "due_date",
+    "effective_due_date",
     "internal_target_date",
     "is_generated_for",
     "load_catalogue",
@@ -257,9 +258,21 @@ def due_date(obligation: Obligation, competencia: Competencia, calendar: Busines
     return _apply_non_business_rule(obligation, raw, calendar)
 
 
+def effective_due_date(due: date, calendar: BusinessCalendar) -> date:
+    """The last business day on or before ``due``: the day work must really be done by.
+
+    A legal date kept on a non-business day (DEFIS on Saturday 31/03/2029, Res. CGSN 140/2018
+    art. 72; rule ``non_business_day = "none"``) leaves no business day after the previous one;
+    targets and alerts count back from this date so that both agree.
+    """
+    return calendar.previous_business_day(due)
+
+
 def internal_target_date(obligation: Obligation, due: date, calendar: BusinessCalendar) -> date:
-    """The office's internal deadline: ``lead_time_business_days`` business days before ``due``."""
-    return calendar.add_business_days(due, -obligation.lead_time_business_days)
+    """The office's internal deadline: ``lead_time_business_days`` business days before the
+    effective due date (:func:`effective_due_date`), so an alert of N business days falls on it."""
+    effective = effective_due_date(due, calendar)
+    return calendar.add_business_days(effective, -obligation.lead_time_business_days)
 
 
 def calendar_for(

@@ -3,7 +3,9 @@
 The thresholds are data: each obligation's ``alert_business_days`` in the catalogue
 (``app/fiscal/data/obligations.toml``, copied into ``Obligation.rule``; default 5, 2 and 0), or the
 empresa's own override (``company_obligations.overrides``). ``n`` is the number of business days
-in (today, due date] on the obligation's calendar — the one calendar of
+in (today, effective due date] — the legal date, or the business day before it when a rule keeps
+the legal date on a non-business day (DEFIS on Saturday 31/03/2029), as internal targets count —
+on the obligation's calendar — the one calendar of
 ``app.obligations.calendar`` (national, or the município's for ISS, with the holidays operators
 registered) — so a holiday in between shifts the alert to the right day, and an alert never fires
 on a day that is a holiday on that calendar: it waits for the next business day there.
@@ -28,6 +30,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.fiscal.calendar import BusinessCalendar
+from app.fiscal.obligations import effective_due_date
 from app.notifications.outbox import (
     Recipient,
     empresa_recipients,
@@ -98,7 +101,7 @@ class _Rules:
 
 
 def _context(
-    label: str, empresa: Empresa, competencia: str, n: int, due: date, **extra: Any
+    label: str, empresa: Empresa, competencia: str, n: int, due: date, eff: date, **extra: Any
 ) -> dict[str, Any]:
     return {
         "tarefa": label,
@@ -106,6 +109,7 @@ def _context(
         "competencia": competencia,
         "dias_uteis": n,
         "vencimento": due,
+        "vencimento_efetivo": eff,  # the legal date, or the business day before it
         **extra,
     }
 
@@ -146,7 +150,10 @@ def queue_due_alerts(session: Session, *, today: date) -> dict[str, int]:
     for tarefa, empresa in tarefas:
         ob = obligations[tarefa.obligation_id]
         thresholds, cal = rules.of(ob.id, empresa)
-        n = cal.business_days_between(today, tarefa.due_date)
+        # A legal date on a non-business day (kept by its rule): count back from the effective
+        # date, as internal targets do (app.fiscal.obligations.effective_due_date).
+        eff = effective_due_date(tarefa.due_date, cal)
+        n = cal.business_days_between(today, eff)
         t = threshold_for(n, thresholds)
         if t is None:
             continue
@@ -158,7 +165,7 @@ def queue_due_alerts(session: Session, *, today: date) -> dict[str, int]:
         to = list(staff(int(staff_id) if staff_id else None))
         if tarefa.id not in with_guide:
             to += contacts(empresa.id, "alerta_tarefa")
-        ctx = _context(ob.name, empresa, tarefa.competencia, n, tarefa.due_date)
+        ctx = _context(ob.name, empresa, tarefa.competencia, n, tarefa.due_date, eff)
         rows += _rows(f"alerta:tarefa:{tarefa.id}:{t}", to, ctx, empresa.id)
         counts["tarefas"] += 1
     guides = session.execute(
@@ -170,7 +177,8 @@ def queue_due_alerts(session: Session, *, today: date) -> dict[str, int]:
     for guide, empresa in guides:
         ob = obligations[guide.obligation_id]
         thresholds, cal = rules.of(ob.id, empresa)
-        n = cal.business_days_between(today, guide.due_date)
+        eff = effective_due_date(guide.due_date, cal)
+        n = cal.business_days_between(today, eff)
         t = threshold_for(n, thresholds)
         if t is None:
             continue
@@ -178,7 +186,7 @@ def queue_due_alerts(session: Session, *, today: date) -> dict[str, int]:
             counts["adiados"] += 1
             continue
         label = f"Pagamento da guia {guide.kind} ({ob.name})"
-        ctx = _context(label, empresa, guide.competencia, n, guide.due_date, guia_id=guide.id)
+        ctx = _context(label, empresa, guide.competencia, n, guide.due_date, eff, guia_id=guide.id)
         to = contacts(empresa.id, "alerta_guia")
         rows += _rows(f"alerta:guia:{guide.id}:{t}", to, ctx, empresa.id)
         counts["guias"] += 1

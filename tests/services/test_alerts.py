@@ -220,3 +220,32 @@ def test_every_daily_job_asks_the_same_business_day_question() -> None:
     assert is_business_day_task.fn("2026-04-15") is True
     assert is_business_day_task.fn("2026-04-16") is False  # registered closure
     assert is_business_day_task.fn("2026-04-21") is False  # Tiradentes
+
+
+def test_legal_date_on_a_non_business_day_counts_back_from_the_effective_date(db) -> None:  # type: ignore[no-untyped-def]
+    # DEFIS of 2028 is due on Saturday 31/03/2029 (Res. CGSN 140/2018 art. 72: the date is
+    # kept); 30/03/2029 is Good Friday, so the effective date is Thursday 29/03/2029. The
+    # internal target (10 business days) and the 10-business-day alert are the same day.
+    from app.fiscal.calendar import get_calendar
+    from app.fiscal.obligations import effective_due_date, internal_target_date, load_catalogue
+
+    defis = load_catalogue().get("DEFIS")
+    legal = date(2029, 3, 31)
+    national = get_calendar()
+    target = internal_target_date(defis, legal, national)
+    assert effective_due_date(legal, national) == date(2029, 3, 29)
+    assert target == date(2029, 3, 15)
+    tarefa = seed(db, due=legal)
+    ob = db.get(Obligation, tarefa.obligation_id)
+    ob.rule = {"alert_business_days": [10, 5, 2, 0], "calendar_scope": "national"}
+    tarefa.target_date = target
+    db.flush()
+    assert queue_due_alerts(db, today=date(2029, 3, 14))["mensagens"] == 0
+    assert queue_due_alerts(db, today=target)["mensagens"] == 2
+    assert {k.split(":")[3] for k in keys(db)} == {"10"}
+    queue_due_alerts(db, today=date(2029, 3, 29))  # the effective date: "vence hoje"
+    assert {k.split(":")[3] for k in keys(db)} == {"10", "0"}
+    last = db.scalars(
+        select(Notification).where(Notification.idempotency_key.like("%:0:email:joao%"))
+    ).one()
+    assert last.context["dias_uteis"] == 0 and last.context["vencimento_efetivo"] == "2029-03-29"

@@ -40,7 +40,8 @@ PINNED = [
     ("ESOCIAL-MEI", "2026-01", date(2026, 2, 6), date(2026, 2, 4)),  # 07/02 Saturday
     ("EFD-REINF", "2026-01", date(2026, 2, 18), date(2026, 2, 12)),  # Carnaval
     ("DEFIS", "2025-12", date(2026, 3, 31), date(2026, 3, 17)),
-    ("DASN-SIMEI", "2025-12", date(2026, 5, 31), date(2026, 5, 18)),  # Sunday kept
+    # Sunday kept; the target counts back from the effective date (Friday 29/05)
+    ("DASN-SIMEI", "2025-12", date(2026, 5, 31), date(2026, 5, 15)),
     ("ECD", "2025-12", date(2026, 6, 30), date(2026, 6, 9)),  # 15 business days
     ("ECF", "2025-12", date(2026, 7, 31), date(2026, 7, 10)),
     ("ISS", "2026-09", date(2026, 10, 14), date(2026, 10, 7)),  # 10/10 Sat, 12/10, 13/10 (DB)

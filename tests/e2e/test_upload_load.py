@@ -101,17 +101,14 @@ def _wait(cond: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
 
 def _progress(upload_id: int) -> tuple[int, int]:
     """(files done, files pending) of an upload."""
+    pending = UploadFile.status == "pendente"
     with session_scope() as s:
-        rows = dict(
-            s.execute(
-                select(UploadFile.status == "pendente", func.count())
-                .where(UploadFile.upload_id == upload_id)
-                .group_by(UploadFile.status == "pendente")
+        done, left = s.execute(
+            select(func.count().filter(~pending), func.count().filter(pending)).where(
+                UploadFile.upload_id == upload_id
             )
-            .tuples()
-            .all()
-        )
-    return rows.get(False, 0), rows.get(True, 0)
+        ).one()
+    return int(done), int(left)
 
 
 def test_many_single_xml_uploads_share_runs(platform, clean_db) -> None:  # type: ignore[no-untyped-def]

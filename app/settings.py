@@ -161,7 +161,6 @@ class Settings(BaseSettings):
     ALERT_QUEUE_LAG_SECONDS: int = Field(default=600, ge=1)
     ALERT_API_P95_SECONDS: float = Field(default=2.0, gt=0)
     ALERT_LATE_DOCUMENTS: int = Field(default=0, ge=0)  # fires above this many late requests
-    ALERT_LATE_RUN_MINUTES: int = Field(default=15, ge=1)  # Prefect automation: runs late
     # Operations contacts (comma-separated e-mails) the Prefect automations' alerts go to.
     OPS_ALERT_EMAILS: str = ""
 

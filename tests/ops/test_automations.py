@@ -16,7 +16,10 @@ DATA = load_prefect_yaml(PROJECT_ROOT / "prefect.yaml")
 
 
 def _cores(env: dict[str, str]) -> dict[str, object]:
-    ids = {"retomar-execucao/retomar-execucao": uuid.uuid4()}
+    ids = {
+        "retomar-execucao/retomar-execucao": uuid.uuid4(),
+        "alertas-operacionais/alertas-operacionais": uuid.uuid4(),
+    }
     return {a["name"]: _resolved_core(a, ids) for a in load_automations(env=env)}
 
 
@@ -26,6 +29,9 @@ def test_every_automation_is_valid_for_prefect_and_tagged_as_ours() -> None:
         "marcar-execucoes-sem-sinal-como-crashed",
         "marcar-inicios-perdidos-como-crashed",
         "retomar-execucoes-interrompidas",
+        "notificar-falhas-de-execucao",
+        "notificar-execucoes-atrasadas",
+        "notificar-pool-sem-worker",
     }
     for core in cores.values():
         assert OWN_TAG in core.tags  # type: ignore[attr-defined]

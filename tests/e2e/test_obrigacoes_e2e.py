@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import session_scope
+from app.demo import load_demo_data
 from app.deployments import (
     GERAR_SOLICITACOES_MENSAIS,
     PROCESSAR_TAREFAS_AUTOMATICAS,
     VALIDAR_TAREFAS_A_VENCER,
     VERIFICAR_DOCUMENTOS_PENDENTES,
 )
-from app.demo import load_demo_data
 from models import CompanyObligation, DocumentRequest, Notification, Tarefa
 from tests.e2e.conftest import run_and_wait
 

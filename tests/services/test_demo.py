@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.fiscal.cnpj import is_valid_cnpj
 from app.demo import load_demo_data
+from app.fiscal.cnpj import is_valid_cnpj
 from models import Contact, Empresa, Tarefa
 
 

@@ -387,6 +387,10 @@ def test_cluster_master_killed_cache_lease_and_rate_limit_keep_working(
     victim.kill()
     wait_until("commands after a master died", lambda: exercise("depois") or True)
 
-    assert cluster_set.owner_of(LEASE_KEY) is not victim  # its replica took the slots over
+    # its replica took the slots over (every surviving node's view converges by gossip)
+    wait_until(
+        "slots served by the promoted replica",
+        lambda: cluster_set.owner_of(LEASE_KEY) is not victim,
+    )
     wait_until("cluster state ok again", cluster_set.healthy)
     assert get_redis().get(b"contab:teste:cache:depois") == b"depois"

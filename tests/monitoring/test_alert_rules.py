@@ -4,6 +4,7 @@ and `contab watch` exits non-zero once one of them fires."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from datetime import date
@@ -110,16 +111,49 @@ def test_prometheus_scrapes_the_api_and_watch_sees_an_alert(stack: Prometheus) -
     from app.monitoring.cli import watch
     from app.monitoring.exporter import FAMILIES
 
-    assert stack.wait_series('up{job="contab-api"} == 1'), "Prometheus não raspou a API"
+    assert stack.wait_series('up{job="contab-api"} == 1', timeout=60), "Prometheus não raspou"
     for name, labels in FAMILIES.items():
         metric = name + ("_count" if name.endswith("duration_seconds") else "")
-        series = stack.wait_series(metric, timeout=10)
+        series = stack.wait_series(metric, timeout=30)
         if name == "contab_flow_runs_recent":
             continue  # no Prefect server in this test: no deployment to label (e2e covers it)
         assert series, f"{name} ausente no Prometheus"
         for s in series:
             assert set(labels) <= set(s["metric"]), (name, s["metric"])
+    # every Prometheus panel of the Grafana dashboard gets series back
+    dashboard = json.loads((MONITORING / "grafana" / "contab.json").read_text())
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            if target["datasource"]["type"] != "prometheus":
+                continue
+            if "contab_flow_runs_recent" in target["expr"]:
+                continue  # needs a Prefect server with deployments (e2e)
+            assert stack.wait_series(target["expr"], timeout=30), (panel["title"], target["expr"])
     assert watch(stack.url, minutes=0.02, interval=1) == 0  # nothing fires
     _fail_a_guide()
     assert stack.wait_series('ALERTS{alertname="ContabFalhaNaGeracaoDeGuias",alertstate="firing"}')
     assert watch(stack.url, minutes=0.5, interval=1) == 1
+
+
+def test_dashboard_has_a_panel_per_alert_and_the_stack_configs_are_valid(tmp_path: Path) -> None:
+    from app.monitoring.alerts import ALERTS
+
+    dashboard = json.loads((MONITORING / "grafana" / "contab.json").read_text())
+    described = " ".join(p.get("description", "") for p in dashboard["panels"])
+    for name in ALERTS:
+        assert name in described, f"nenhum painel para {name}"
+    uids = {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]}
+    provisioned = (MONITORING / "grafana/provisioning/datasources/datasources.yaml").read_text()
+    for uid in uids:
+        assert f"uid: {uid}" in provisioned
+    # the compose Prometheus config, with the rule file where this checkout has it
+    config = (MONITORING / "prometheus.yml").read_text()
+    local = tmp_path / "prometheus.yml"
+    local.write_text(config.replace("/etc/prometheus/alerts.yml", str(MONITORING / "alerts.yml")))
+    checked = subprocess.run(
+        [require("promtool"), "check", "config", str(local)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -23,6 +23,7 @@ from app.api.routes import (
     notifications,
     obligations,
     office,
+    orders,
     tarefas,
     tokens,
     uploads,
@@ -47,6 +48,7 @@ for _module in (
     holidays,
     obligations,
     tokens,
+    orders,
 ):
     api_router.include_router(_module.router)
 

@@ -28,6 +28,7 @@ __all__ = [
     "MISSING_PEDIDO",
     "STATUSES",
     "Attachment",
+    "Order",
     "OrderDetail",
     "add_attachments",
     "add_message",

@@ -206,7 +206,13 @@ def test_get_routes_with_absurd_ids_are_4xx_or_empty(
 ) -> None:
     office = auth(seeded["office"])
     problems = []
-    for path in ("/api/documentos", "/api/guias", "/api/tarefas", "/api/solicitacoes"):
+    for path in (
+        "/api/documentos",
+        "/api/guias",
+        "/api/tarefas",
+        "/api/solicitacoes",
+        "/api/pedidos",
+    ):
         for bad in BAD_IDS:
             r = http.get(path, params={"empresa_id": bad}, headers=office)
             if r.status_code >= 500 or (r.status_code == 200 and _has_rows(r.json())):
@@ -294,6 +300,8 @@ DATE_INPUTS = {
     ("GET", "/api/tarefas", "vencimento_ate"): "date",
     ("POST", "/api/guias/{guide_id}/pagamento", "pago_em"): "date-time",
     ("POST", "/api/feriados", "dia"): "date",
+    ("GET", "/api/pedidos", "vencimento_de"): "date",
+    ("GET", "/api/pedidos", "vencimento_ate"): "date",
 }
 
 

@@ -31,6 +31,7 @@ from app.guides import ledger
 from app.obligations.catalogue import reconcile_assignments, sync_catalogue
 from app.obligations.holidays import add_holiday
 from app.obligations.tarefas import generate_tarefas
+from app.orders.service import Attachment, open_order
 from app.platform.tokens import create_token
 from app.storage import get_storage
 from models import (
@@ -40,6 +41,8 @@ from models import (
     FiscalDocument,
     Guide,
     Notification,
+    Order,
+    OrderAttachment,
     PayrollEntry,
     RequestItem,
     RevenueEntry,
@@ -207,6 +210,33 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/solicitacoes/{request_id}/faltam-documentos"): Case(
         "object", params={"request_id": "solicitacao"}, json=lambda o: {"observacao": "x"}
     ),
+    ("GET", "/api/pedidos/tipos"): Case("self"),
+    ("GET", "/api/pedidos"): Case("list"),
+    ("POST", "/api/empresas/{empresa_id}/pedidos"): Case(
+        "collection",
+        params={"empresa_id": "empresa"},
+        data=lambda o: {"tipo": "certidao_negativa", "descricao": "CND"},
+        files=lambda o: [("anexos", PDF)],
+    ),
+    ("GET", "/api/pedidos/{pedido_id}"): Case("object", params={"pedido_id": "pedido"}),
+    ("POST", "/api/pedidos/{pedido_id}/mensagens"): Case(
+        "object", params={"pedido_id": "pedido"}, json=lambda o: {"texto": "olá"}
+    ),
+    ("POST", "/api/pedidos/{pedido_id}/anexos"): Case(
+        "object", params={"pedido_id": "pedido"}, files=lambda o: [("anexos", PDF)]
+    ),
+    ("POST", "/api/pedidos/{pedido_id}/cancelar"): Case(
+        "object", params={"pedido_id": "pedido"}, json=lambda o: {"motivo": "x"}
+    ),
+    ("POST", "/api/pedidos/{pedido_id}/atribuir"): Case(
+        "office_only", params={"pedido_id": "pedido"}, json=lambda o: {"responsavel_id": 1}
+    ),
+    ("POST", "/api/pedidos/{pedido_id}/situacao"): Case(
+        "office_only", params={"pedido_id": "pedido"}, data=lambda o: {"situacao": "em_andamento"}
+    ),
+    ("GET", "/api/pedidos/{pedido_id}/anexos/{anexo_id}/download"): Case(
+        "object", params={"pedido_id": "pedido", "anexo_id": "anexo_pedido"}
+    ),
 }
 
 
@@ -300,7 +330,16 @@ def _objects(s: Any, empresa_id: int, tag: str) -> dict[str, Any]:
         select(RequestItem).where(RequestItem.request_id == req.id).order_by(RequestItem.id)
     ).first()
     assert item is not None
+    pedido = open_order(
+        s, empresa_id=empresa_id, kind="certidao_negativa", description=f"MARCADOR-{tag}",
+        files=[Attachment(f"cnd-{tag}.pdf", "application/pdf", b"%PDF-1.4 MARCADOR-" + tag.encode())],
+        actor="teste",
+    )  # fmt: skip
     return {
+        "pedido": pedido.id,
+        "anexo_pedido": s.scalars(
+            select(OrderAttachment.id).where(OrderAttachment.order_id == pedido.id)
+        ).one(),
         "empresa": empresa_id,
         "documento": doc.id,
         "upload": up.id,
@@ -351,7 +390,7 @@ def _snapshot(empresa_id: int) -> str:
     """Everything that belongs to one empresa, as comparable text."""
     models: list[Any] = [
         Guide, Tarefa, DocumentRequest, Notification, FiscalDocument, Upload, StoredFile,
-        RevenueEntry, PayrollEntry, CompanyObligation,
+        RevenueEntry, PayrollEntry, CompanyObligation, Order,
     ]  # fmt: skip
     out: dict[str, Any] = {}
     with session_scope() as s:

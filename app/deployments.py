@@ -18,6 +18,7 @@ __all__ = [
     "GERAR_SOLICITACOES_MENSAIS",
     "LIMPEZA_DE_LOGS",
     "POOLS",
+    "PROCESSAR_PEDIDOS",
     "PROCESSAR_TAREFAS_AUTOMATICAS",
     "PROCESSAR_UPLOAD_XML",
     "RESTAURAR_BACKUP",
@@ -46,6 +47,7 @@ VERIFICAR_DOCUMENTOS_PENDENTES = "verificar-documentos-pendentes/verificar-docum
 # documentos pool
 PROCESSAR_UPLOAD_XML = "processar-upload-xml/processar-upload-xml"
 VALIDAR_DOCUMENTOS = "validar-documentos/validar-documentos"
+PROCESSAR_PEDIDOS = "processar-pedidos/processar-pedidos"
 # notificacoes pool
 ENVIAR_NOTIFICACOES = "enviar-notificacoes/enviar-notificacoes"
 ENVIAR_ALERTAS = "enviar-alertas/enviar-alertas"

@@ -134,3 +134,26 @@ def test_exclusion_follows_rba() -> None:
         competencia=COMP, revenue=per_month(rev), payroll={}, anexos=["I"], opened_on=None
     )
     assert REVIEW_LIMIT_RBA in das.review and das.calculation.icms_iss_out
+
+
+def test_start_up_year_limits_are_proportional() -> None:
+    # LC 123/2006 art. 3º § 10: opened in October, 3 months in the year → limit 1.2 M and
+    # sublimit 900k; 1.1 M before December exceeds the sublimit by more than 20% (1.08 M).
+    from datetime import date
+
+    from app.fiscal.das import year_limits
+
+    opened = date(2026, 10, 5)
+    assert year_limits(2026, opened).limit == D("1200000.00")
+    assert year_limits(2026, opened).sublimit == D("900000.00")
+    assert year_limits(2027, opened).limit == D("4800000.00")
+    rev = {"2026-10": D("500000"), "2026-11": D("600000"), "2026-12": D("100000")}
+    das = monthly_das(
+        competencia=Competencia(2026, 12),
+        revenue=per_month(rev),
+        payroll={},
+        anexos=["I"],
+        opened_on=opened,
+    )
+    assert das.calculation.icms_iss_out and REVIEW_ICMS_ISS_OUT in das.review
+    assert REVIEW_LIMIT_RBA not in das.review  # RBA 1.2 M: at the limit, not above

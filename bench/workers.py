@@ -98,10 +98,10 @@ def trigger(deployment: str, n: int, parameters: dict[str, Any]) -> list[UUID]:
 
     async def go() -> list[UUID]:
         ids: list[UUID] = []
-        for start in range(0, n, 20):
+        for start in range(0, n, 5):  # a few at a time: a saturated server times out
             batch = [
                 run_deployment(deployment, parameters=parameters, timeout=0)  # type: ignore[misc]
-                for _ in range(min(20, n - start))
+                for _ in range(min(5, n - start))
             ]
             ids += [fr.id for fr in await asyncio.gather(*batch)]
         return ids

@@ -180,7 +180,7 @@ class DevStack:
                      "--port", str(self.api_port), "--no-access-log"],
                     cwd=PROJECT_ROOT,
                 )  # fmt: skip
-                wait_for_http(f"http://127.0.0.1:{self.api_port}/api/live", 60, api.proc)
+                wait_for_http(f"http://127.0.0.1:{self.api_port}/api/live", 180, api.proc)
         except BaseException:
             self.down()
             raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from app.deployments import PROCESSAR_UPLOAD_XML
@@ -45,8 +46,8 @@ def start_drainer() -> str:
     return str(fr.id)
 
 
-def run_state(run_id: str) -> str | None:
-    """The run's state type (``SCHEDULED``, ``RUNNING`` …), None when unknown."""
+def run_state(run_id: str) -> tuple[str, float] | None:
+    """The run's state type (``SCHEDULED``, ``RUNNING`` …) and seconds in it; None if unknown."""
     from prefect.exceptions import ObjectNotFound
 
     with _client() as client:
@@ -54,7 +55,9 @@ def run_state(run_id: str) -> str | None:
             state = client.read_flow_run(uuid.UUID(run_id)).state
         except (ObjectNotFound, ValueError):
             return None
-    return state.type.value if state is not None else None
+    if state is None:
+        return None
+    return state.type.value, (datetime.now(UTC) - state.timestamp).total_seconds()
 
 
 def make_dispatcher() -> Dispatcher:

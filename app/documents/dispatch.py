@@ -29,24 +29,27 @@ import redis
 from app.cache import get_redis
 from app.db import session_scope
 from app.documents.drain import has_waiting_uploads
+from app.settings import get_settings
 
 __all__ = [
-    "LEASE_KEY",
     "LEASE_TTL",
-    "WAKE_KEY",
     "Dispatcher",
     "Lease",
     "announce",
+    "key",
     "lease_holder",
     "wait_for_wake",
 ]
 
 log = logging.getLogger("contab.documents.dispatch")
-WAKE_KEY = "contab:uploads:wake"
-LEASE_KEY = "contab:uploads:drainer"
-STARTING_KEY = "contab:uploads:starting"
-LAST_RUN_KEY = "contab:uploads:last-run"
-DISPATCHER_KEY = "contab:uploads:dispatcher"
+
+
+def key(name: str) -> str:
+    """A Redis key of this module, namespaced by the database: platforms that share one Redis
+    (staging and production, parallel test sessions) never see each other's lease or wake-ups."""
+    return f"contab:{get_settings().DB_DATABASE}:uploads:{name}"
+
+
 # A live drainer refreshes its lease every LEASE_TTL / 3 s; a dead one is replaced after this.
 LEASE_TTL = 30
 # How long a run just created may take to reach the lease (worker polling + process start-up,
@@ -55,9 +58,10 @@ START_GRACE = 45
 # Prefect unreachable: retry after 2, 4, 8 … up to this many seconds (uploads accepted during an
 # outage start within this long of its return).
 MAX_BACKOFF = 30.0
-# A run a worker has not taken yet: another would wait behind it. (A run stuck in PENDING or
-# RUNNING without the lease past START_GRACE died while starting: it is replaced.)
-_WAITING_STATES = {"SCHEDULED"}
+# A run the worker is still starting (PENDING: process spawn and imports, a minute or more on a
+# loaded machine) is waited for up to this long; a process that dies while starting is reported
+# Crashed by the worker. A run RUNNING without the lease START_GRACE after it started is dead.
+MAX_PENDING = 600.0
 
 _REFRESH = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) else return 0 end"  # noqa: E501
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"  # noqa: E501
@@ -67,8 +71,8 @@ def announce(upload_id: int) -> None:
     """Wake the dispatcher (and an idle drainer) up: an upload is waiting. Never raises."""
     try:
         pipe = get_redis().pipeline(transaction=False)
-        pipe.lpush(WAKE_KEY, upload_id)
-        pipe.ltrim(WAKE_KEY, 0, 99)  # wake-ups coalesce: the list only needs to be non-empty
+        pipe.lpush(key("wake"), upload_id)
+        pipe.ltrim(key("wake"), 0, 99)  # wake-ups coalesce: the list only needs to be non-empty
         pipe.execute()
     except redis.RedisError as exc:  # the dispatcher also polls the database
         log.warning("upload %s: wake-up not sent (%s); it is picked up by polling", upload_id, exc)
@@ -80,9 +84,9 @@ def wait_for_wake(timeout: float) -> bool:
     timeout = max(0.1, min(timeout, 1.5))
     try:
         client = get_redis()
-        got = client.brpop([WAKE_KEY], timeout=timeout)
+        got = client.brpop([key("wake")], timeout=timeout)
         if got is not None:
-            client.delete(WAKE_KEY)  # one wake-up covers every upload announced so far
+            client.delete(key("wake"))  # one wake-up covers every upload announced so far
         return got is not None
     except redis.RedisError:
         time.sleep(timeout)
@@ -91,7 +95,7 @@ def wait_for_wake(timeout: float) -> bool:
 
 def lease_holder() -> str | None:
     """The run holding the drainer lease, or None (raises ``redis.RedisError``)."""
-    value = get_redis().get(LEASE_KEY)
+    value = get_redis().get(key("drainer"))
     return value.decode() if value else None
 
 
@@ -110,12 +114,12 @@ class Lease:
 
     def acquire(self) -> bool:
         """Take the lease if nobody holds it."""
-        return bool(get_redis().set(LEASE_KEY, self.holder, nx=True, ex=self.ttl))
+        return bool(get_redis().set(key("drainer"), self.holder, nx=True, ex=self.ttl))
 
     def refresh(self) -> bool:
         """Extend the lease; False (and ``lost`` set) when another holder has it."""
         try:
-            ok = bool(get_redis().eval(_REFRESH, 1, LEASE_KEY, self.holder, self.ttl))
+            ok = bool(get_redis().eval(_REFRESH, 1, key("drainer"), self.holder, self.ttl))
         except redis.RedisError as exc:  # keep working: SKIP LOCKED keeps a rival drainer apart
             log.warning("drainer lease not refreshed: %s", exc)
             return True
@@ -127,7 +131,7 @@ class Lease:
         """Give the lease back (only if still ours)."""
         self._stop.set()
         try:
-            get_redis().eval(_RELEASE, 1, LEASE_KEY, self.holder)
+            get_redis().eval(_RELEASE, 1, key("drainer"), self.holder)
         except redis.RedisError as exc:
             log.warning("drainer lease not released (expires by itself): %s", exc)
 
@@ -147,12 +151,13 @@ class Dispatcher:
     """Starts a drainer when uploads wait and none is alive (see the module docstring).
 
     ``start_run()`` creates a drain run and returns its id; ``run_state(id)`` returns its state
-    type (``"SCHEDULED"``, ``"RUNNING"``, ``"COMPLETED"`` …) or None when unknown. Both may raise
-    when the orchestrator is unreachable: the dispatcher backs off and tries again.
+    type (``"SCHEDULED"``, ``"RUNNING"``, ``"COMPLETED"`` …) and the seconds since it entered
+    it, or None when unknown. Both may raise when the orchestrator is unreachable: the
+    dispatcher backs off and tries again.
     """
 
     start_run: Callable[[], str]
-    run_state: Callable[[str], str | None]
+    run_state: Callable[[str], tuple[str, float] | None]
     name: str = field(default_factory=lambda: f"dispatcher-{uuid.uuid4().hex[:8]}")
     start_grace: float = START_GRACE
     last_run: str | None = None
@@ -162,13 +167,21 @@ class Dispatcher:
 
     def _leader(self, client: redis.Redis) -> bool:
         """One dispatcher acts at a time across API replicas (a short, refreshed Redis lock)."""
-        if client.set(DISPATCHER_KEY, self.name, nx=True, ex=10):
+        if client.set(key("dispatcher"), self.name, nx=True, ex=10):
             return True
-        return bool(client.eval(_REFRESH, 1, DISPATCHER_KEY, self.name, 10))
+        return bool(client.eval(_REFRESH, 1, key("dispatcher"), self.name, 10))
 
     def _run_waiting(self, run_id: str | None) -> bool:
-        """The last run created has not started yet (a worker will take it): do not add one."""
-        return run_id is not None and self.run_state(run_id) in _WAITING_STATES
+        """The last run created is still on its way to the lease: do not add one."""
+        got = self.run_state(run_id) if run_id is not None else None
+        if got is None:
+            return False
+        state, age = got
+        if state == "SCHEDULED":  # no worker took it yet: another would wait behind it
+            return True
+        if state == "PENDING":
+            return age < MAX_PENDING
+        return state == "RUNNING" and age < self.start_grace
 
     def tick(self) -> str:
         """Look once; return what was done (``idle``, ``busy``, ``waiting``, ``started`` …)."""
@@ -182,11 +195,11 @@ class Dispatcher:
             client = get_redis()
             if not self._leader(client):
                 return "follower"
-            if client.get(LEASE_KEY) is not None:
+            if client.get(key("drainer")) is not None:
                 return "busy"
-            if client.get(STARTING_KEY) is not None:
+            if client.get(key("starting")) is not None:
                 return "starting"
-            last = client.get(LAST_RUN_KEY)
+            last = client.get(key("last-run"))
             last_run = last.decode() if last else self.last_run
         except redis.RedisError as exc:  # no lease to read: rely on our own start and its state
             log.warning("dispatcher without Redis (polling the database): %s", exc)
@@ -196,7 +209,8 @@ class Dispatcher:
         try:
             if self._run_waiting(last_run):
                 return "waiting"
-            if client is None and last_run and self.run_state(last_run) == "RUNNING":
+            got = self.run_state(last_run) if client is None and last_run else None
+            if got is not None and got[0] == "RUNNING":
                 return "busy"
             run_id = self.start_run()
         except Exception as exc:  # noqa: BLE001 - orchestrator down: back off, try again
@@ -208,8 +222,8 @@ class Dispatcher:
         self.failures, self.last_run, self.last_start = 0, run_id, now
         if client is not None:
             try:
-                client.set(STARTING_KEY, run_id, ex=int(self.start_grace))
-                client.set(LAST_RUN_KEY, run_id, ex=24 * 3600)
+                client.set(key("starting"), run_id, ex=int(self.start_grace))
+                client.set(key("last-run"), run_id, ex=24 * 3600)
             except redis.RedisError:
                 pass
         log.info("drainer started: flow run %s", run_id)

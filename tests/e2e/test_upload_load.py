@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from app.cache import get_redis
 from app.db import session_scope
-from app.documents.dispatch import LEASE_KEY
+from app.documents.dispatch import key
 from app.platform.tokens import create_token
 from models import Empresa, FiscalDocument, OperationalLog, UploadFile
 from tests.support.generator import make_nfe
@@ -87,7 +87,7 @@ def _stop_current_drainer(platform: Any) -> None:
     would), so the next upload gets a fresh run."""
     for pid in _flow_run_processes(platform):
         os.kill(pid, signal.SIGKILL)
-    get_redis().delete(LEASE_KEY, "contab:uploads:starting")
+    get_redis().delete(key("drainer"), key("starting"))
 
 
 def _wait(cond: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
@@ -160,7 +160,7 @@ def test_a_killed_drain_run_is_replaced_and_every_file_is_processed_once(  # typ
         return [pid for pid in _flow_run_processes(platform) if pid not in before]
 
     def drainer() -> int | None:  # the process of the run holding the lease
-        holder = get_redis().get(LEASE_KEY)
+        holder = get_redis().get(key("drainer"))
         runs = _flow_run_processes(platform)
         return next((p for p, r in runs.items() if holder and r == holder.decode()), None)
 

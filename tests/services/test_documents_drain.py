@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import session_scope
-from app.documents.dispatch import LEASE_KEY, Dispatcher, Lease, announce, wait_for_wake
+from app.documents.dispatch import Dispatcher, Lease, announce, key, wait_for_wake
 from app.documents.drain import complete_finished, fair_batch, ingest_fair_batch
 from app.documents.reception import IncomingFile, UploadLimits, receive_upload
 from app.storage import get_storage
@@ -89,7 +89,7 @@ class Orchestrator:
 
     def __init__(self) -> None:
         self.runs: list[str] = []
-        self.states: dict[str, str] = {}
+        self.states: dict[str, tuple[str, float]] = {}
         self.down = False
 
     def start(self) -> str:
@@ -97,10 +97,10 @@ class Orchestrator:
             raise ConnectionError("Prefect fora do ar")
         run = f"run-{len(self.runs) + 1}"
         self.runs.append(run)
-        self.states[run] = "SCHEDULED"
+        self.states[run] = ("SCHEDULED", 0.0)
         return run
 
-    def state(self, run_id: str) -> str | None:
+    def state(self, run_id: str) -> tuple[str, float] | None:
         return self.states.get(run_id)
 
 
@@ -127,15 +127,19 @@ def test_dispatcher_starts_one_drainer_and_only_when_needed(waiting: int) -> Non
     # the lease is gone but the run has not started yet (workers busy): no second run
     from app.cache import get_redis
 
-    get_redis().delete("contab:uploads:starting")
+    get_redis().delete(key("starting"))
     assert d.tick() == "waiting" and prefect.runs == ["run-1"]
-    prefect.states["run-1"] = "RUNNING"  # running without a lease past the grace: dead
+    prefect.states["run-1"] = ("PENDING", 90.0)  # its process is still starting: wait
+    assert d.tick() == "waiting"
+    prefect.states["run-1"] = ("RUNNING", 2.0)  # just started: about to take the lease
+    assert d.tick() == "waiting"
+    prefect.states["run-1"] = ("RUNNING", 60.0)  # running without a lease past the grace: dead
     assert d.tick() == "started" and prefect.runs == ["run-1", "run-2"]
     with session_scope() as s:
         drain(s, "run-2", size=500)
-    get_redis().delete("contab:uploads:starting")
+    get_redis().delete(key("starting"))
     assert d.tick() == "idle"
-    assert get_redis().get(LEASE_KEY) is None
+    assert get_redis().get(key("drainer")) is None
 
 
 def test_dispatcher_retries_while_prefect_is_down(waiting: int) -> None:

@@ -134,6 +134,10 @@ def process_order(
         "pedido": order.id,
         "anexos": _check(session, storage, pending, max_bytes),
     }
+    if order.status in FINAL_STATUSES:  # cancelled before processing: files checked only
+        order.processed_at = when or now()
+        session.flush()
+        return done
     if (upload_id := _to_intake(session, order, atts)) is not None:
         done["upload_id"] = upload_id
     otype = order_type(order.kind)

@@ -174,3 +174,13 @@ def test_filters_messages_cancel_and_bad_input(db, emp) -> None:  # type: ignore
     assert exc.value.code == "arquivos_demais"
     with pytest.raises(InvalidInput):
         add_message(db, order_id=a.id, text="   ", actor="c", from_office=False)
+
+
+def test_order_cancelled_before_processing_is_only_checked(db, emp) -> None:  # type: ignore[no-untyped-def]
+    order = _open(db, emp, files=[Attachment("x.pdf", "application/pdf", EXE)])
+    cancel_order(db, order_id=order.id, actor="cliente", reason="Engano")
+    done = _process(db, order.id)
+    assert done["anexos"] == {"executavel_disfarcado": 1} and order.due_date is None
+    assert order.id not in pending_orders(db)
+    templates = set(db.scalars(select(Notification.template)))
+    assert templates == {"pedido_situacao"}  # the cancellation only, no acknowledgement

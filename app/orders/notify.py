@@ -47,7 +47,7 @@ def _context(session: Session, order: Order) -> dict[str, object]:
     }
 
 
-def staff_for(session: Session, order: Order) -> list[outbox.Recipient]:
+def staff_for(session: Session, *, order: Order) -> list[outbox.Recipient]:
     """The responsible's e-mail, else the active admins'."""
     if order.assigned_staff_id is not None:
         found = outbox.staff_recipients(session, [order.assigned_staff_id])
@@ -66,7 +66,7 @@ def queue_received(session: Session, *, order: Order) -> int:
         template="pedido_recebido", context=ctx, empresa_id=order.empresa_id,
     )  # fmt: skip
     n += outbox.enqueue(
-        session, key=f"pedido:{order.id}:novo", recipients=staff_for(session, order),
+        session, key=f"pedido:{order.id}:novo", recipients=staff_for(session, order=order),
         template="pedido_novo", context=ctx, empresa_id=order.empresa_id,
     )  # fmt: skip
     return n

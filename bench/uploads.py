@@ -115,19 +115,22 @@ def _start(tmp: Path) -> Any:
     from app.settings import get_settings
 
     # Every pool's worker, as make dev: /api/health reports a pool without a worker as down.
-    for attempt in (1, 2):  # on a busy 2-core machine the Prefect server may miss its 120 s
+    # The same Prefect port on a retry: this process's Prefect settings (PREFECT_API_URL) are
+    # fixed when prefect is first imported, during the first attempt's deploy.
+    prefect_port = free_port()
+    for attempt in (1, 2):  # on a busy 2-core machine a process may miss DevStack's wait
         stack = DevStack(
             settings=get_settings(),
             var_dir=tmp / "var",
             api_port=free_port(),
-            prefect_port=free_port(),
+            prefect_port=prefect_port,
             mail_http_port=free_port(),
             prefect_db=f"{DB}_prefect",
         )
         try:
             stack.up(log=lambda *a: print("  " + " ".join(map(str, a)), flush=True))
             return stack
-        except RuntimeError as exc:  # up() stopped what it had started
+        except Exception as exc:  # noqa: BLE001 - up() stopped what it had started
             print(f"  platform did not start ({exc})", flush=True)
             for log in sorted((tmp / "var" / "log").glob("*.log")):
                 tail = log.read_text(errors="replace").splitlines()[-8:]

@@ -15,7 +15,7 @@ from app.deployments import LIMPEZA_DE_LOGS
 from app.prefect_ops import deploy
 from app.settings import PROJECT_ROOT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # the session platform starts here
 
 
 async def _state() -> dict[str, dict[str, Any]]:
@@ -56,6 +56,7 @@ def project_copy(tmp_path: Path, edit: Any) -> Path:
     """A copy of the project's prefect.yaml + flows/ with the deployments list edited."""
     root = tmp_path / "proj"
     shutil.copytree(PROJECT_ROOT / "flows", root / "flows")
+    shutil.copytree(PROJECT_ROOT / "deployments", root / "deployments")
     data = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text())
     data.pop("definitions", None)  # anchors are already expanded by safe_load
     edit(data["deployments"])
@@ -130,3 +131,60 @@ def test_paused_pool_holds_runs_until_resumed(platform) -> None:  # type: ignore
             break
         time.sleep(0.5)
     assert state.name == "Completed"
+
+
+async def _automations() -> dict[str, dict[str, Any]]:
+    from prefect.client.orchestration import get_client
+
+    from app.prefect_automations import read_own_automations
+
+    async with get_client() as client:
+        autos = await read_own_automations(client)
+    return {
+        str(a.id): {"name": a.name, "enabled": a.enabled, "body": a.model_dump(mode="json")}
+        for a in autos
+    }
+
+
+def automations() -> dict[str, dict[str, Any]]:
+    return asyncio.run(_automations())
+
+
+def test_automations_applied_idempotently_kept_paused_and_removed(platform, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """deployments/automations.yaml: one automation per name whatever the number of deploys;
+    an operator's pause survives; one dropped from the file is deleted from the server."""
+    from prefect.client.orchestration import get_client
+
+    from app.prefect_automations import AUTOMATIONS_FILE, apply_automations, load_automations
+
+    names = {a["name"] for a in load_automations()}
+    first = automations()
+    assert sorted(a["name"] for a in first.values()) == sorted(names)
+    report = deploy(PROJECT_ROOT, env=platform.env)
+    assert sorted(report.automations["unchanged"]) == sorted(names)
+    assert report.automations["created"] == report.automations["removed"] == []
+    assert automations() == first, "a second apply must change nothing"
+
+    crash_id = next(i for i, a in first.items() if a["name"].startswith("marcar-"))
+
+    async def pause(automation_id: str) -> None:
+        async with get_client() as client:
+            await client.pause_automation(automation_id)  # type: ignore[arg-type]
+
+    asyncio.run(pause(crash_id))
+    try:
+        apply_automations()
+        assert automations()[crash_id]["enabled"] is False
+        # Dropped from the file: deleted; restored: created again, never twice.
+        data = yaml.safe_load(AUTOMATIONS_FILE.read_text())
+        data["automations"] = [a for a in data["automations"] if a["name"].startswith("retomar-")]
+        partial = tmp_path / "automations.yaml"
+        partial.write_text(yaml.safe_dump(data, allow_unicode=True))
+        report_partial = apply_automations(partial)
+        assert sorted(report_partial.removed) == sorted(names - {"retomar-execucoes-interrompidas"})
+        assert [a["name"] for a in automations().values()] == ["retomar-execucoes-interrompidas"]
+    finally:
+        apply_automations()
+    restored = automations()
+    assert sorted(a["name"] for a in restored.values()) == sorted(names)
+    assert all(a["enabled"] for a in restored.values())

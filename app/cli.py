@@ -160,6 +160,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
+    from app.backup import run_backup
     from app.db import get_sessionmaker
     from app.platform.backup import run_backup
     from app.storage import get_storage
@@ -277,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     from app.admin_cli import add_admin_commands  # holidays, obligations, tokens
 
     add_admin_commands(sub)
-    from app.platform.backup.cli import add_backup_commands  # restore, backup-status, …
+    from app.backup.cli import add_backup_commands  # restore, backup-status, …
 
     add_backup_commands(sub)
     from app.monitoring.cli import add_monitoring_commands  # monitoring render, watch

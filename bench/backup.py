@@ -98,11 +98,11 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="contab-bench-backup-"))
     setup("contab_bench_backup", tmp, redis=False, PREFECT_API_URL="http://127.0.0.1:9/api",
           BACKUP_LOCAL_ROOT=str(tmp / "backup"))  # fmt: skip
+    from app.backup import pgtools, run_backup
+    from app.backup.restore import restore_date
+    from app.backup.rows import restore_rows
+    from app.backup.target import BackupTarget, get_backup_target
     from app.db import get_sessionmaker
-    from app.platform.backup import pgtools, run_backup
-    from app.platform.backup.restore import restore_date
-    from app.platform.backup.rows import restore_rows
-    from app.platform.backup.target import BackupTarget, get_backup_target
     from app.settings import get_settings
     from app.storage import get_storage
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from prefect import task
 
+from app.backup import get_backup_target, run_backup
 from app.db import get_sessionmaker
-from app.platform.backup import get_backup_target, run_backup
 from app.settings import get_settings
 from app.storage import get_storage
 from tasks.defaults import TASK_DEFAULTS
@@ -32,7 +32,7 @@ def backup_task(force: bool = False) -> dict[str, object]:
 @task(name="expurgar-backups-antigos", **BACKUP_TASK)
 def prune_task() -> dict[str, object]:
     """Apply the retention policy to the backup target (audited)."""
-    from app.platform.backup.retention import Policy, prune
+    from app.backup.retention import Policy, prune
 
     s = get_settings()
     today = datetime.now(ZoneInfo(s.OFFICE_TIMEZONE)).date()
@@ -56,8 +56,8 @@ def restore_task(
     actor: str,
 ) -> dict[str, Any]:
     """Restore by date (new database) or by empresa/module (live database)."""
-    from app.platform.backup.restore import restore_date
-    from app.platform.backup.rows import restore_rows
+    from app.backup.restore import restore_date
+    from app.backup.rows import restore_rows
 
     s = get_settings()
     args = (get_sessionmaker(), s, get_backup_target(s), get_storage())
@@ -73,7 +73,7 @@ def restore_task(
 @task(name="verificar-backup", **{**BACKUP_TASK, "retries": 1})
 def verify_task(amostra: int = 50) -> dict[str, Any]:
     """Restore drill of the latest backup; alerts the office on failure."""
-    from app.platform.backup.verify import verify_backup
+    from app.backup.verify import verify_backup
 
     s = get_settings()
     return verify_backup(get_sessionmaker(), s, get_backup_target(s), sample=amostra)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from app.backup.target import BackupTarget
 from app.db import get_engine, session_scope
-from app.platform.backup.target import BackupTarget
 from app.storage.local import LocalStorage
 from app.storage.s3 import S3Storage
 from models import (

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
+from app.backup import pg_dump_binary, run_backup
+from app.backup.run import backup_lock
+from app.backup.target import BackupTarget, object_key
 from app.db import get_engine, get_sessionmaker, session_scope
 from app.errors import IntegrationError, StorageError
-from app.platform.backup import pg_dump_binary, run_backup
-from app.platform.backup.run import backup_lock
-from app.platform.backup.target import BackupTarget, object_key
 from app.settings import Settings, get_settings
 from app.storage.local import LocalStorage
 from app.storage.s3 import S3Storage

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
+from app.backup import pgtools
+from app.backup.target import get_backup_target, object_key
 from app.cli import main
 from app.db import get_engine, session_scope
-from app.platform.backup import pgtools
-from app.platform.backup.target import get_backup_target, object_key
 from app.settings import get_settings
 from app.storage import get_storage, reset_storage
 from app.storage.local import LocalStorage

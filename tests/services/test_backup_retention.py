@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
+from app.backup import run_backup
+from app.backup.retention import BackupDay, Policy, legal_hold, prune, retained_days
+from app.backup.target import object_key
 from app.db import get_sessionmaker, session_scope
-from app.platform.backup import run_backup
-from app.platform.backup.retention import BackupDay, Policy, legal_hold, prune, retained_days
-from app.platform.backup.target import object_key
 from app.settings import get_settings
 from models import AuditLog, OrderAttachment, StoredFile
 from tests.services.backup_support import data_storage, s3_fixture, s3_target, seed  # noqa: F401

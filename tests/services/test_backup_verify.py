@@ -9,11 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app.backup import run_backup
+from app.backup.target import object_key
+from app.backup.verify import backup_status, last_good_backup, verify_backup
 from app.cli import main
 from app.db import get_sessionmaker, session_scope
-from app.platform.backup import run_backup
-from app.platform.backup.target import object_key
-from app.platform.backup.verify import backup_status, last_good_backup, verify_backup
 from app.settings import get_settings
 from models import Notification, Staff
 from tests.services.backup_support import data_storage, s3_fixture, s3_target, seed  # noqa: F401

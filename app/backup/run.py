@@ -29,10 +29,10 @@ from psycopg.rows import dict_row
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.backup import pgtools
+from app.backup.logs import export_logs, flow_run_summary
+from app.backup.target import BackupTarget, day_prefix, object_key
 from app.errors import StorageError
-from app.platform.backup import pgtools
-from app.platform.backup.logs import export_logs, flow_run_summary
-from app.platform.backup.target import BackupTarget, day_prefix, object_key
 from app.settings import Settings
 from app.storage.base import Storage
 from models import BackupRun
@@ -206,7 +206,7 @@ def run_backup(
 ) -> dict[str, Any]:
     """Back up database, objects and logs of today into the target; returns the summary."""
     if target is None:
-        from app.platform.backup.target import get_backup_target
+        from app.backup.target import get_backup_target
 
         target = get_backup_target(settings)
     day = today.isoformat()

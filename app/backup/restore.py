@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.backup import pgtools
+from app.backup.target import BackupTarget, day_prefix, object_key
 from app.errors import IntegrationError, NotFound, StorageError
 from app.platform import audit
-from app.platform.backup import pgtools
-from app.platform.backup.target import BackupTarget, day_prefix, object_key
 from app.settings import Settings
 from app.storage.base import Storage
 

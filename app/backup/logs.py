@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from app.platform.backup.target import BackupTarget
+from app.backup.target import BackupTarget
 
 __all__ = ["LOG_TABLES", "export_logs", "flow_run_summary"]
 

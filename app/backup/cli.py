@@ -20,8 +20,8 @@ def _progress(msg: str) -> None:
 
 
 def _context() -> tuple[Any, Any, Any, Any]:
+    from app.backup.target import get_backup_target
     from app.db import get_sessionmaker
-    from app.platform.backup.target import get_backup_target
     from app.settings import get_settings
     from app.storage import get_storage
 
@@ -35,8 +35,8 @@ def _print(summary: dict[str, Any]) -> None:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Restore by date (new database), by empresa and/or by module (into the live database)."""
-    from app.platform.backup.restore import restore_date
-    from app.platform.backup.rows import restore_rows
+    from app.backup.restore import restore_date
+    from app.backup.rows import restore_rows
 
     sessions, s, target, data = _context()
     if args.empresa is None and args.module is None:
@@ -67,7 +67,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_status(_: argparse.Namespace) -> int:
     """Catalogue of the last backups and the age of the last good one."""
-    from app.platform.backup.verify import backup_status
+    from app.backup.verify import backup_status
 
     sessions, s, target, _data = _context()
     with sessions() as session:
@@ -79,7 +79,7 @@ def cmd_status(_: argparse.Namespace) -> int:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     """Apply the retention policy now."""
-    from app.platform.backup.retention import Policy, prune
+    from app.backup.retention import Policy, prune
 
     sessions, s, target, _data = _context()
     today = datetime.now(ZoneInfo(s.OFFICE_TIMEZONE)).date()
@@ -90,9 +90,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def cmd_hold(args: argparse.Namespace) -> int:
     """Put or lift a legal hold on one day's backup."""
+    from app.backup.restore import resolve_day
+    from app.backup.retention import legal_hold
     from app.platform import audit
-    from app.platform.backup.restore import resolve_day
-    from app.platform.backup.retention import legal_hold
 
     sessions, _s, target, _data = _context()
     day = resolve_day(target, args.date)
@@ -112,7 +112,7 @@ def cmd_hold(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Restore drill of the latest (or a given) backup; non-zero when it fails."""
-    from app.platform.backup.verify import verify_backup
+    from app.backup.verify import verify_backup
 
     sessions, s, target, _data = _context()
     result = verify_backup(sessions, s, target, day=args.date, sample=args.sample, alert=False)

@@ -8,8 +8,8 @@ scratch databases), ``run`` (the daily backup), ``logs`` (essential logs), ``ret
 
 from __future__ import annotations
 
-from app.platform.backup.pgtools import pg_dump_binary
-from app.platform.backup.run import run_backup
-from app.platform.backup.target import BackupTarget, get_backup_target
+from app.backup.pgtools import pg_dump_binary
+from app.backup.run import run_backup
+from app.backup.target import BackupTarget, get_backup_target
 
 __all__ = ["BackupTarget", "get_backup_target", "pg_dump_binary", "run_backup"]

@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.backup import pgtools
+from app.backup.restore import catalogue, fetch_dump, load_manifest, resolve_day
+from app.backup.target import BackupTarget, day_prefix, object_key
 from app.errors import AppError
 from app.notifications import outbox
 from app.platform import audit
-from app.platform.backup import pgtools
-from app.platform.backup.restore import catalogue, fetch_dump, load_manifest, resolve_day
-from app.platform.backup.target import BackupTarget, day_prefix, object_key
 from app.settings import Settings
 from models import BackupRun, Staff
 

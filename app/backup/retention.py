@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.backup.run import backup_lock
+from app.backup.target import BackupTarget, day_prefix, object_key
 from app.platform import audit
-from app.platform.backup.run import backup_lock
-from app.platform.backup.target import BackupTarget, day_prefix, object_key
 from models import BackupRun
 
 __all__ = ["BackupDay", "Policy", "legal_hold", "prune", "retained_days"]

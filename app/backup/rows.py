@@ -21,11 +21,11 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.backup import pgtools
+from app.backup.restore import Progress, fetch_dump, resolve_day, restore_objects
+from app.backup.target import BackupTarget
 from app.errors import InvalidInput, NotFound
 from app.platform import audit
-from app.platform.backup import pgtools
-from app.platform.backup.restore import Progress, fetch_dump, resolve_day, restore_objects
-from app.platform.backup.target import BackupTarget
 from app.settings import Settings
 from app.storage.base import Storage
 

@@ -162,7 +162,6 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     from app.backup import run_backup
     from app.db import get_sessionmaker
-    from app.platform.backup import run_backup
     from app.storage import get_storage
 
     s = _settings()
@@ -237,6 +236,22 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dispatcher(_: argparse.Namespace) -> int:
+    """Run the upload dispatcher alone (the API process runs one too)."""
+    import signal
+    import threading
+
+    from app.api.dispatcher import make_dispatcher
+
+    _settings()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print("Despachante de uploads em execução (Ctrl+C encerra).", flush=True)
+    make_dispatcher().run_forever(stop)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one sub-command per operation)."""
     p = argparse.ArgumentParser(prog="contab", description="Operações do contab")
@@ -284,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app.monitoring.cli import add_monitoring_commands  # monitoring render, watch
 
     add_monitoring_commands(sub)
+    sub.add_parser(
+        "dispatcher", help="inicia execuções de processar-upload-xml para uploads em espera"
+    ).set_defaults(func=cmd_dispatcher)
     return p
 
 

@@ -90,17 +90,6 @@ class Settings(BaseSettings):
     # Retries of a command on a connection error or timeout (exponential backoff, ≤ 2 s apart):
     # long enough to ride over a failover, short enough that a Redis really down fails fast.
     REDIS_RETRIES: int = Field(default=6, ge=0, le=30)
-    # Redis with failover (guide §1.3): a Sentinel set ("host:port,host:port" of the sentinels and
-    # the master name they monitor) or a Redis Cluster (seed nodes; REDIS_HOST:REDIS_PORT when
-    # empty). Neither: REDIS_HOST/REDIS_PORT is the one server. REDIS_DB is ignored by a Cluster.
-    REDIS_SENTINELS: str = ""
-    REDIS_SENTINEL_MASTER: str = "contab"
-    REDIS_SENTINEL_PASSWORD: SecretStr = SecretStr("")
-    REDIS_CLUSTER: bool = False
-    REDIS_CLUSTER_NODES: str = ""
-    # Retries of a command on a connection error or timeout (exponential backoff, ≤ 2 s apart):
-    # long enough to ride over a failover, short enough that a Redis really down fails fast.
-    REDIS_RETRIES: int = Field(default=6, ge=0, le=30)
     STORAGE_LOCAL_ROOT: str = "storage/app"
     S3_ENDPOINT: str = ""
     S3_SSE: Literal["", "AES256", "aws:kms"] = ""
@@ -170,12 +159,6 @@ class Settings(BaseSettings):
         _host_ports(value)  # raises ValueError on a malformed entry
         return value.strip()
 
-    @field_validator("REDIS_SENTINELS", "REDIS_CLUSTER_NODES")
-    @classmethod
-    def _host_port_list(cls, value: str) -> str:
-        _host_ports(value)  # raises ValueError on a malformed entry
-        return value.strip()
-
     @field_validator("APP_ENV", mode="before")
     @classmethod
     def _normalise_env(cls, value: object) -> object:
@@ -211,23 +194,6 @@ class Settings(BaseSettings):
             return f"unix://{auth}{self.REDIS_HOST}?db={self.REDIS_DB}"
         scheme = "rediss" if self.REDIS_TLS else "redis"
         return f"{scheme}://{auth}{self.REDIS_HOST}:{self.REDIS_PORT}/{self.REDIS_DB}"
-
-    @property
-    def redis_topology(self) -> Literal["single", "sentinel", "cluster"]:
-        """Which Redis client :mod:`app.cache` builds: Cluster, Sentinel, else one server."""
-        if self.REDIS_CLUSTER:
-            return "cluster"
-        return "sentinel" if self.REDIS_SENTINELS else "single"
-
-    @property
-    def redis_sentinel_nodes(self) -> list[tuple[str, int]]:
-        """The sentinels of REDIS_SENTINELS as (host, port)."""
-        return _host_ports(self.REDIS_SENTINELS)
-
-    @property
-    def redis_cluster_nodes(self) -> list[tuple[str, int]]:
-        """The Cluster seed nodes (REDIS_CLUSTER_NODES, else REDIS_HOST:REDIS_PORT)."""
-        return _host_ports(self.REDIS_CLUSTER_NODES) or [(self.REDIS_HOST, self.REDIS_PORT)]
 
     @property
     def redis_topology(self) -> Literal["single", "sentinel", "cluster"]:
@@ -325,8 +291,6 @@ class Settings(BaseSettings):
             out.append("REDIS_PASSWORD está vazia")
         if self.REDIS_CLUSTER and self.REDIS_SENTINELS:
             out.append("REDIS_CLUSTER e REDIS_SENTINELS são excludentes: escolha um")
-        if self.REDIS_CLUSTER and self.REDIS_SENTINELS:
-            out.append("REDIS_CLUSTER e REDIS_SENTINELS são excludentes: escolha um")
         if urlparse(self.APP_URL).scheme != "https":
             out.append("APP_URL deve usar HTTPS (SSL obrigatório em produção)")
         if self.LOG_LEVEL == "DEBUG":
@@ -344,21 +308,6 @@ class Settings(BaseSettings):
             out.append("WHATSAPP_APP_SECRET é obrigatória para validar webhooks do WhatsApp")
         out += self._backup_problems()
         return out
-
-
-def _host_ports(value: str) -> list[tuple[str, int]]:
-    """Parse "host:port,host:port" (IPv6 as [addr]:port); ValueError on a malformed entry."""
-    out: list[tuple[str, int]] = []
-    for raw in value.split(","):
-        item = raw.strip()
-        if not item:
-            continue
-        host, sep, port = item.rpartition(":")
-        host = host.strip("[]")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"esperado host:porta, recebido {item!r}")
-        out.append((host, int(port)))
-    return out
 
 
 def _host_ports(value: str) -> list[tuple[str, int]]:

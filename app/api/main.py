@@ -166,7 +166,7 @@ def create_app(dispatcher: bool = False) -> FastAPI:
     from app.monitoring.http import MetricsMiddleware
 
     # /metrics: not under the API token router; its own token or address allow-list
-    app.add_route("/metrics", MetricsEndpoint(), include_in_schema=False)
+    app.add_route("/metrics", MetricsEndpoint(), include_in_schema=False)  # type: ignore[arg-type]
     app.add_middleware(MetricsMiddleware)
     return app
 

@@ -15,7 +15,7 @@ import ipaddress
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -71,7 +71,7 @@ def allowed(headers: dict[str, str], client_host: str) -> bool:
     return any(addr in ipaddress.ip_network(n, strict=False) for n in nets)
 
 
-def _gauge(name: str, doc: str, labels: list[str], values: dict[Any, float]) -> Metric:
+def _gauge(name: str, doc: str, labels: list[str], values: Mapping[Any, float]) -> Metric:
     fam = GaugeMetricFamily(name, doc, labels=labels)
     for key, value in values.items():
         fam.add_metric([str(k) for k in (key if isinstance(key, tuple) else (key,))], value)

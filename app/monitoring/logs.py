@@ -143,9 +143,9 @@ class LokiHandler(logging.Handler):
         streams: dict[str, list[list[str]]] = {}
         for ts, level, line in items:
             streams.setdefault(level, []).append([ts, line])
-        body = {
+        body: dict[str, Any] = {
             "streams": [
-                {"stream": {**self.labels, "level": level}, "values": values}
+                {"stream": dict(self.labels, level=level), "values": values}
                 for level, values in streams.items()
             ]
         }

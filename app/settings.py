@@ -146,7 +146,8 @@ class Settings(BaseSettings):
     # LOG_CHANNEL=stack|loki ships JSON lines to Loki's push API here (empty: console only).
     LOKI_URL: str = ""
     LOG_DIR: str = "storage/logs"  # LOG_CHANNEL=single|daily
-    # Alert thresholds, rendered into deployments/monitoring/alerts.yml (`contab monitoring render`).
+    # Alert thresholds, rendered into deployments/monitoring/alerts.yml
+    # (`contab monitoring render`).
     ALERT_QUEUE_LAG_SECONDS: int = Field(default=600, ge=1)
     ALERT_API_P95_SECONDS: float = Field(default=2.0, gt=0)
     ALERT_LATE_DOCUMENTS: int = Field(default=0, ge=0)  # fires above this many late requests
@@ -231,7 +232,7 @@ class Settings(BaseSettings):
         out: list[str] = []
         if not self.BACKUP_S3_BUCKET:
             out.append("BACKUP_S3_BUCKET está vazio")
-        elif self.BACKUP_S3_BUCKET == self.S3_BUCKET and self.BACKUP_S3_ENDPOINT == self.S3_ENDPOINT:
+        elif (self.BACKUP_S3_BUCKET, self.BACKUP_S3_ENDPOINT) == (self.S3_BUCKET, self.S3_ENDPOINT):
             out.append("BACKUP_S3_BUCKET deve ser diferente de S3_BUCKET (destino separado)")
         if (
             not self.BACKUP_S3_ACCESS_KEY.get_secret_value()

@@ -10,7 +10,6 @@ Events stay in ``fiscal_events``, so re-uploading the file restores the same sta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +36,6 @@ __all__ = [
     "delete_document",
     "document_download_url",
     "get_document",
-    "list_documents",
     "revalidate_batch",
     "upload_file_download_url",
 ]
@@ -51,27 +49,6 @@ def get_document(session: Session, *, document_id: int) -> FiscalDocument:
     if doc is None:
         raise MISSING_DOCUMENTO.error()
     return doc
-
-
-def list_documents(
-    session: Session,
-    *,
-    empresa_id: int | None,
-    competencia: str | None = None,
-    status: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> Sequence[FiscalDocument]:
-    """Documents filtered by empresa / competência / status, most recent first."""
-    q = select(FiscalDocument)
-    if empresa_id is not None:
-        q = q.where(FiscalDocument.empresa_id == empresa_id)
-    if competencia:
-        q = q.where(FiscalDocument.competencia == competencia)
-    if status:
-        q = q.where(FiscalDocument.status == status)
-    q = q.order_by(FiscalDocument.issued_at.desc().nulls_last(), FiscalDocument.id.desc())
-    return session.scalars(q.limit(min(limit, 1000)).offset(offset)).all()
 
 
 def _signed_url(

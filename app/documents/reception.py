@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -45,7 +45,6 @@ __all__ = [
     "RECEPTION_ERRORS",
     "RETENTION",
     "UploadLimits",
-    "list_uploads",
     "mark_triggered",
     "receive_upload",
     "storage_key",
@@ -137,23 +136,6 @@ def mark_triggered(
     upload.flow_run_id = flow_run_id
     if warning:
         upload.summary = {**upload.summary, "aviso": warning}
-
-
-def list_uploads(
-    session: Session,
-    *,
-    empresa_id: int | None,
-    status: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> Sequence[Upload]:
-    """Uploads, newest first, optionally of one empresa and/or in one status."""
-    q = select(Upload)
-    if empresa_id is not None:
-        q = q.where(Upload.empresa_id == empresa_id)
-    if status:
-        q = q.where(Upload.status == status)
-    return session.scalars(q.order_by(Upload.id.desc()).limit(min(limit, 500)).offset(offset)).all()
 
 
 def upload_status(

@@ -25,7 +25,6 @@ from models import Guide, GuideEvent, Notification
 __all__ = [
     "EDITABLE_STATUSES",
     "cancel_guides",
-    "list_guides",
     "mark_overdue",
     "register_document",
     "reopen",
@@ -198,23 +197,3 @@ def register_document(
         details={"antes": before, "valor": str(guide.amount), "arquivo": official_file_id},
     )
     return guide
-
-
-def list_guides(
-    session: Session,
-    *,
-    competencia: str | None = None,
-    status: str | None = None,
-    empresa_id: int | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[Guide]:
-    """Guides filtered by competência, status and empresa (newest competência first)."""
-    q = select(Guide).order_by(Guide.competencia.desc(), Guide.empresa_id, Guide.id)
-    if competencia:
-        q = q.where(Guide.competencia == str(Competencia.parse(competencia)))
-    if status:
-        q = q.where(Guide.status == status)
-    if empresa_id is not None:
-        q = q.where(Guide.empresa_id == empresa_id)
-    return list(session.scalars(q.limit(min(limit, 1000)).offset(offset)))

@@ -32,8 +32,12 @@ tools: ## tools the monitoring tests run: promtool and prometheus (Debian packag
 	  fi; }
 
 .PHONY: test
-test: install lint typecheck tools ## lint, type-check and run the whole test suite (real services)
-	$(VENV)/pytest -q
+test: install lint typecheck tools ## lint, type-check and run the test suite (real services; not the `load` e2e)
+	$(VENV)/pytest -q -m "not load"
+
+.PHONY: test-load
+test-load: install tools ## fault-injection and scale e2e: killed runs/workers, Prefect stopped, two workers per pool
+	$(VENV)/pytest -q -m load
 
 .PHONY: test-fast
 test-fast: install tools ## tests without the end-to-end ones

@@ -30,7 +30,8 @@ from sqlalchemy import func, select
 
 from app.cache import get_redis, reset_redis
 from app.db import session_scope
-from app.documents.dispatch import LEASE_KEY, Lease
+from app.documents.dispatch import Lease
+from app.documents.dispatch import key as dispatch_key
 from app.localservices import free_port, port_open, redis_server_binary
 from app.notifications.delivery import Senders, deliver_batch
 from app.notifications.outbox import Recipient, enqueue
@@ -172,7 +173,7 @@ def exercise(tag: str) -> None:
     lease.release()
     assert rival.acquire()
     rival.release()
-    assert client.get(LEASE_KEY) is None
+    assert client.get(dispatch_key("drainer")) is None
 
     bucket = rate_limiter(client, f"teste:{tag}", 5.0)  # burst of 5, then 5 per second
     assert [bucket.try_acquire() for _ in range(6)] == [True] * 5 + [False]
@@ -383,14 +384,14 @@ def test_cluster_master_killed_cache_lease_and_rate_limit_keep_working(
     cluster_set: ClusterSet,
 ) -> None:
     exercise("antes")
-    victim = cluster_set.owner_of(LEASE_KEY)  # the master serving the drainer lease
+    victim = cluster_set.owner_of(dispatch_key("drainer"))  # the master serving the drainer lease
     victim.kill()
     wait_until("commands after a master died", lambda: exercise("depois") or True)
 
     # its replica took the slots over (every surviving node's view converges by gossip)
     wait_until(
         "slots served by the promoted replica",
-        lambda: cluster_set.owner_of(LEASE_KEY) is not victim,
+        lambda: cluster_set.owner_of(dispatch_key("drainer")) is not victim,
     )
     wait_until("cluster state ok again", cluster_set.healthy)
     assert get_redis().get(b"contab:teste:cache:depois") == b"depois"

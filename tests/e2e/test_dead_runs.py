@@ -23,7 +23,7 @@ import pytest
 
 from app.deployments import smoke_deployment
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.load, pytest.mark.timeout(900)]
 
 RECOVERY = "retomar-execucao/retomar-execucao"
 

@@ -30,7 +30,7 @@ from bench.workers import (
 
 # Upper bounds only: a quiet 2-core machine needs a few minutes; one saturated by other jobs
 # starts each flow-run process in minutes, not seconds.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.load, pytest.mark.timeout(3600)]
 
 POOL = "default"
 RUNS = 40  # bench/workers.py runs 500; 40 keeps this test a few minutes on 2 shared cores

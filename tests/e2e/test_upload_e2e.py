@@ -145,6 +145,7 @@ def test_upload_is_processed_by_the_documentos_worker(platform, clean_db) -> Non
             assert real.total == sample[2].fields["v_nf"] and real.status == "autorizada"
 
 
+@pytest.mark.load
 def test_an_upload_whose_run_died_is_finished_without_an_operator(platform, clean_db) -> None:  # type: ignore[no-untyped-def]
     """A run that died mid-upload (Crashed) left pending files: the dispatcher's next drain run
     (or the daily validar-documentos, whichever comes first) finishes it, each file once."""

@@ -145,6 +145,7 @@ def _big_zip(n: int) -> tuple[bytes, int]:
     return buf.getvalue(), n
 
 
+@pytest.mark.load
 @pytest.mark.parametrize("point", ["antes-do-primeiro-lote", "no-meio", "no-fim"])
 def test_a_killed_drain_run_is_replaced_and_every_file_is_processed_once(  # type: ignore[no-untyped-def]
     platform, clean_db, point: str
@@ -203,6 +204,7 @@ def test_a_killed_drain_run_is_replaced_and_every_file_is_processed_once(  # typ
     assert sum(statuses.values()) == total
 
 
+@pytest.mark.load
 def test_uploads_accepted_while_prefect_is_down_are_processed_after_it_returns(  # type: ignore[no-untyped-def]
     platform, clean_db
 ) -> None:

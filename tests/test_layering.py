@@ -34,6 +34,8 @@ DOMAIN_PACKAGES = (
     "app.guides",
     "app.notifications",
     "app.platform",
+    "app.backup",
+    "app.orders",
 )
 FISCAL_FORBIDDEN = (
     "sqlalchemy",

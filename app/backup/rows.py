@@ -68,7 +68,7 @@ MODULES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     ),
     "pedidos": (
         [f"SELECT stored_file_id FROM order_attachments WHERE {_ORDERS}"],
-        [("orders", "{e}"), ("order_attachments", _ORDERS)],
+        [("orders", "{e}"), ("order_attachments", _ORDERS), ("order_messages", _ORDERS)],
     ),
 }
 # The empresa itself, restored first by --empresa (its row, contacts, obligations).

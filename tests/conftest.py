@@ -208,3 +208,10 @@ def api_client() -> Iterator[object]:
 
     with TestClient(create_app()) as client:
         yield client
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """End-to-end tests run last (stable order otherwise): once the session's platform is up,
+    its API's upload dispatcher consumes the Redis wake-ups of this test database, which the
+    service tests of announce() read themselves."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

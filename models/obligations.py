@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -71,11 +72,20 @@ class Holiday(TimestampMixin, Base):
 
 
 class Tarefa(TimestampMixin, Base):
-    """Obligation × empresa × competência, with legal due date and internal target date."""
+    """Obligation × empresa × competência, with legal due date and internal target date.
+
+    A client order's tarefa (``order_id``, created by ``processar-pedidos``) has no obligation:
+    its due date is the order's SLA, its competência the month the order was opened and its
+    ``title`` names it; exactly one of obligation and order is set, and an order has one tarefa.
+    """
 
     __tablename__ = "tarefas"
     __table_args__ = (
         UniqueConstraint("empresa_id", "obligation_id", "competencia"),
+        UniqueConstraint("order_id"),
+        CheckConstraint(
+            "(obligation_id IS NULL) <> (order_id IS NULL)", name="obligation_or_order"
+        ),
         Index("ix_tarefas_status_due_date", "status", "due_date"),
     )
 
@@ -83,9 +93,15 @@ class Tarefa(TimestampMixin, Base):
     empresa_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("empresas.id", ondelete="CASCADE"), index=True
     )
-    obligation_id: Mapped[int] = mapped_column(
+    obligation_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("obligations.id", ondelete="RESTRICT")
     )
+    # Deferred: a restore inserts the tarefas module before the pedidos module.
+    order_id: Mapped[int | None] = mapped_column(
+        BigInteger,
+        ForeignKey("orders.id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
+    )
+    title: Mapped[str | None] = mapped_column(String(200))
     competencia: Mapped[Competencia]
     due_date: Mapped[date]
     target_date: Mapped[date]

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, BigId, TimestampMixin
@@ -16,7 +25,8 @@ class Order(TimestampMixin, Base):
 
     ``kind`` is an order type code of ``app/orders/data/order_types.toml``. ``department`` and
     ``due_date`` (the SLA on the office's business-day calendar) are set when the order is
-    processed (``processar-pedidos``); ``processed_at`` marks that run's work as done."""
+    processed (``processar-pedidos``), which also creates the order's tarefa (``tarefas.order_id``);
+    ``processed_at`` marks that run's work as done."""
 
     __tablename__ = "orders"
     __table_args__ = (Index("ix_orders_status_due_date", "status", "due_date"),)
@@ -36,6 +46,8 @@ class Order(TimestampMixin, Base):
     closed_at: Mapped[datetime | None]
     department: Mapped[str | None] = mapped_column(String(20))
     due_date: Mapped[date | None]
+    # SLA alert: business days before ``due_date`` (from the order type, copied at processing).
+    alert_business_days: Mapped[int] = mapped_column(SmallInteger, default=1)
     processed_at: Mapped[datetime | None] = mapped_column(index=True)
     reply: Mapped[str | None] = mapped_column(Text)
     # Status changes so far: part of each client notification's idempotency key.

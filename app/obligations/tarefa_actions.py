@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from app.errors import MISSING_TAREFA, Conflict, InvalidInput
@@ -38,9 +38,15 @@ class TarefaView:
 
 
 def _view_query() -> Any:
+    # A client order's tarefa has no obligation: code "pedido", named by its title.
     return (
-        select(Tarefa, Obligation.code, Obligation.name, Empresa.razao_social)
-        .join(Obligation, Obligation.id == Tarefa.obligation_id)
+        select(
+            Tarefa,
+            func.coalesce(Obligation.code, literal("pedido")),
+            func.coalesce(Obligation.name, Tarefa.title, literal("Pedido")),
+            Empresa.razao_social,
+        )
+        .outerjoin(Obligation, Obligation.id == Tarefa.obligation_id)
         .join(Empresa, Empresa.id == Tarefa.empresa_id)
     )
 
@@ -97,6 +103,12 @@ def _lock(session: Session, tarefa_id: int) -> Tarefa:
         raise Conflict("A tarefa já foi concluída.", code="tarefa_ja_concluida")
     if row.status == "dispensada":
         raise Conflict("A tarefa foi dispensada.", code="tarefa_dispensada")
+    if row.order_id is not None:  # it follows its order (app.orders.tarefa)
+        raise Conflict(
+            f"Esta tarefa segue o pedido nº {row.order_id}: mude a situação do pedido.",
+            code="transicao_invalida",
+            pedido_id=row.order_id,
+        )
     return row
 
 
@@ -169,7 +181,7 @@ def dispense_tarefa(session: Session, *, tarefa_id: int, actor: str, reason: str
     # Its guide (if generated) must not reach the client any more.
     cancel_guides(
         session,
-        keys=[(row.empresa_id, row.obligation_id, str(row.competencia))],
+        keys=[(row.empresa_id, int(row.obligation_id or 0), str(row.competencia))],
         actor=actor,
         reason=f"tarefa dispensada: {clean}",
     )

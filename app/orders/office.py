@@ -1,5 +1,6 @@
 """Orders as the office works them: list with filters, assign, change status with a reply
-and result files. Every change is audited; the client hears of every status change."""
+and result files. Every change is audited; the client hears of every status change; the
+order's tarefa follows (responsible, completed or dispensed: :mod:`app.orders.tarefa`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from app.orders.service import (
     now,
     store_attachments,
 )
+from app.orders.tarefa import close_tarefa, follow_responsible
 from app.platform import audit
 from models import Staff
 from models.orders import Order
@@ -87,6 +89,7 @@ def assign_order(session: Session, *, order_id: int, staff_id: int, actor: str) 
         raise InvalidInput("Responsável inexistente.", code="responsavel_desconhecido")
     before = order.assigned_staff_id
     order.assigned_staff_id = staff_id
+    follow_responsible(session, order=order)
     audit.record(
         session, actor=actor, action="pedido_atribuido", entity="pedido", entity_id=order.id,
         empresa_id=order.empresa_id, details={"de": before, "para": staff_id},
@@ -130,6 +133,7 @@ def change_status(
         order.reply = reply
     if status in FINAL_STATUSES:
         order.closed_at = now()
+        close_tarefa(session, order=order, actor=actor, reason=reply)
     session.flush()
     audit.record(
         session, actor=actor, action="pedido_situacao", entity="pedido", entity_id=order.id,

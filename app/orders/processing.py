@@ -7,9 +7,10 @@
    at the stored attachments (indexed by ``processar-upload-xml`` like any upload);
 3. the order gets its type's department and its SLA due date: ``sla_business_days`` business
    days after the day it was opened, on the office calendar (federal bank calendar plus the
-   registered national closures);
+   registered national closures), and its SLA alert threshold;
 4. a responsible is chosen when none is: the active staff member of that department with the
-   fewest open orders (none: the order stays unassigned and the admins are told);
+   fewest open orders (none: the order stays unassigned and the admins are told); the order's
+   tarefa is created with that due date and responsible (:mod:`app.orders.tarefa`, once);
 5. a type with required attachments and no accepted file goes to ``aguardando_cliente``;
 6. the client's acknowledgement and the staff alert are queued;
 7. ``processed_at`` is set: a re-run finds nothing to do.
@@ -29,6 +30,7 @@ from app.orders.notify import queue_received
 from app.orders.office import change_status
 from app.orders.service import FINAL_STATUSES, now
 from app.orders.sniff import sniff
+from app.orders.tarefa import ensure_tarefa
 from app.orders.types import order_type
 from app.platform import audit
 from app.platform.office_settings import office_today
@@ -146,9 +148,12 @@ def process_order(
         order.department = otype.department
         order.due_date = calendar.add_business_days(opened, otype.sla_business_days)
         done["prazo"] = order.due_date.isoformat()
+    order.alert_business_days = otype.alert_business_days
     if order.assigned_staff_id is None and order.department:
         order.assigned_staff_id = _responsible(session, order.department)
     session.flush()
+    if (tarefa_id := ensure_tarefa(session, order=order)) is not None:
+        done["tarefa_id"] = tarefa_id
     accepted = [a for a in atts if a.role == "cliente" and a.status == "aceito"]
     if order.status == "recebido" and otype.required_attachments and not accepted:
         change_status(

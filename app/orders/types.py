@@ -27,9 +27,10 @@ class OrderType:
     optional_attachments: tuple[str, ...]
     client_confirmation: bool
     legal_source: str = ""
+    alert_business_days: int = 1  # SLA alert this many business days before the due date
 
 
-def _parse(raw: dict[str, object]) -> OrderType:
+def _parse(raw: dict[str, object], default_alert: int) -> OrderType:
     try:
         t = OrderType(
             code=str(raw["code"]),
@@ -40,6 +41,7 @@ def _parse(raw: dict[str, object]) -> OrderType:
             optional_attachments=tuple(raw.get("optional_attachments", ())),  # type: ignore[arg-type]
             client_confirmation=bool(raw["client_confirmation"]),
             legal_source=str(raw.get("legal_source", "")),
+            alert_business_days=int(raw.get("alert_business_days", default_alert)),  # type: ignore[call-overload]
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"order type {raw.get('code')!r}: {exc}") from exc
@@ -47,6 +49,8 @@ def _parse(raw: dict[str, object]) -> OrderType:
         raise ValueError(f"order type {t.code}: unknown department {t.department}")
     if not 1 <= t.sla_business_days <= 90:
         raise ValueError(f"order type {t.code}: SLA must be 1–90 business days")
+    if not 0 <= t.alert_business_days <= t.sla_business_days:
+        raise ValueError(f"order type {t.code}: alert must be 0 to SLA business days")
     return t
 
 
@@ -54,8 +58,9 @@ def _parse(raw: dict[str, object]) -> OrderType:
 def _load() -> tuple[str, dict[str, OrderType]]:
     doc = tomllib.loads(DATA.read_text(encoding="utf-8"))
     types: dict[str, OrderType] = {}
+    default_alert = int(doc.get("alert_business_days", 1))
     for raw in doc["type"]:
-        t = _parse(raw)
+        t = _parse(raw, default_alert)
         if t.code in types:
             raise ValueError(f"order type {t.code} defined twice")
         types[t.code] = t

@@ -18,6 +18,12 @@ never a burst of the thresholds it already passed.
 Recipients: a tarefa alert goes to its responsible staff (the office must do the work) and —
 when the tarefa produces no guide — to the empresa's contacts; a guide alert goes to the
 empresa's contacts (they pay it), so a client never gets two alerts for the same DAS.
+
+Client orders (SLA): an open order whose due date is at most ``orders.alert_business_days``
+business days away (office calendar; the threshold comes from its order type) alerts its
+responsible — or the office admins when it has none — once (``alerta:pedido:{id}:a_vencer``),
+and once more when the due date has passed (``alerta:pedido:{id}:vencido``); concluded and
+cancelled orders never alert. The order's tarefa moves to ``a_vencer`` / ``vencida`` with it.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.fiscal.calendar import BusinessCalendar
@@ -40,12 +46,14 @@ from app.notifications.outbox import (
 )
 from app.obligations.calendar import HolidayIndex, calendar_for, load_holiday_index
 from app.obligations.catalogue import NON_RULE_OVERRIDES
-from models import CompanyObligation, Empresa, Guide, Obligation, Tarefa
+from models import CompanyObligation, Empresa, Guide, Obligation, Staff, Tarefa
+from models.orders import Order
 
 __all__ = ["DEFAULT_THRESHOLDS", "TEMPLATE", "queue_due_alerts", "threshold_for"]
 
 DEFAULT_THRESHOLDS = (5, 2, 0)  # the catalogue's default alert_business_days
 TEMPLATE = "alerta_tarefa"
+ORDER_DONE = ("concluido", "cancelado")
 TAREFA_DONE = ("concluida", "dispensada")
 GUIDE_DONE = ("paga", "cancelada")
 # Calendar days that always hold more business days than the largest threshold + margin.
@@ -87,6 +95,10 @@ class _Rules:
         rules = [o.rule or {} for o in self._obligations.values()]
         rules += [ov for ov in self._overrides.values() if "alert_business_days" in ov]
         return max((max(_thresholds(r), default=0) for r in rules), default=5)
+
+    def office(self) -> BusinessCalendar:
+        """The office calendar (order SLAs are counted on it)."""
+        return self._holidays.national_calendar()
 
     def of(self, obligation_id: int, empresa: Empresa) -> tuple[tuple[int, ...], BusinessCalendar]:
         ob = self._obligations[obligation_id]
@@ -141,6 +153,7 @@ def queue_due_alerts(session: Session, *, today: date) -> dict[str, int]:
         select(Tarefa, Empresa)
         .join(Empresa, Empresa.id == Tarefa.empresa_id)
         .where(
+            Tarefa.order_id.is_(None),  # an order's tarefa alerts by its SLA (below)
             Tarefa.status.not_in(TAREFA_DONE),
             Tarefa.due_date >= today,
             Tarefa.due_date <= horizon,
@@ -148,7 +161,7 @@ def queue_due_alerts(session: Session, *, today: date) -> dict[str, int]:
         .order_by(Tarefa.id)
     )
     for tarefa, empresa in tarefas:
-        ob = obligations[tarefa.obligation_id]
+        ob = obligations[int(tarefa.obligation_id or 0)]
         thresholds, cal = rules.of(ob.id, empresa)
         # A legal date on a non-business day (kept by its rule): count back from the effective
         # date, as internal targets do (app.fiscal.obligations.effective_due_date).
@@ -190,8 +203,69 @@ def queue_due_alerts(session: Session, *, today: date) -> dict[str, int]:
         to = contacts(empresa.id, "alerta_guia")
         rows += _rows(f"alerta:guia:{guide.id}:{t}", to, ctx, empresa.id)
         counts["guias"] += 1
-    counts["mensagens"] = enqueue_many(session, rows)
+    order_rows, counts["pedidos"] = _order_alerts(session, today=today, cal=rules.office())
+    counts["mensagens"] = enqueue_many(session, rows + order_rows)
     return counts
+
+
+def _order_alerts(
+    session: Session, *, today: date, cal: BusinessCalendar
+) -> tuple[list[dict[str, Any]], int]:
+    """SLA alert rows of open client orders (their tarefas follow); returns (rows, orders)."""
+    if not cal.is_business_day(today):
+        return [], 0
+    largest = session.scalar(
+        select(func.max(Order.alert_business_days)).where(Order.status.not_in(ORDER_DONE))
+    )
+    horizon = today + timedelta(days=int(largest or 0) * _HORIZON_FACTOR + 10)
+    found = session.execute(
+        select(Tarefa, Order, Empresa)
+        .join(Order, Order.id == Tarefa.order_id)
+        .join(Empresa, Empresa.id == Tarefa.empresa_id)
+        .where(
+            Order.status.not_in(ORDER_DONE),
+            Tarefa.status.not_in(TAREFA_DONE),
+            Tarefa.due_date <= horizon,
+        )
+        .order_by(Order.id)
+    ).all()
+    admins: list[Recipient] | None = None
+    rows: list[dict[str, Any]] = []
+    alerted = 0
+    for tarefa, order, empresa in found:
+        if today > tarefa.due_date:
+            stage, status = "vencido", "vencida"
+            days = cal.business_days_between(tarefa.due_date, today)
+        else:
+            days = cal.business_days_between(today, tarefa.due_date)
+            if days > order.alert_business_days:
+                continue
+            stage, status = "a_vencer", "a_vencer"
+        tarefa.status = status
+        tarefa.late_business_days = days if stage == "vencido" else 0
+        to = staff_recipients(session, [order.assigned_staff_id])
+        if not to:
+            if admins is None:
+                ids = session.scalars(
+                    select(Staff.id).where(Staff.is_admin.is_(True), Staff.active)
+                )
+                admins = staff_recipients(session, list(ids))
+            to = admins
+        ctx = {
+            "pedido": order.id,
+            "titulo": tarefa.title or f"Pedido nº {order.id}",
+            "empresa": empresa.nome_fantasia or empresa.razao_social,
+            "etapa": stage,
+            "dias_uteis": days,
+            "vencimento": tarefa.due_date,
+        }
+        rows += notification_rows(
+            key=f"alerta:pedido:{order.id}:{stage}", recipients=to, template="pedido_prazo",
+            context=ctx, empresa_id=empresa.id,
+        )  # fmt: skip
+        alerted += 1
+    session.flush()
+    return rows, alerted
 
 
 def _rows(

@@ -73,6 +73,15 @@ def _items(value: Iterable[Any]) -> str:
     return "; ".join(_text(v) for v in value)
 
 
+def _or_dash(value: Any) -> str:
+    # A body parameter may not be empty (the Cloud API rejects the message): "—" for none.
+    return _text(value or "") or "—"
+
+
+def _date_or_dash(value: Any) -> str:
+    return data_br(value) if value else "—"
+
+
 Formatter = Callable[[Any], str]
 
 # Approved template name -> the context keys of its body parameters {{1}}, {{2}} …, in order.
@@ -111,6 +120,31 @@ TEMPLATE_PARAMETERS: Mapping[str, tuple[tuple[str, Formatter], ...]] = {
         ("empresa", _text),
         ("competencia", competencia),
         ("itens", _items),
+    ),
+    # Client orders (app.orders.notify): acknowledgement with the SLA due date; status change
+    # with the office's reply; the same with the first result file as the document header.
+    "pedido_recebido": (
+        ("nome", _text),
+        ("pedido", _text),
+        ("tipo", _text),
+        ("empresa", _text),
+        ("prazo", _date_or_dash),
+    ),
+    "pedido_situacao": (
+        ("nome", _text),
+        ("pedido", _text),
+        ("tipo", _text),
+        ("empresa", _text),
+        ("situacao", _text),
+        ("resposta", _or_dash),
+    ),
+    "pedido_situacao_documento": (
+        ("nome", _text),
+        ("pedido", _text),
+        ("tipo", _text),
+        ("empresa", _text),
+        ("situacao", _text),
+        ("resposta", _or_dash),
     ),
 }
 

@@ -4,8 +4,14 @@
   office admins when nobody is responsible) once per order (``pedido:{id}:recebido``, …);
 - ``pedido_situacao`` to the client on every status change (``pedido:{id}:situacao:{n}``).
 
-E-mail only for now: a WhatsApp message needs a template approved by Meta with its body
-parameters registered in :mod:`app.notify.whatsapp`, which these templates do not have yet.
+Channels (:func:`client_recipients`): a contact who chose channels for orders (preference key
+``pedido``) gets exactly those; otherwise its general choice (``*``, default e-mail) and, when
+WhatsApp is configured (``WHATSAPP_API_KEY`` and ``WHATSAPP_PHONE_NUMBER_ID``) and the contact
+has a number, WhatsApp too. Opt-outs always win; without WhatsApp configured nothing is queued
+on it. The WhatsApp templates (Meta-approved names and body parameters) are registered in
+:mod:`app.notify.whatsapp`; a status change with result files goes on WhatsApp as
+``pedido_situacao_documento`` (the same body with a document header: the first file as a
+signed link), because an approved template's header is fixed. Staff get e-mail only.
 """
 
 from __future__ import annotations
@@ -15,10 +21,17 @@ from sqlalchemy.orm import Session
 
 from app.notifications import outbox
 from app.orders.types import order_type
-from models import Empresa, Staff
+from app.settings import get_settings
+from models import Contact, Empresa, Staff
 from models.orders import Order
 
-__all__ = ["STATUS_NAMES", "queue_received", "queue_status_change"]
+__all__ = [
+    "STATUS_NAMES",
+    "client_recipients",
+    "queue_received",
+    "queue_status_change",
+    "whatsapp_configured",
+]
 
 STATUS_NAMES = {
     "recebido": "Recebido",
@@ -30,8 +43,33 @@ STATUS_NAMES = {
 KIND = "pedido"  # contact preference key
 
 
-def _email(recipients: list[outbox.Recipient]) -> list[outbox.Recipient]:
-    return [r for r in recipients if r.channel == "email"]
+def whatsapp_configured() -> bool:
+    """Whether the WhatsApp Cloud API is configured (token and sending number)."""
+    s = get_settings()
+    return bool(s.WHATSAPP_API_KEY.get_secret_value() and s.WHATSAPP_PHONE_NUMBER_ID)
+
+
+def client_recipients(
+    session: Session, *, empresa_id: int, whatsapp: bool | None = None
+) -> list[outbox.Recipient]:
+    """The empresa's active contacts on the channels order messages go by (module docstring)."""
+    whatsapp = whatsapp_configured() if whatsapp is None else whatsapp
+    out: list[outbox.Recipient] = []
+    contacts = session.scalars(
+        select(Contact)
+        .where(Contact.empresa_id == empresa_id, Contact.active.is_(True))
+        .order_by(Contact.id)
+    )
+    for c in contacts:
+        prefs = c.preferences or {}
+        channels = list(prefs.get(KIND) or prefs.get("*") or ["email"])
+        if KIND not in prefs and whatsapp and "whatsapp" not in channels:
+            channels.append("whatsapp")
+        if "email" in channels and c.email and not c.opt_out_email:
+            out.append(outbox.Recipient("email", c.email, c.name))
+        if "whatsapp" in channels and whatsapp and c.phone and not c.opt_out_whatsapp:
+            out.append(outbox.Recipient("whatsapp", c.phone, c.name))
+    return out
 
 
 def _context(session: Session, order: Order) -> dict[str, object]:
@@ -60,7 +98,7 @@ def staff_for(session: Session, *, order: Order) -> list[outbox.Recipient]:
 def queue_received(session: Session, *, order: Order) -> int:
     """The acknowledgement to the client and the alert to staff (once per order)."""
     ctx = _context(session, order)
-    client = _email(outbox.empresa_recipients(session, order.empresa_id, KIND))
+    client = client_recipients(session, empresa_id=order.empresa_id)
     n = outbox.enqueue(
         session, key=f"pedido:{order.id}:recebido", recipients=client,
         template="pedido_recebido", context=ctx, empresa_id=order.empresa_id,
@@ -74,9 +112,20 @@ def queue_received(session: Session, *, order: Order) -> int:
 
 def queue_status_change(session: Session, *, order: Order, results: list[int]) -> int:
     """Tell the client the order's new status (and the office's reply, result files attached)."""
-    client = _email(outbox.empresa_recipients(session, order.empresa_id, KIND))
-    return outbox.enqueue(
-        session, key=f"pedido:{order.id}:situacao:{order.status_changes}", recipients=client,
-        template="pedido_situacao", context=_context(session, order),
+    client = client_recipients(session, empresa_id=order.empresa_id)
+    key, ctx = f"pedido:{order.id}:situacao:{order.status_changes}", _context(session, order)
+    email = [r for r in client if r.channel == "email"]
+    whatsapp = [r for r in client if r.channel == "whatsapp"]
+    n = outbox.enqueue(
+        session, key=key, recipients=email, template="pedido_situacao", context=ctx,
         empresa_id=order.empresa_id, attachments=results,
+    )  # fmt: skip
+    if results:  # the approved template with a document header
+        return n + outbox.enqueue(
+            session, key=key, recipients=whatsapp, template="pedido_situacao_documento",
+            context=ctx, empresa_id=order.empresa_id, attachments=results[:1],
+        )  # fmt: skip
+    return n + outbox.enqueue(
+        session, key=key, recipients=whatsapp, template="pedido_situacao", context=ctx,
+        empresa_id=order.empresa_id,
     )  # fmt: skip

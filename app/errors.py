@@ -65,10 +65,11 @@ class AppError(Exception):
         self.details = details
 
     def to_dict(self) -> dict[str, Any]:
-        """Serialisable form used by the API and by quarantine records."""
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        """The JSON form (pt-BR keys, as the API answers it): ``codigo``, ``mensagem`` and
+        ``detalhes`` when there are any."""
+        out: dict[str, Any] = {"codigo": self.code, "mensagem": self.message}
         if self.details:
-            out["details"] = self.details
+            out["detalhes"] = self.details
         return out
 
 

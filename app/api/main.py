@@ -88,7 +88,7 @@ def create_app(dispatcher: bool = False) -> FastAPI:
         status = exc.http_status
         if status >= 500:
             log.warning("integration error %s: %s", exc.code, exc.message)
-        return JSONResponse({"error": exc.to_dict()}, status_code=status)
+        return JSONResponse({"erro": exc.to_dict()}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -106,7 +106,7 @@ def create_app(dispatcher: bool = False) -> FastAPI:
                 for e in raw
             )
         return JSONResponse(
-            {"error": {"code": code, "message": message, "details": {"erros": errors}}},
+            {"erro": {"codigo": code, "mensagem": message, "detalhes": {"erros": errors}}},
             status_code=422,
         )
 
@@ -117,7 +117,7 @@ def create_app(dispatcher: bool = False) -> FastAPI:
         if exc.status_code == 405:  # Starlette names only the first route's methods
             headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
         return JSONResponse(
-            {"error": {"code": code, "message": message}},
+            {"erro": {"codigo": code, "mensagem": message}},
             status_code=exc.status_code,
             headers=headers,
         )
@@ -133,7 +133,7 @@ def create_app(dispatcher: bool = False) -> FastAPI:
         else:
             code = "entrada_invalida"
             message = "Valor fora do intervalo aceito (identificador ou campo grande)."
-        return JSONResponse({"error": {"code": code, "message": message}}, status_code=422)
+        return JSONResponse({"erro": {"codigo": code, "mensagem": message}}, status_code=422)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
@@ -144,9 +144,9 @@ def create_app(dispatcher: bool = False) -> FastAPI:
         log.warning("integrity error: %s", getattr(diag, "constraint_name", None) or "?")
         return JSONResponse(
             {
-                "error": {
-                    "code": "conflito_de_dados",
-                    "message": "Os dados violam uma regra de integridade (referência inexistente, "
+                "erro": {
+                    "codigo": "conflito_de_dados",
+                    "mensagem": "Os dados violam uma regra de integridade (referência inexistente, "
                     "valor obrigatório ausente ou registro duplicado).",
                 }
             },
@@ -157,7 +157,7 @@ def create_app(dispatcher: bool = False) -> FastAPI:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
         return JSONResponse(
-            {"error": {"code": "erro_interno", "message": "Erro interno; a equipe foi avisada."}},
+            {"erro": {"codigo": "erro_interno", "mensagem": "Erro interno; a equipe foi avisada."}},
             status_code=500,
         )
 

@@ -23,6 +23,7 @@ __all__ = [
     "Pagina",
     "PrincipalOut",
     "page",
+    "pt_keys",
 ]
 
 # pydantic's lax date parsing reads 0 or "0" as 1970-01-01, numbers as Unix timestamps and
@@ -137,18 +138,41 @@ def page(itens: list[T], total: int, paging: Paging) -> Pagina[T]:
     )
 
 
+# Stored JSON the API returns as it is (issue lists, upload summaries, calculation memos, protocol
+# details) keeps the keys it was written with — English in the storage formats of app/fiscal and
+# app/documents, and in rows written before the API spoke pt-BR only: renamed on the way out, so
+# old rows read like new ones and no data is migrated.
+STORED_KEYS: dict[str, str] = {
+    "code": "codigo",
+    "message": "mensagem",
+    "detail": "detalhe",
+    "details": "detalhes",
+    "stored_file_id": "arquivo_id",
+    "provider_id": "id_no_provedor",
+}
+
+
+def pt_keys(value: Any) -> Any:
+    """``value`` (stored JSON) with the keys of :data:`STORED_KEYS` in pt-BR, at any depth."""
+    if isinstance(value, dict):
+        return {STORED_KEYS.get(k, k): pt_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [pt_keys(v) for v in value]
+    return value
+
+
 class ErrorBody(BaseModel):
     """A stable, machine-readable code and a pt-BR message (details when useful)."""
 
-    code: str
-    message: str
-    details: dict[str, Any] | None = None
+    codigo: str
+    mensagem: str
+    detalhes: dict[str, Any] | None = None
 
 
 class ErrorOut(BaseModel):
-    """Every error the API answers: ``{"error": {"code", "message", "details"?}}``."""
+    """Every error the API answers: ``{"erro": {"codigo", "mensagem", "detalhes"?}}``."""
 
-    error: ErrorBody
+    erro: ErrorBody
 
 
 _STATUS = {

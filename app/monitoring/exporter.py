@@ -229,7 +229,7 @@ class MetricsEndpoint:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         json_type = (b"content-type", b"application/json")
         if scope["method"] not in ("GET", "HEAD"):
-            body = {"error": {"code": "metodo_nao_permitido", "message": "Método não permitido."}}
+            body = {"erro": {"codigo": "metodo_nao_permitido", "mensagem": "Método não permitido."}}
             headers = [json_type, (b"allow", b"GET, HEAD")]
             await _respond(send, 405, json.dumps(body).encode(), headers)
             return
@@ -237,9 +237,9 @@ class MetricsEndpoint:
         client = (scope.get("client") or ("", 0))[0]
         if not allowed(headers_in, client):
             body = {
-                "error": {
-                    "code": "token_invalido",
-                    "message": "Token ausente, inválido ou revogado.",
+                "erro": {
+                    "codigo": "token_invalido",
+                    "mensagem": "Token ausente, inválido ou revogado.",
                 }
             }
             headers = [json_type, (b"www-authenticate", b"Bearer")]

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tests.api.conftest import auth
+from tests.support.api import error_code
 
 
 def test_routes_require_a_token(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
     for path in ("/api/me", "/api/empresas", f"/api/empresas/{seeded['a']}"):
         r = api_client.get(path)
         assert r.status_code == 401
-        assert r.json()["error"]["code"] == "token_invalido"
+        assert error_code(r) == "token_invalido"
     r = api_client.get("/api/me", headers=auth("ctb_forjado"))
     assert r.status_code == 401
 
@@ -35,7 +36,7 @@ def test_client_token_sees_only_its_empresa(api_client, seeded) -> None:  # type
     assert api_client.get(f"/api/empresas/{seeded['a']}", headers=h).status_code == 200
     # another empresa answers exactly like one that does not exist (no existence oracle)
     r = api_client.get(f"/api/empresas/{seeded['b']}", headers=h)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "empresa_nao_encontrada"
+    assert r.status_code == 404 and error_code(r) == "empresa_nao_encontrada"
     assert r.json() == api_client.get("/api/empresas/987654321", headers=h).json()
     # the office sees both the existing empresa and the 404 of a missing one
     office = auth(seeded["office"])
@@ -81,9 +82,9 @@ def test_tokens_are_stored_hashed(seeded) -> None:  # type: ignore[no-untyped-de
 
 def test_unknown_route_and_bad_input_never_500(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
     r = api_client.get("/api/nada")
-    assert r.status_code == 404 and r.json()["error"]["code"] == "rota_nao_encontrada"
+    assert r.status_code == 404 and error_code(r) == "rota_nao_encontrada"
     r = api_client.get("/api/empresas/abc", headers=auth(seeded["office"]))
-    assert r.status_code == 422 and r.json()["error"]["code"] == "requisicao_invalida"
+    assert r.status_code == 422 and error_code(r) == "requisicao_invalida"
 
 
 def test_authentication_belongs_to_the_router_and_public_routes_are_explicit() -> None:

@@ -2,7 +2,7 @@
 
 For each POST/PATCH/PUT/DELETE route of the OpenAPI schema, an office token sends invalid ids,
 broken JSON, wrong types, missing fields, huge strings and broken multipart bodies. The answer is
-never a 5xx; an error is always ``{"error": {"code", "message"}}`` with a snake_case code; and
+never a 5xx; an error is always ``{"erro": {"codigo", "mensagem"}}`` with a snake_case code; and
 input that cannot be valid is always refused with a 4xx.
 """
 
@@ -19,6 +19,7 @@ from app.notify.webhook import SIGNATURE_HEADER, sign_webhook
 from app.settings import get_settings
 from tests.api.conftest import auth
 from tests.api.test_scope_matrix import CASES, World, build_world, in_process_client
+from tests.support.api import error_body, error_code, error_details, error_message
 
 CODE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 HUGE = "x" * 20_000
@@ -166,10 +167,10 @@ def _check(r: Any, probe: Probe) -> str | None:
         return f"accepted ({r.status_code}) input that cannot be valid"
     if r.status_code >= 400:
         try:
-            err = r.json()["error"]
-        except (ValueError, KeyError, TypeError):
+            err = error_body(r)
+        except (ValueError, AssertionError):
             return f"{r.status_code} without the error envelope: {r.text[:160]}"
-        if not isinstance(err.get("message"), str) or not CODE.match(str(err.get("code"))):
+        if not isinstance(err.get("mensagem"), str) or not CODE.match(str(err.get("codigo"))):
             return f"bad error envelope {err}"
     return None
 
@@ -254,7 +255,7 @@ def test_webhook_refuses_malformed_signatures_and_payloads(
         r = http.post(
             WEBHOOK, content=b'{"entry": []}', headers={SIGNATURE_HEADER: header.encode("latin-1")}
         )
-        if r.status_code != 401 or not CODE.match(r.json()["error"]["code"]):
+        if r.status_code != 401 or not CODE.match(error_code(r)):
             problems.append(f"signature {header!r}: {r.status_code} {r.text[:100]}")
     bodies: list[bytes] = [
         b"not json", b"[]", b'"x"', b"null", b'{"entry": "x"}', b'{"entry": [1]}',
@@ -279,8 +280,8 @@ def test_webhook_refuses_malformed_signatures_and_payloads(
 
 def _code(r: Any) -> str:
     try:
-        return str(r.json()["error"]["code"])
-    except (ValueError, KeyError, TypeError):
+        return error_code(r)
+    except (ValueError, KeyError, AssertionError):
         return ""
 
 
@@ -351,12 +352,12 @@ def test_date_inputs_accept_only_iso_dates(http: Any, seeded: dict[str, Any], wo
             else:  # a JSON body field: lax strings and bare numbers alike
                 body = (case.json(world["a"]) if case.json else {}) | {name: bad}
                 r = http.request(method, url, json=body, headers=office)
-            err = r.json().get("error", {})
-            if r.status_code != 422 or err.get("code") != "data_invalida":
+            err = r.json().get("erro", {})
+            if r.status_code != 422 or err.get("codigo") != "data_invalida":
                 problems.append(
                     f"{method} {path} {name}={str(bad)[:20]!r}: {r.status_code} {r.text[:120]}"
                 )
-            elif name not in err.get("message", ""):
+            elif name not in err.get("mensagem", ""):
                 problems.append(f"{method} {path} {name}: message names no parameter: {err}")
     assert not problems, "\n".join(problems)
 
@@ -365,18 +366,17 @@ def test_date_query_answers(http: Any, seeded: dict[str, Any]) -> None:
     office = auth(seeded["office"])
     r = http.get("/api/tarefas", params={"vencimento_de": "0"}, headers=office)
     assert r.status_code == 422
-    err = r.json()["error"]
-    assert err["code"] == "data_invalida"
-    assert err["message"] == "Data inválida em vencimento_de: use o formato AAAA-MM-DD."
-    assert [e["campo"] for e in err["details"]["erros"]] == ["query.vencimento_de"]
+    assert error_code(r) == "data_invalida"
+    assert error_message(r) == "Data inválida em vencimento_de: use o formato AAAA-MM-DD."
+    assert [e["campo"] for e in error_details(r)["erros"]] == ["query.vencimento_de"]
     both = http.get("/api/tarefas?vencimento_de=0&vencimento_ate=1700000000", headers=office)
-    message = both.json()["error"]["message"]
-    assert both.json()["error"]["code"] == "data_invalida"
+    message = error_message(both)
+    assert error_code(both) == "data_invalida"
     assert "vencimento_de" in message and "vencimento_ate" in message
     # another kind of error alongside: the generic code, every error listed
     mixed = http.get("/api/tarefas?vencimento_de=0&limite=abc", headers=office)
-    assert mixed.status_code == 422 and mixed.json()["error"]["code"] == "requisicao_invalida"
-    assert len(mixed.json()["error"]["details"]["erros"]) == 2
+    assert mixed.status_code == 422 and error_code(mixed) == "requisicao_invalida"
+    assert len(error_details(mixed)["erros"]) == 2
     for good in ("2026-06-22", "2024-02-29"):
         ok = http.get("/api/tarefas", params={"vencimento_de": good}, headers=office)
         assert ok.status_code == 200, ok.text
@@ -390,8 +390,8 @@ def test_payment_date_is_iso(http: Any, seeded: dict[str, Any], world: World) ->
     # 1970-01-01, 2023-11-14, 1970-08-23 before; year 1 with an offset overflowed to a 500
     for bad in ("0", "1700000000", "20260510", "0001-01-01T00:00:00+00:01", "9999-12-31T23:59"):
         r = http.post(f"/api/guias/{gid}/pagamento", data={"pago_em": bad}, headers=office)
-        assert r.status_code == 422 and r.json()["error"]["code"] == "data_invalida", r.text
-        assert "pago_em" in r.json()["error"]["message"]
+        assert r.status_code == 422 and error_code(r) == "data_invalida", r.text
+        assert "pago_em" in error_message(r)
     r = http.post(
         f"/api/guias/{gid}/pagamento", data={"pago_em": "2026-05-10T14:30:00-03:00"}, headers=office
     )
@@ -445,7 +445,7 @@ def test_competencia_inputs_are_validated(http: Any, seeded: dict[str, Any], wor
         for bad in ("0", "2026-13", "2026-5-1", "1700000000", "2026-05-10", "x" * 300):
             params = {k: v.format(bad) for k, v in template.items()}
             r = http.get(path, params=params, headers=office)
-            if r.status_code != 422 or r.json()["error"]["code"] != "competencia_invalida":
+            if r.status_code != 422 or error_code(r) != "competencia_invalida":
                 problems.append(f"GET {path} {params}: {r.status_code} {r.text[:120]}")
         ok = http.get(path, params={k: v.format("2026-05") for k, v in template.items()},
                       headers=office)  # fmt: skip
@@ -460,6 +460,6 @@ def test_competencia_inputs_are_validated(http: Any, seeded: dict[str, Any], wor
         for bad, code in ((202605, "requisicao_invalida"), (0, "requisicao_invalida"),
                           ("0", "competencia_invalida"), ("2026-13", "competencia_invalida")):  # fmt: skip
             r = http.request(method, path, json=body | {name: bad}, headers=office)
-            if r.status_code != 422 or r.json()["error"]["code"] != code:
+            if r.status_code != 422 or error_code(r) != code:
                 problems.append(f"{method} {path} {name}={bad!r}: {r.status_code} {r.text[:120]}")
     assert not problems, "\n".join(problems)

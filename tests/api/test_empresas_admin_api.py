@@ -20,6 +20,7 @@ from app.obligations.catalogue import reconcile_assignments, sync_catalogue
 from app.obligations.tarefas import generate_tarefas
 from models import Empresa, Staff, Tarefa
 from tests.api.conftest import auth
+from tests.support.api import error_code, error_message
 
 NEW = {"cnpj": "11444777000161", "razao_social": "Nova Empresa Ltda", "regime": "SIMPLES",
        "uf": "SP", "codigo_ibge": "3550308"}  # fmt: skip
@@ -29,7 +30,7 @@ COMP = Competencia.parse("2026-05")
 
 
 def _error(r: Any) -> tuple[int, str]:
-    return r.status_code, r.json()["error"]["code"]
+    return r.status_code, error_code(r)
 
 
 def _staff(name: str) -> int:
@@ -62,7 +63,7 @@ def test_unknown_staff_is_refused_on_create_and_change(
     for body in ({"responsavel_id": 999999}, {"responsaveis": {"fiscal": 999999}}):
         r = api_client.post("/api/empresas", json=NEW | body, headers=office)
         assert _error(r) == (422, "responsavel_desconhecido"), r.text
-        assert "999999" in r.json()["error"]["message"]
+        assert "999999" in error_message(r)
         r = api_client.patch(f"/api/empresas/{seeded['a']}", json=body, headers=office)
         assert _error(r) == (422, "responsavel_desconhecido"), r.text
     staff_id = _staff("Ana Fiscal")
@@ -83,7 +84,7 @@ def test_framework_errors_have_stable_codes_in_portuguese(
     assert _error(r) == (422, "requisicao_invalida"), r.text  # JSON: FastAPI validates it
     r = api_client.post(f"/api/empresas/{seeded['a']}/uploads", content=b"--x\r\nlixo",
                         headers=office | {"Content-Type": "multipart/form-data"})  # fmt: skip
-    assert _error(r) == (400, "corpo_invalido") and "malformado" in r.json()["error"]["message"]
+    assert _error(r) == (400, "corpo_invalido") and "malformado" in error_message(r)
     r = api_client.request("TRACE", "/api/documentos/1", headers=office)
     assert _error(r) == (405, "metodo_nao_permitido") and "GET" in r.headers["allow"]
     # Allow names every method of the path, also when separate routes serve them.
@@ -97,7 +98,7 @@ def test_framework_errors_have_stable_codes_in_portuguese(
         assert _error(r) == (405, "metodo_nao_permitido"), (path, r.text)
         assert sorted(r.headers["allow"].lower().split(", ")) == methods, path
     r = api_client.get("/api/nao-existe", headers=office)
-    assert _error(r) == (404, "rota_nao_encontrada") and r.json()["error"]["message"] == (
+    assert _error(r) == (404, "rota_nao_encontrada") and error_message(r) == (
         "Rota não encontrada."
     )
     r = api_client.patch(f"/api/empresas/{seeded['a']}", json={"razao_social": "ab\u0000cd"},

@@ -19,6 +19,7 @@ from app.errors import CATALOGUE, FILE_TOO_LARGE
 from app.settings import get_settings
 from tests.api.conftest import auth
 from tests.api.test_scope_matrix import build_world
+from tests.support.api import error_code, error_details
 
 ROOT = Path(__file__).resolve().parents[2]
 ERRORS = {
@@ -55,7 +56,7 @@ def _raised_codes() -> dict[str, set[str]]:
                 if isinstance(c, ast.Constant) and isinstance(c.value, str):
                     found.setdefault(c.value, set()).add(str(path.relative_to(ROOT)))
     main = (ROOT / "app/api/main.py").read_text(encoding="utf-8")
-    literal = r'(?:\bcode\s*=|"code":|code, message =)\s*"([a-z_]+)"'
+    literal = r'(?:\bcode\s*=|"codigo":|code, message =)\s*"([a-z_]+)"'
     for code in re.findall(literal, main) + re.findall(r'\(\s*"([a-z_]+)",\s*"[A-Z]', main):
         found.setdefault(code, set()).add("app/api/main.py")
     found.setdefault(FILE_TOO_LARGE, set()).add("app/errors.py")
@@ -138,5 +139,5 @@ def test_a_file_above_the_limit_is_arquivo_muito_grande_everywhere(
             headers=office,
         )  # fmt: skip
         assert r.status_code == 422, (path, r.text)
-        assert r.json()["error"]["code"] == FILE_TOO_LARGE, (path, r.text)
-        assert r.json()["error"]["details"] == {"limite": small_files}
+        assert error_code(r) == FILE_TOO_LARGE, (path, r.text)
+        assert error_details(r) == {"limite": small_files}

@@ -13,6 +13,7 @@ from app.guides import generation as guides
 from app.guides import protocol
 from models import Contact, Guide, Notification, Obligation, Tarefa
 from tests.api.conftest import auth
+from tests.support.api import error_code
 
 
 def _guide(empresa_id: int, code: str = "FGTS") -> int:
@@ -68,7 +69,7 @@ def test_register_send_view_pay_and_protocol(api_client, seeded) -> None:  # typ
         files={"arquivo": ("x.exe", b"MZ...", "application/pdf")},
         headers=office,
     )
-    assert bad.json()["error"]["code"] == "tipo_de_arquivo_invalido"
+    assert error_code(bad) == "tipo_de_arquivo_invalido"
 
     with session_scope() as s:
         protocol.send(s, guide_ids=[gid])
@@ -82,7 +83,7 @@ def test_register_send_view_pay_and_protocol(api_client, seeded) -> None:  # typ
     pdf = api_client.get(opened.headers["location"])
     assert pdf.content == b"%PDF-1.4 oficial"  # the official document is what the link opens
     tampered = api_client.get(path[:-3] + "abc", follow_redirects=False)
-    assert tampered.status_code == 403 and tampered.json()["error"]["code"] == "link_invalido"
+    assert tampered.status_code == 403 and error_code(tampered) == "link_invalido"
 
     resent = api_client.post(f"/api/guias/{gid}/reenvio", json={"motivo": "perdeu"}, headers=office)
     assert resent.json() == {"guia_id": gid, "mensagens": 1}
@@ -106,10 +107,10 @@ def test_client_cannot_see_another_empresa(api_client, seeded) -> None:  # type:
     gid = _guide(seeded["b"])
     client = auth(seeded["client"])
     r = api_client.get(f"/api/guias/{gid}", headers=client)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "guia_nao_encontrada"
+    assert r.status_code == 404 and error_code(r) == "guia_nao_encontrada"
     assert api_client.get("/api/guias", headers=client).json()["itens"] == []
     r = api_client.get(f"/api/guias/{gid}/protocolo", headers=client)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "guia_nao_encontrada"
+    assert r.status_code == 404 and error_code(r) == "guia_nao_encontrada"
 
 
 def test_revenue_and_payroll_declared_by_the_office(api_client, seeded) -> None:  # type: ignore[no-untyped-def]

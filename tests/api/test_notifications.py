@@ -14,6 +14,7 @@ from app.notify.webhook import SIGNATURE_HEADER, sign_webhook
 from app.settings import get_settings
 from models import AuditLog, DeliveryAttempt, Guide, GuideEvent, Notification, Obligation
 from tests.api.conftest import auth
+from tests.support.api import error_code
 from tests.support.whatsapp_fake import status
 
 SECRET = "segredo-do-app-meta"
@@ -55,7 +56,7 @@ def test_office_lists_by_status_and_empresa_client_is_refused(api_client, seeded
         "destinatario_invalido",
     )
     r = api_client.get("/api/notificacoes", headers=auth(seeded["client"]))
-    assert r.status_code == 403 and r.json()["error"]["code"] == "somente_escritorio"
+    assert r.status_code == 403 and error_code(r) == "somente_escritorio"
 
 
 def test_requeue_a_failed_one_is_audited(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
@@ -67,7 +68,7 @@ def test_requeue_a_failed_one_is_audited(api_client, seeded) -> None:  # type: i
     )
     assert r.status_code == 200 and (r.json()["status"], r.json()["tentativas"]) == ("pendente", 0)
     r = api_client.post(f"/api/notificacoes/{sent}/reenfileirar", headers=h)
-    assert r.status_code == 409 and r.json()["error"]["code"] == "notificacao_nao_reenfileiravel"
+    assert r.status_code == 409 and error_code(r) == "notificacao_nao_reenfileiravel"
     with session_scope() as s:
         audit = s.scalars(select(AuditLog).where(AuditLog.action == "notificacao.reenfileirada"))
         assert [(a.entity_id, a.reason) for a in audit] == [(str(failed), "número corrigido")]
@@ -78,13 +79,13 @@ def test_webhook_handshake(api_client, whatsapp_env) -> None:  # type: ignore[no
     r = api_client.get("/api/whatsapp/webhook", params=params)
     assert r.status_code == 200 and r.text == "42"
     r = api_client.get("/api/whatsapp/webhook", params={**params, "hub.verify_token": "x"})
-    assert r.status_code == 403 and r.json()["error"]["code"] == "verificacao_recusada"
+    assert r.status_code == 403 and error_code(r) == "verificacao_recusada"
 
 
 def test_bad_signature_is_401_and_records_nothing(api_client, seeded, whatsapp_env) -> None:  # type: ignore[no-untyped-def]
     nid = add(seeded["a"], "k", status="enviada", provider_id="wamid.A")
     r = _post(api_client, [status("wamid.A", "read", "5511987654321")], "sha256=" + "0" * 64)
-    assert r.status_code == 401 and r.json()["error"]["code"] == "assinatura_invalida"
+    assert r.status_code == 401 and error_code(r) == "assinatura_invalida"
     with session_scope() as s:
         assert s.get(Notification, nid).status == "enviada"  # type: ignore[union-attr]
 

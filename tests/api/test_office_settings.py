@@ -8,6 +8,7 @@ from app.db import session_scope
 from app.guides.generation import generation_day
 from models import AuditLog
 from tests.api.conftest import auth
+from tests.support.api import error_code
 
 
 def test_office_changes_the_guide_generation_day(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
@@ -32,11 +33,11 @@ def test_invalid_or_unknown_settings_are_refused(api_client, seeded) -> None:  #
     r = api_client.put(
         "/api/escritorio/configuracoes/dia_geracao_guias", json={"dia": 31}, headers=h
     )
-    assert r.status_code == 422 and r.json()["error"]["code"] == "valor_invalido"
+    assert r.status_code == 422 and error_code(r) == "valor_invalido"
     r = api_client.put(
         "/api/escritorio/configuracoes/dia_geracao_guias", json={"hora": 3}, headers=h
     )
-    assert r.status_code == 422 and r.json()["error"]["code"] == "campo_desconhecido"
+    assert r.status_code == 422 and error_code(r) == "campo_desconhecido"
     r = api_client.put("/api/escritorio/configuracoes/qualquer", json={"dia": 3}, headers=h)
     assert r.status_code == 404
     r = api_client.put(

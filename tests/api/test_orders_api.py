@@ -63,7 +63,7 @@ def test_client_opens_follows_and_office_answers(api_client: Any, seeded: dict[s
     ok = api_client.get(f"{base}/{ids['cnd.pdf']}/download", headers=client)
     assert ok.status_code == 200 and ok.json()["expira_em_segundos"] > 0
     blocked = api_client.get(f"{base}/{ids['nota.pdf']}/download", headers=client)
-    assert (blocked.status_code, blocked.json()["error"]["code"]) == (409, "anexo_em_quarentena")
+    assert (blocked.status_code, blocked.json()["erro"]["codigo"]) == (409, "anexo_em_quarentena")
     assert api_client.get(f"{base}/{ids['nota.pdf']}/download", headers=office).status_code == 200
     # conversation, office listing with filters, status with a result file
     r = api_client.post(f"/api/pedidos/{pedido['id']}/mensagens", json={"texto": "Urgente"},
@@ -85,31 +85,31 @@ def test_client_opens_follows_and_office_answers(api_client: Any, seeded: dict[s
     assert done["situacao"] == "concluido" and done["resposta"] == "Certidão emitida."
     assert [a["origem"] for a in done["anexos"]].count("resultado") == 1
     again = api_client.post(f"/api/pedidos/{pedido['id']}/cancelar", json={}, headers=client)
-    assert (again.status_code, again.json()["error"]["code"]) == (409, "pedido_encerrado")
+    assert (again.status_code, again.json()["erro"]["codigo"]) == (409, "pedido_encerrado")
 
 
 def test_bad_requests_are_clear_4xx(api_client: Any, seeded: dict[str, Any]) -> None:
     client, office = auth(seeded["client"]), auth(seeded["office"])
     r = _open(api_client, seeded, [PDF], tipo="pizza")
-    assert (r.status_code, r.json()["error"]["code"]) == (422, "tipo_de_pedido_desconhecido")
+    assert (r.status_code, r.json()["erro"]["codigo"]) == (422, "tipo_de_pedido_desconhecido")
     other = api_client.post(
         f"/api/empresas/{seeded['b']}/pedidos", data={"tipo": "outros", "descricao": "x"},
         headers=client,
     )  # fmt: skip
-    assert (other.status_code, other.json()["error"]["code"]) == (403, "empresa_fora_do_escopo")
+    assert (other.status_code, other.json()["erro"]["codigo"]) == (403, "empresa_fora_do_escopo")
     many = [(f"{i}.pdf", PDF[1] + bytes([i]), "application/pdf") for i in range(21)]
     r = _open(api_client, seeded, many)
-    assert (r.status_code, r.json()["error"]["code"]) == (422, "arquivos_demais")
+    assert (r.status_code, r.json()["erro"]["codigo"]) == (422, "arquivos_demais")
     assert api_client.get("/api/pedidos", headers=client).json()["total"] == 0  # nothing half-made
     pedido = _open(api_client, seeded, []).json()
     r = api_client.post(f"/api/pedidos/{pedido['id']}/situacao", data={"situacao": "feito"},
                         headers=office)  # fmt: skip
-    assert (r.status_code, r.json()["error"]["code"]) == (422, "situacao_invalida")
+    assert (r.status_code, r.json()["erro"]["codigo"]) == (422, "situacao_invalida")
     r = api_client.post(f"/api/pedidos/{pedido['id']}/situacao", data={"situacao": "concluido"},
                         headers=client)  # fmt: skip
-    assert (r.status_code, r.json()["error"]["code"]) == (403, "somente_escritorio")
+    assert (r.status_code, r.json()["erro"]["codigo"]) == (403, "somente_escritorio")
     r = api_client.post(f"/api/pedidos/{pedido['id']}/atribuir", json={"responsavel_id": 999},
                         headers=office)  # fmt: skip
-    assert (r.status_code, r.json()["error"]["code"]) == (422, "responsavel_desconhecido")
+    assert (r.status_code, r.json()["erro"]["codigo"]) == (422, "responsavel_desconhecido")
     tipos = api_client.get("/api/pedidos/tipos", headers=client).json()
     assert {"certidao_negativa", "admissao", "outros"} <= {t["codigo"] for t in tipos["itens"]}

@@ -13,6 +13,7 @@ from app.fiscal.competencia import Competencia
 from app.obligations.catalogue import reconcile_assignments, sync_catalogue
 from models import AuditLog
 from tests.api.conftest import auth
+from tests.support.api import error_code
 
 CUSTOM = {
     "code": "TFF-SP",
@@ -35,7 +36,7 @@ def _audit(action: str) -> list[tuple[str, str | None, Any]]:
 
 
 def _refused(r: Any) -> bool:
-    return r.status_code == 403 and r.json()["error"]["code"] == "somente_escritorio"
+    return r.status_code == 403 and error_code(r) == "somente_escritorio"
 
 
 def test_holidays_are_registered_listed_and_removed_by_the_office(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
@@ -52,14 +53,14 @@ def test_holidays_are_registered_listed_and_removed_by_the_office(api_client, se
     listed = api_client.get("/api/feriados", params={"ano": 2026}, headers=office).json()
     assert [h["id"] for h in listed["itens"]] == [hid] and listed["total"] == 1
     bad = api_client.post("/api/feriados", json=body | {"dia": "25/01/2026"}, headers=office)
-    assert bad.status_code == 422 and bad.json()["error"]["code"] == "data_invalida"
+    assert bad.status_code == 422 and error_code(bad) == "data_invalida"
     wrong_uf = api_client.post("/api/feriados", json=body | {"uf": "RJ"}, headers=office)
-    assert wrong_uf.status_code == 422 and wrong_uf.json()["error"]["code"] == "uf_invalida"
+    assert wrong_uf.status_code == 422 and error_code(wrong_uf) == "uf_invalida"
     assert _refused(api_client.delete(f"/api/feriados/{hid}", headers=client))
     r = api_client.delete(f"/api/feriados/{hid}", params={"motivo": "lei revogada"}, headers=office)
     assert r.status_code == 200 and r.json()["id"] == hid
     again = api_client.delete(f"/api/feriados/{hid}", headers=office)
-    assert again.status_code == 404 and again.json()["error"]["code"] == "feriado_nao_encontrado"
+    assert again.status_code == 404 and error_code(again) == "feriado_nao_encontrado"
     [(actor, _, details)] = _audit("feriado.cadastrado")
     assert actor.startswith("token:") and details["ibge"] == "3550308"
     assert [reason for _, reason, _ in _audit("feriado.removido")] == ["lei revogada"]
@@ -76,9 +77,9 @@ def test_custom_obligations_are_created_and_switched_by_the_office(api_client, s
         "TFF-SP", True, True,
     )  # fmt: skip
     dup = api_client.post("/api/obrigacoes", json={"regra": CUSTOM}, headers=office)
-    assert dup.status_code == 409 and dup.json()["error"]["code"] == "obrigacao_duplicada"
+    assert dup.status_code == 409 and error_code(dup) == "obrigacao_duplicada"
     bad = api_client.post("/api/obrigacoes", json={"regra": {"code": "X"}}, headers=office)
-    assert bad.status_code == 422 and bad.json()["error"]["code"] == "obrigacao_invalida"
+    assert bad.status_code == 422 and error_code(bad) == "obrigacao_invalida"
     only = api_client.get("/api/obrigacoes?personalizadas=true", headers=office).json()
     assert [o["codigo"] for o in only["itens"]] == ["TFF-SP"]
     assert _refused(
@@ -89,7 +90,7 @@ def test_custom_obligations_are_created_and_switched_by_the_office(api_client, s
     )
     assert off.status_code == 200 and off.json()["ativa"] is False
     das = api_client.patch("/api/obrigacoes/DAS", json={"ativa": False}, headers=office)
-    assert das.status_code == 409 and das.json()["error"]["code"] == "obrigacao_do_catalogo"
+    assert das.status_code == 409 and error_code(das) == "obrigacao_do_catalogo"
     assert [d["codigo"] for _, _, d in _audit("obrigacao.personalizada_criada")] == ["TFF-SP"]
     assert [r for _, r, _ in _audit("obrigacao.personalizada_desativada")] == ["taxa extinta"]
 
@@ -109,11 +110,11 @@ def test_an_empresas_obligation_is_overridden_by_the_office(api_client, seeded) 
     das = next(o for o in listed["itens"] if o["obrigacao"] == "DAS")
     assert das["sobrescritas"] == {"lead_time_business_days": 5}
     bad = api_client.put(path, json={"sobrescritas": {"due": "amanhã"}}, headers=office)
-    assert bad.status_code == 422 and bad.json()["error"]["code"] == "sobrescrita_invalida"
+    assert bad.status_code == 422 and error_code(bad) == "sobrescrita_invalida"
     unknown = api_client.put(f"/api/empresas/{seeded['a']}/obrigacoes/NADA", json=body,
                              headers=office)  # fmt: skip
     assert unknown.status_code == 404
-    assert unknown.json()["error"]["code"] == "obrigacao_desconhecida"
+    assert error_code(unknown) == "obrigacao_desconhecida"
     [(_, _, details)] = _audit("empresa.obrigacao_ajustada")
     assert details["codigo"] == "DAS"
 
@@ -140,5 +141,5 @@ def test_the_office_lists_and_revokes_tokens(api_client, seeded) -> None:  # typ
     missing = api_client.post("/api/tokens/987654/revogar", json={"motivo": "x" * 5},
                               headers=office)  # fmt: skip
     assert missing.status_code == 404
-    assert missing.json()["error"]["code"] == "token_nao_encontrado"
+    assert error_code(missing) == "token_nao_encontrado"
     assert [reason for _, reason, _ in _audit("token.revogado")] == ["vazou"]

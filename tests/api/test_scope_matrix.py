@@ -52,6 +52,7 @@ from models import (
     UploadFile,
 )
 from tests.api.conftest import auth
+from tests.support.api import error_body, error_code
 
 B_CNPJ = "12ABC34501DE35"
 B_MARKERS = (B_CNPJ, "Oficina Roda Viva", "MARCADOR-B")
@@ -442,7 +443,7 @@ def _assert_no_b_data(r: Any, where: str) -> None:
 
 def _assert_denied(r: Any, where: str, allowed: tuple[int, ...] = (403, 404)) -> None:
     assert r.status_code in allowed, f"{where}: client of A got {r.status_code}: {r.text[:300]}"
-    assert set(r.json()["error"]) >= {"code", "message"}, where
+    assert set(error_body(r)) >= {"codigo", "mensagem"}, where
     _assert_no_b_data(r, where)
 
 
@@ -485,7 +486,7 @@ def test_client_of_a_never_reaches_b(http, seeded, world) -> None:  # type: igno
         elif case.kind == "collection":
             r = _call(http, method, path, case, b, client)
             _assert_denied(r, where, allowed=(403,))
-            assert r.json()["error"]["code"] == "empresa_fora_do_escopo", where
+            assert error_code(r) == "empresa_fora_do_escopo", where
             missing = _call(http, method, path, case, _missing(b), client)
             assert (missing.status_code, missing.json()) == (403, r.json()), where
         elif case.kind == "office_only":
@@ -573,7 +574,7 @@ def test_another_empresas_object_answers_like_a_missing_id(  # type: ignore[no-u
     missing = _call(http, method, path, case, _missing(world["b"]), client)
     assert other.status_code == missing.status_code == 404, (other.text, missing.text)
     assert other.json() == missing.json()
-    assert other.json()["error"]["code"].endswith(("_nao_encontrado", "_nao_encontrada"))
+    assert error_code(other).endswith(("_nao_encontrado", "_nao_encontrada"))
     assert other.headers.get("content-type") == missing.headers.get("content-type")
     assert _snapshot(world["b"]["empresa"]) == before, "the client of A changed data of B"
     # the office still tells them apart, and the client still reaches its own objects
@@ -581,6 +582,4 @@ def test_another_empresas_object_answers_like_a_missing_id(  # type: ignore[no-u
     if method == "GET":
         assert _call(http, method, path, case, world["b"], office).status_code == 200
         mine = _call(http, method, path, case, world["a"], client)
-        assert mine.status_code == 200 or mine.json()["error"]["code"] == "somente_escritorio", (
-            mine.text
-        )
+        assert mine.status_code == 200 or error_code(mine) == "somente_escritorio", mine.text

@@ -9,6 +9,7 @@ from app.document_requests.service import generate_requests, seed_templates
 from app.fiscal.competencia import Competencia
 from models import StoredFile
 from tests.api.conftest import auth
+from tests.support.api import error_code
 
 
 def _requests(seeded) -> None:  # type: ignore[no-untyped-def]
@@ -33,9 +34,9 @@ def test_client_attaches_files_and_request_closes(api_client, seeded) -> None:  
     everything = api_client.get("/api/solicitacoes", headers=auth(seeded["office"])).json()["itens"]
     other = next(r for r in everything if r["empresa_id"] == seeded["b"])
     r = api_client.get(f"/api/solicitacoes/{other['id']}", headers=client)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "solicitacao_nao_encontrada"
+    assert r.status_code == 404 and error_code(r) == "solicitacao_nao_encontrada"
     r = api_client.post(f"/api/solicitacoes/{other['id']}/nada-a-enviar", headers=client, json={})
-    assert r.status_code == 404 and r.json()["error"]["code"] == "solicitacao_nao_encontrada"
+    assert r.status_code == 404 and error_code(r) == "solicitacao_nao_encontrada"
 
     for code in ("EXTRATOS_BANCARIOS", "NOTAS_COMPRA"):
         r = api_client.post(
@@ -56,7 +57,7 @@ def test_client_attaches_files_and_request_closes(api_client, seeded) -> None:  
         assert s.scalar(select(func.count()).select_from(StoredFile)) == 3  # dedup by sha256
     r = api_client.post(f"/api/solicitacoes/{req['id']}/itens/XYZ/arquivos", headers=client,
                         files={"arquivos": ("c.xml", b"<x/>", "application/xml")})  # fmt: skip
-    assert r.status_code == 404 and r.json()["error"]["code"] == "item_nao_encontrado"
+    assert r.status_code == 404 and error_code(r) == "item_nao_encontrado"
 
     r = api_client.post(f"/api/solicitacoes/{req['id']}/faltam-documentos", headers=client,
                         json={"itens": ["NOTAS_COMPRA"], "observacao": "Falta uma nota"})  # fmt: skip
@@ -74,7 +75,7 @@ def test_nothing_to_send(api_client, seeded) -> None:  # type: ignore[no-untyped
     assert r.status_code == 200 and r.json()["situacao"] == "nada_a_enviar"
     assert r.json()["observacao"] == "Sem movimento em outubro"
     again = api_client.post(f"/api/solicitacoes/{req['id']}/nada-a-enviar", headers=client, json={})
-    assert again.status_code == 409 and again.json()["error"]["code"] == "solicitacao_encerrada"
+    assert again.status_code == 409 and error_code(again) == "solicitacao_encerrada"
     assert api_client.get("/api/solicitacoes?situacao=aberta", headers=client).json()["itens"] == []
 
 
@@ -97,7 +98,7 @@ def test_too_many_files_in_one_call_is_refused(api_client, seeded) -> None:  # t
         files=files,
         headers=auth(seeded["client"]),
     )
-    assert r.status_code == 422 and r.json()["error"]["code"] == "arquivos_demais"
+    assert r.status_code == 422 and error_code(r) == "arquivos_demais"
     with session_scope() as s:
         assert (
             s.scalar(

@@ -10,6 +10,7 @@ from app.obligations.catalogue import reconcile_assignments, sync_catalogue
 from app.obligations.tarefas import generate_tarefas
 from models import AuditLog, StoredFile, Tarefa
 from tests.api.conftest import auth
+from tests.support.api import error_code
 
 
 def _generate(seeded) -> None:  # type: ignore[no-untyped-def]
@@ -32,10 +33,10 @@ def test_client_sees_only_its_empresa_and_filters_work(api_client, seeded) -> No
     assert mine["total"] == 1 and mine["itens"][0]["obrigacao"] == "DAS"
     assert mine["itens"][0]["vencimento"] == "2026-06-22"
     r = api_client.get(f"/api/tarefas?empresa_id={seeded['b']}", headers=client)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"
+    assert r.status_code == 403 and error_code(r) == "empresa_fora_do_escopo"
     other = next(t for t in everything["itens"] if t["empresa_id"] == seeded["b"])
     r = api_client.get(f"/api/tarefas/{other['id']}", headers=client)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "tarefa_nao_encontrada"
+    assert r.status_code == 404 and error_code(r) == "tarefa_nao_encontrada"
     window = api_client.get(
         "/api/tarefas?vencimento_de=2026-06-22&vencimento_ate=2026-06-22&departamento=fiscal",
         headers=office,
@@ -43,7 +44,7 @@ def test_client_sees_only_its_empresa_and_filters_work(api_client, seeded) -> No
     assert {t["obrigacao"] for t in window["itens"]} == {"DAS", "DAS-MEI"}
     assert api_client.get("/api/tarefas?situacao=vencida", headers=office).json()["total"] == 0
     r = api_client.get("/api/tarefas?competencia=13/2026", headers=office)
-    assert r.status_code == 422 and r.json()["error"]["code"] == "competencia_invalida"
+    assert r.status_code == 422 and error_code(r) == "competencia_invalida"
 
 
 def test_complete_with_protocol_and_dispense(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
@@ -51,7 +52,7 @@ def test_complete_with_protocol_and_dispense(api_client, seeded) -> None:  # typ
     office, client = auth(seeded["office"]), auth(seeded["client"])
     das = api_client.get("/api/tarefas", headers=client).json()["itens"][0]
     r = api_client.post(f"/api/tarefas/{das['id']}/concluir", headers=client)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "somente_escritorio"
+    assert r.status_code == 403 and error_code(r) == "somente_escritorio"
     r = api_client.post(
         f"/api/tarefas/{das['id']}/concluir",
         headers=office,
@@ -64,7 +65,7 @@ def test_complete_with_protocol_and_dispense(api_client, seeded) -> None:  # typ
     with session_scope() as s:
         assert s.get(StoredFile, body["protocolo_arquivo_id"]).purpose == "protocolo"
     again = api_client.post(f"/api/tarefas/{das['id']}/concluir", headers=office)
-    assert again.status_code == 409 and again.json()["error"]["code"] == "tarefa_ja_concluida"
+    assert again.status_code == 409 and error_code(again) == "tarefa_ja_concluida"
 
     other = api_client.get(f"/api/tarefas?empresa_id={seeded['b']}", headers=office).json()
     tid = other["itens"][0]["id"]
@@ -87,7 +88,7 @@ def test_register_and_change_empresa(api_client, seeded) -> None:  # type: ignor
     body = {"cnpj": "34.567.890/0001-??", "razao_social": "Nova Ltda", "regime": "SIMPLES",
             "uf": "SP", "codigo_ibge": "3550308", "inicio": "2026-10"}  # fmt: skip
     r = api_client.post("/api/empresas", headers=office, json=body)
-    assert r.status_code == 422 and r.json()["error"]["code"] == "cnpj_invalido"
+    assert r.status_code == 422 and error_code(r) == "cnpj_invalido"
     body["cnpj"] = "11.444.777/0001-61"
     r = api_client.post("/api/empresas", headers=auth(seeded["client"]), json=body)
     assert r.status_code == 403

@@ -1,7 +1,7 @@
 """Upload and document routes over HTTP (in-process app, real DB/storage; Prefect unreachable).
 
 No Prefect server runs for these tests: the API must still accept and record the upload (202,
-``flow_run_id`` null until a run picks it up), and a drain run's batch task processes it.
+``execucao_id`` null until a run picks it up), and a drain run's batch task processes it.
 The processing itself runs through the flow's tasks (``.fn()``), as the worker would.
 """
 
@@ -15,12 +15,12 @@ from urllib.parse import urlparse
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.db import session_scope
 from app.fiscal.nfe import parse_bytes
 from app.storage import get_storage
-from models import AuditLog, StoredFile
+from models import AuditLog, FiscalDocument, StoredFile, UploadFile
 from tasks.documents import (
     complete_upload,
     drain_batch,
@@ -29,6 +29,7 @@ from tasks.documents import (
     revalidate_documents,
 )
 from tests.api.conftest import auth
+from tests.support.api import error_code
 from tests.support.generator import make_cancel_event, make_nfe
 
 CNPJ_A = "11222333000181"  # empresa "a" of the seeded fixture
@@ -68,15 +69,19 @@ def test_upload_is_accepted_recorded_and_recovered_when_prefect_is_down(api_clie
     )
     assert r.status_code == 202, r.text
     body = r.json()
-    assert body["arquivos"] == 3 and body["flow_run_id"] is None
+    assert body["arquivos"] == 3 and body["execucao_id"] is None
     uid = body["upload_id"]
     status = api_client.get(f"/api/uploads/{uid}", headers=auth(seeded["client"])).json()
     assert status["status"] == "recebido" and status["por_status"] == {"pendente": 3}
+    # the stored summary names the zip's stored file in pt-BR, like every JSON field
+    [zipped] = status["resumo"]["zips"]
+    assert zipped["nome"] == "lote.zip" and isinstance(zipped["arquivo_id"], int), zipped
     # a drain run's batch (what the dispatcher starts once Prefect answers) processes it
     out = drain_batch.fn("execucao-de-teste")
     assert [(d["upload_id"], d["status"]) for d in out["concluidos"]] == [(uid, "concluido")]
     assert drain_batch.fn("outra-execucao")["arquivos"] == 0
     status = api_client.get(f"/api/uploads/{uid}", headers=auth(seeded["client"])).json()
+    assert status["execucao_id"] == "execucao-de-teste"
     res = {f["nome"]: f for f in status["resultados"]}
     assert res["nota.xml"]["status"] == "indexado" and res["nota.xml"]["chave"] == _chave(nfe)
     assert res["lote.zip/canc.xml"]["status"] == "evento_aplicado"
@@ -93,7 +98,7 @@ def test_upload_is_accepted_recorded_and_recovered_when_prefect_is_down(api_clie
 def test_client_token_is_confined_to_its_empresa(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
     nfe = make_nfe(CNPJ_A, OTHER, numero=3)
     r = _post(api_client, seeded["b"], seeded["client"], [("n.xml", nfe)])
-    assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"
+    assert r.status_code == 403 and error_code(r) == "empresa_fora_do_escopo"
     r = api_client.get("/api/documentos", params={"empresa_id": seeded["b"]},
                        headers=auth(seeded["client"]))  # fmt: skip
     assert r.status_code == 403
@@ -106,11 +111,11 @@ def test_client_token_is_confined_to_its_empresa(api_client, seeded) -> None:  #
 
         _, token_b = create_token(s, name="cliente-b", scope="empresa", empresa_id=seeded["b"])
     r = api_client.get(f"/api/uploads/{uid}", headers=auth(token_b))
-    assert r.status_code == 404 and r.json()["error"]["code"] == "upload_nao_encontrado"
+    assert r.status_code == 404 and error_code(r) == "upload_nao_encontrado"
     r = api_client.get(f"/api/documentos/{doc_id}", headers=auth(token_b))
-    assert r.status_code == 404 and r.json()["error"]["code"] == "documento_nao_encontrado"
+    assert r.status_code == 404 and error_code(r) == "documento_nao_encontrado"
     r = api_client.get(f"/api/documentos/{doc_id}/download", headers=auth(token_b))
-    assert r.status_code == 404 and r.json()["error"]["code"] == "documento_nao_encontrado"
+    assert r.status_code == 404 and error_code(r) == "documento_nao_encontrado"
 
 
 def test_bad_files_never_answer_500(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
@@ -138,9 +143,9 @@ def test_download_link_and_audited_deletion(api_client, seeded) -> None:  # type
     r = api_client.delete(
         path, params={"motivo": "lançado em duplicidade"}, headers=auth(seeded["client"])
     )
-    assert r.status_code == 403 and r.json()["error"]["code"] == "somente_escritorio"
+    assert r.status_code == 403 and error_code(r) == "somente_escritorio"
     r = api_client.delete(path, headers=auth(seeded["office"]))
-    assert r.status_code == 422 and r.json()["error"]["code"] == "motivo_obrigatorio"
+    assert r.status_code == 422 and error_code(r) == "motivo_obrigatorio"
     r = api_client.delete(
         path, params={"motivo": "lançado em duplicidade"}, headers=auth(seeded["office"])
     )
@@ -162,7 +167,26 @@ def test_revalidation_records_the_outcome(api_client, seeded) -> None:  # type: 
     assert out["counts"] == {"aviso": 1}
     doc = api_client.get("/api/documentos", headers=auth(seeded["office"])).json()["itens"][0]
     assert doc["situacao_validacao"] == "aviso"
+    assert "sem_namespace" in {a["codigo"] for a in doc["avisos"]}
+    assert all(set(a) <= {"codigo", "mensagem", "detalhe"} for a in doc["avisos"]), doc["avisos"]
     assert revalidate_documents.fn(out["last_id"], 50) == {"last_id": None, "counts": {}}
+
+
+def test_stored_issue_lists_answer_pt_br_keys_old_rows_included(api_client, seeded) -> None:  # type: ignore[no-untyped-def]
+    uid = _post(api_client, seeded["a"], seeded["office"],
+                [("n.xml", make_nfe(CNPJ_A, OTHER, numero=7))]).json()["upload_id"]  # fmt: skip
+    _run(uid)
+    old = [{"code": "layout_antigo", "message": "Leiaute antigo.", "detail": "3.10"}]
+    with session_scope() as s:  # a row written with the stored format's English keys
+        doc = s.scalars(select(FiscalDocument)).one()
+        doc.warnings = old
+        s.execute(update(UploadFile).where(UploadFile.upload_id == uid).values(warnings=old))
+        doc_id = doc.id
+    want = [{"codigo": "layout_antigo", "mensagem": "Leiaute antigo.", "detalhe": "3.10"}]
+    got = api_client.get(f"/api/documentos/{doc_id}", headers=auth(seeded["office"])).json()
+    assert got["avisos"] == want
+    got = api_client.get(f"/api/uploads/{uid}", headers=auth(seeded["office"])).json()
+    assert got["resultados"][0]["avisos"] == want
 
 
 def test_uploads_are_listed_and_each_received_file_downloads_as_received(
@@ -202,12 +226,12 @@ def test_uploads_are_listed_and_each_received_file_downloads_as_received(
     assert seen["resultados"][0]["erro_codigo"] == "documento_de_outra_empresa"
     path = f"/api/uploads/{office_uid}/arquivos/{seen['resultados'][0]['posicao']}/download"
     r = api_client.get(path, headers=auth(seeded["client"]))
-    assert r.status_code == 403 and r.json()["error"]["code"] == "somente_escritorio"
+    assert r.status_code == 403 and error_code(r) == "somente_escritorio"
     link = api_client.get(path, headers=auth(seeded["office"])).json()["url"]
     assert api_client.get(urlparse(link).path).content == foreign
     r = api_client.get("/api/uploads", params={"empresa_id": seeded["b"]},
                        headers=auth(seeded["client"]))  # fmt: skip
-    assert r.status_code == 403 and r.json()["error"]["code"] == "empresa_fora_do_escopo"
+    assert r.status_code == 403 and error_code(r) == "empresa_fora_do_escopo"
     done = api_client.get("/api/uploads", params={"status": "concluido_com_erros"},
                           headers=auth(seeded["office"])).json()["itens"]  # fmt: skip
     assert [u["id"] for u in done] == [office_uid, uid]
@@ -226,8 +250,8 @@ def test_uploads_are_listed_and_each_received_file_downloads_as_received(
     r = api_client.get(
         f"/api/uploads/{other_uid}/arquivos/0/download", headers=auth(seeded["client"])
     )
-    assert r.status_code == 404 and r.json()["error"]["code"] == "upload_nao_encontrado"
+    assert r.status_code == 404 and error_code(r) == "upload_nao_encontrado"
     r = api_client.get(f"/api/uploads/{uid}/arquivos/99/download", headers=auth(seeded["client"]))
-    assert r.status_code == 404 and r.json()["error"]["code"] == "arquivo_nao_encontrado"
+    assert r.status_code == 404 and error_code(r) == "arquivo_nao_encontrado"
     r = api_client.get("/api/uploads/999999/arquivos/0/download", headers=auth(seeded["office"]))
-    assert r.status_code == 404 and r.json()["error"]["code"] == "upload_nao_encontrado"
+    assert r.status_code == 404 and error_code(r) == "upload_nao_encontrado"

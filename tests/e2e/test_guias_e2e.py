@@ -24,6 +24,7 @@ from app.settings import get_settings
 from app.storage.signing import sign
 from models import Contact, Empresa, Guide, GuideEvent, Notification, Obligation, Tarefa
 from tests.e2e.conftest import run_and_wait
+from tests.support.api import error_code
 
 pytestmark = pytest.mark.e2e
 # A competência whose guide is still payable today (gerar-guias marks past-due guides vencida).
@@ -136,11 +137,11 @@ def test_guides_generated_sent_and_opened(platform, clean_db) -> None:  # type: 
     assert httpx.get(opened.headers["location"]).content.startswith(b"%PDF-")
     token = path.rsplit("/", 1)[-1]
     tampered = httpx.get(f"{api}/api/guias/abrir/{token[:-4]}AAAA", follow_redirects=False)
-    assert tampered.status_code == 403 and tampered.json()["error"]["code"] == "link_invalido"
+    assert tampered.status_code == 403 and error_code(tampered) == "link_invalido"
     secret = get_settings().APP_KEY.get_secret_value()
     old = sign(secret, f"guia:{guide_id}", expires_in=-60, extra={"g": guide_id, "m": "x"})
     expired = httpx.get(f"{api}/api/guias/abrir/{old}", follow_redirects=False)
-    assert expired.status_code == 403 and expired.json()["error"]["code"] == "link_expirado"
+    assert expired.status_code == 403 and error_code(expired) == "link_expirado"
     with session_scope() as s:
         g = s.get(Guide, guide_id)
         assert g is not None and g.status == "visualizada"

@@ -110,7 +110,7 @@ def test_upload_is_processed_by_the_documentos_worker(platform, clean_db) -> Non
         f"{base}/api/empresas/{emp_id}/uploads", files=files, headers=headers, timeout=30
     )
     assert r.status_code == 202, r.text
-    assert r.json()["flow_run_id"] is None, r.json()  # named once a run picks it up
+    assert r.json()["execucao_id"] is None, r.json()  # named once a run picks it up
     runs.append(r.json())
     if sample is not None:
         r = httpx.post(f"{base}/api/empresas/{real_id}/uploads", headers=headers, timeout=30,

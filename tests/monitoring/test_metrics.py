@@ -49,7 +49,7 @@ def test_refuses_without_the_token(client: object) -> None:
     for headers in ({}, {"Authorization": "Bearer errado"}, {"Authorization": TOKEN}):
         resp = client.get("/metrics", headers=headers)  # type: ignore[attr-defined]
         assert resp.status_code == 401
-        assert resp.json()["error"]["code"] == "token_invalido"
+        assert resp.json()["erro"]["codigo"] == "token_invalido"
         assert "contab_" not in resp.text
     # an API token is not a metrics token, and the API token router does not guard /metrics
     assert client.post("/metrics").status_code == 405  # type: ignore[attr-defined]

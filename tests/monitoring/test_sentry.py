@@ -117,7 +117,7 @@ def test_api_error_arrives_scrubbed(sentry: Any) -> None:
             headers={"Authorization": f"Bearer {TOKEN}", "X-Email": EMAIL},
         )
     assert resp.status_code == 500
-    assert resp.json()["error"]["code"] == "erro_interno"
+    assert resp.json()["erro"]["codigo"] == "erro_interno"
     events = _wait(sentry, 1)
     assert events, "nenhum evento chegou ao Sentry"
     event = events[0]

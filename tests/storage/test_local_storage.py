@@ -12,6 +12,7 @@ import pytest
 from app.errors import StorageError
 from app.storage.local import LocalStorage
 from app.storage.signing import sign
+from tests.support.api import error_code
 
 
 @pytest.fixture
@@ -83,10 +84,10 @@ def test_signed_link_valid_tampered_and_expired(
     tampered = api_client.get(
         f"/api/files/{payload}.{mac[:-2]}{'A' if mac[-2] != 'A' else 'B'}{mac[-1]}"
     )
-    assert tampered.status_code == 403 and tampered.json()["error"]["code"] == "link_invalido"
+    assert tampered.status_code == 403 and error_code(tampered) == "link_invalido"
     key = local.secret
     expired = sign(key, "docs/nota.xml", expires_in=-5)
     r = api_client.get(f"/api/files/{expired}")
-    assert r.status_code == 403 and r.json()["error"]["code"] == "link_expirado"
+    assert r.status_code == 403 and error_code(r) == "link_expirado"
     forged = sign("outra-chave-" + "x" * 32, "docs/nota.xml", expires_in=60)
-    assert api_client.get(f"/api/files/{forged}").json()["error"]["code"] == "link_invalido"
+    assert error_code(api_client.get(f"/api/files/{forged}")) == "link_invalido"

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from app.api.deps import CurrentPrincipal, DbSession, OfficePrincipal, Paging, paging
-from app.api.schemas import Pagina, page
+from app.api.schemas import Pagina, page, pt_keys
 from app.api.scope import empresa_filter
 from app.api.visible import VisibleDocument
 from app.documents.admin import delete_document, document_download_url
@@ -61,7 +61,7 @@ class DocumentoOut(BaseModel):
             destinatario_documento=d.recipient_doc, destinatario_nome=d.recipient_name,
             total=d.total, totais=d.totals, quantidade_itens=d.item_count, cfops=d.cfops,
             protocolo=d.protocol, cstat=d.cstat, status=d.status,
-            situacao_validacao=d.validation_status, avisos=d.warnings,
+            situacao_validacao=d.validation_status, avisos=pt_keys(d.warnings),
             cancelado_em=d.cancelled_at, **extra,
         )  # fmt: skip
 
@@ -131,7 +131,7 @@ def get_documento(doc: VisibleDocument, session: DbSession) -> DocumentoDetalhe:
             cstat=e.cstat,
             ocorrido_em=e.event_at,
             protocolo=e.protocol,
-            detalhes=e.details,
+            detalhes=pt_keys(e.details),
             aplicado_em=e.applied_at,
         )  # fmt: skip
         for e in document_events(session, document=doc)

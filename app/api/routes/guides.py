@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from app.api.deps import CurrentPrincipal, DbSession, OfficePrincipal, Paging, paging
 from app.api.forms import read_file
-from app.api.schemas import IsoDateTime, Pagina, page
+from app.api.schemas import IsoDateTime, Pagina, page, pt_keys
 from app.api.scope import empresa_filter
 from app.api.visible import VisibleGuide
 from app.fiscal.competencia import Competencia
@@ -57,7 +57,7 @@ class GuideOut(BaseModel):
             competencia=g.competencia, tipo=g.kind,
             valor=None if g.amount is None else str(g.amount), vencimento=g.due_date,
             linha_digitavel=g.barcode, pix=g.pix_code, status=g.status,
-            calculo=g.calculation or {}, falha=g.failure_reason, pago_em=g.paid_at,
+            calculo=pt_keys(g.calculation or {}), falha=g.failure_reason, pago_em=g.paid_at,
             documento_oficial=g.official_file_id is not None,
             comprovante=g.receipt_file_id is not None,
         )  # fmt: skip
@@ -214,7 +214,7 @@ def read_protocol(guide: VisibleGuide, session: DbSession, paging: GuidePage) ->
                 ip=e.ip,
                 user_agent=e.user_agent,
                 notificacao_id=e.notification_id,
-                detalhes=e.details or {},
+                detalhes=pt_keys(e.details or {}),
             )  # fmt: skip
             for e in chosen
         ],

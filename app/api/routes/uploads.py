@@ -10,10 +10,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentPrincipal, DbSession, Page, Paging, paging
-from app.api.schemas import Pagina, page
+from app.api.schemas import Pagina, page, pt_keys
 from app.api.scope import empresa_filter
 from app.api.visible import VisibleUpload
 from app.db import session_scope
@@ -33,8 +33,9 @@ class UploadAccepted(BaseModel):
     """Answer of an accepted upload."""
 
     upload_id: int
-    # null at acceptance: filled in (GET /uploads/{id}) when a processing run picks it up
-    flow_run_id: str | None
+    # the Prefect flow run; null at acceptance: filled in (GET /uploads/{id}) when a processing
+    # run picks it up
+    execucao_id: str | None
     arquivos: int
     aviso: str | None = None
 
@@ -58,7 +59,7 @@ class UploadSummaryOut(BaseModel):
     id: int
     empresa_id: int
     status: str
-    flow_run_id: str | None
+    execucao_id: str | None = Field(description="A execução (flow run) do Prefect que o processou.")
     arquivos: int
     enviado_por: str
     criado_em: datetime
@@ -69,9 +70,9 @@ class UploadSummaryOut(BaseModel):
     def of(cls, u: Any, sender: str, **extra: Any) -> Any:
         """From an ``Upload`` row and the sender the caller may see."""
         return cls(
-            id=u.id, empresa_id=u.empresa_id, status=u.status, flow_run_id=u.flow_run_id,
+            id=u.id, empresa_id=u.empresa_id, status=u.status, execucao_id=u.flow_run_id,
             arquivos=u.file_count, enviado_por=sender, criado_em=u.created_at,
-            concluido_em=u.finished_at, resumo=u.summary, **extra,
+            concluido_em=u.finished_at, resumo=pt_keys(u.summary), **extra,
         )  # fmt: skip
 
 
@@ -113,7 +114,7 @@ def create_upload(
         )
         upload_id, count = upload.id, upload.file_count
     announce(upload_id)  # a Redis wake-up for the dispatcher; no orchestrator call here
-    return UploadAccepted(upload_id=upload_id, flow_run_id=None, arquivos=count)
+    return UploadAccepted(upload_id=upload_id, execucao_id=None, arquivos=count)
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut)
@@ -134,7 +135,7 @@ def get_upload(
                 status=f.status,
                 erro_codigo=f.error_code,
                 erro_mensagem=f.error_message,
-                avisos=f.warnings,
+                avisos=pt_keys(f.warnings),
                 documento_id=f.document_id,
                 chave=chave,
             )

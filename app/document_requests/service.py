@@ -48,7 +48,6 @@ __all__ = [
     "attach_file",
     "generate_requests",
     "get_request",
-    "list_requests",
     "refresh_requests",
     "report_missing",
     "request_row",
@@ -229,27 +228,6 @@ def get_request(session: Session, *, request_id: int) -> tuple[DocumentRequest, 
         select(RequestItem).where(RequestItem.request_id == request_id).order_by(RequestItem.id)
     )
     return row, list(items)
-
-
-def list_requests(
-    session: Session,
-    *,
-    empresa_id: int | None = None,
-    competencia: Competencia | None = None,
-    status: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[DocumentRequest]:
-    """Requests, newest competência first."""
-    q = select(DocumentRequest)
-    if empresa_id is not None:
-        q = q.where(DocumentRequest.empresa_id == empresa_id)
-    if competencia is not None:
-        q = q.where(DocumentRequest.competencia == str(competencia))
-    if status is not None:
-        q = q.where(DocumentRequest.status == status)
-    q = q.order_by(DocumentRequest.competencia.desc(), DocumentRequest.id)
-    return list(session.scalars(q.limit(limit).offset(offset)))
 
 
 def answer_nothing_to_send(

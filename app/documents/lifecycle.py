@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from app.documents.events import apply_pending_events
 from app.documents.ingest import pending_file_ids
-from app.errors import MISSING_UPLOAD
-from models import Upload, UploadFile
+from app.documents.queries import files_by_status, get_upload
+from models import UploadFile
 
 __all__ = ["BATCH_SIZE", "finish_upload", "start_upload"]
 
@@ -29,9 +29,7 @@ def start_upload(
     session: Session, *, upload_id: int, batch_size: int = BATCH_SIZE
 ) -> list[list[int]]:
     """Mark the upload as processing and split its pending files into batches of ids."""
-    upload = session.get(Upload, upload_id)
-    if upload is None:
-        raise MISSING_UPLOAD.error()
+    upload = get_upload(session, upload_id=upload_id)
     ids = pending_file_ids(session, upload_id=upload_id)
     if ids and upload.status != "processando":
         upload.status = "processando"
@@ -43,21 +41,11 @@ def finish_upload(
 ) -> dict[str, Any]:
     """Apply pending events of the empresa, then record the upload's final status and summary
     (and ``flow_run_id``, the run that processed it, when given)."""
-    upload = session.get(Upload, upload_id)
-    if upload is None:
-        raise MISSING_UPLOAD.error()
+    upload = get_upload(session, upload_id=upload_id)
     # Concurrent batches/uploads may each miss the other's uncommitted document or event:
     # one empresa-wide pass after every batch committed closes that gap.
     apply_pending_events(session, empresa_id=upload.empresa_id)
-    by_status = dict(
-        session.execute(
-            select(UploadFile.status, func.count())
-            .where(UploadFile.upload_id == upload_id)
-            .group_by(UploadFile.status)
-        )
-        .tuples()
-        .all()
-    )
+    by_status = files_by_status(session, upload_id=upload_id)
     errors = dict(
         session.execute(
             select(UploadFile.error_code, func.count())

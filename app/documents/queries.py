@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import MISSING_UPLOAD
 from app.paging import fetch_page
-from models import FiscalDocument, FiscalEvent, Upload
+from models import FiscalDocument, FiscalEvent, Upload, UploadFile
 
-__all__ = ["document_events", "documents_page", "get_upload", "uploads_page"]
+__all__ = [
+    "document_events",
+    "documents_page",
+    "files_by_status",
+    "get_upload",
+    "uploads_page",
+]
 
 
 def documents_page(
@@ -53,6 +59,16 @@ def get_upload(session: Session, *, upload_id: int) -> Upload:
     if row is None:
         raise MISSING_UPLOAD.error()
     return row
+
+
+def files_by_status(session: Session, *, upload_id: int) -> dict[str, int]:
+    """How many of an upload's files are in each status (``pendente``, ``indexado`` …)."""
+    q = (
+        select(UploadFile.status, func.count())
+        .where(UploadFile.upload_id == upload_id)
+        .group_by(UploadFile.status)
+    )
+    return dict(session.execute(q).tuples().all())
 
 
 def uploads_page(

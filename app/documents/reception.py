@@ -23,9 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.documents.queries import files_by_status, get_upload
 from app.documents.receiver import (
     NAME_MAX,
     RECEPTION_ERRORS,
@@ -36,7 +37,7 @@ from app.documents.receiver import (
     storage_key,
 )
 from app.documents.zipfiles import ZipLimits, is_zip
-from app.errors import MISSING_EMPRESA, MISSING_UPLOAD, InvalidInput
+from app.errors import MISSING_EMPRESA, InvalidInput
 from app.storage.base import Storage
 from models import Empresa, Upload, UploadFile
 
@@ -130,9 +131,7 @@ def mark_triggered(
     session: Session, *, upload_id: int, flow_run_id: str | None, warning: str | None = None
 ) -> None:
     """Record the flow run that processes the upload (or why none was started)."""
-    upload = session.get(Upload, upload_id)
-    if upload is None:
-        raise MISSING_UPLOAD.error()
+    upload = get_upload(session, upload_id=upload_id)
     upload.flow_run_id = flow_run_id
     if warning:
         upload.summary = {**upload.summary, "aviso": warning}
@@ -142,18 +141,8 @@ def upload_status(
     session: Session, *, upload_id: int, limit: int = 1000, offset: int = 0
 ) -> dict[str, Any]:
     """The upload, counts per file status and a page of per-file results."""
-    upload = session.get(Upload, upload_id)
-    if upload is None:
-        raise MISSING_UPLOAD.error()
-    counts = dict(
-        session.execute(
-            select(UploadFile.status, func.count())
-            .where(UploadFile.upload_id == upload_id)
-            .group_by(UploadFile.status)
-        )
-        .tuples()
-        .all()
-    )
+    upload = get_upload(session, upload_id=upload_id)
+    counts = files_by_status(session, upload_id=upload_id)
     files = session.scalars(
         select(UploadFile)
         .where(UploadFile.upload_id == upload_id)

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
+from app.files.store import store_file
 from app.guides import protocol
 from models import Guide, StoredFile
 
@@ -49,14 +50,14 @@ def store_guide_file(
     session: Session, *, guide: Guide, data: bytes, filename: str | None, purpose: str, actor: str
 ) -> int:
     """Store an official document or receipt of ``guide`` (type checked); returns its file id."""
-    return protocol.store_bytes(
+    return store_file(
         session,
         empresa_id=guide.empresa_id,
         data=data,
         filename=filename or f"{purpose}.pdf",
         content_type=sniff_type(data),
         purpose=purpose,
-        actor=actor,
+        uploaded_by=actor,
     )
 
 

@@ -44,7 +44,6 @@ __all__ = [
     "resend",
     "send",
     "status_hook",
-    "store_bytes",
     "tracked_link",
 ]
 
@@ -69,28 +68,6 @@ def advance(guide: Guide, status: str) -> None:
     """Move ``guide`` to ``status`` unless it is already further along."""
     if RANK[status] > RANK.get(guide.status, 0):
         guide.status = status
-
-
-def store_bytes(
-    session: Session,
-    *,
-    empresa_id: int,
-    data: bytes,
-    filename: str,
-    content_type: str,
-    purpose: str,
-    actor: str,
-) -> int:
-    """Store a guide document/receipt/PDF once per (empresa, sha256); returns its id."""
-    return store_file(
-        session,
-        empresa_id=empresa_id,
-        data=data,
-        filename=filename,
-        content_type=content_type,
-        purpose=purpose,
-        uploaded_by=actor,
-    )
 
 
 def _filename(empresa: Empresa, guide: Guide) -> str:
@@ -121,14 +98,14 @@ def ensure_pdfs(session: Session, *, guide_ids: Sequence[int]) -> int:
             pix_code=guide.pix_code,
             calculation=guide.calculation or {},
         )
-        guide.pdf_file_id = store_bytes(
+        guide.pdf_file_id = store_file(
             session,
             empresa_id=empresa.id,
             data=render_guide_pdf(data),
             filename=_filename(empresa, guide),
             content_type="application/pdf",
             purpose="guide",
-            actor="sistema",
+            uploaded_by="sistema",
         )
         done += 1
     return done

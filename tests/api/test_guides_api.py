@@ -8,25 +8,18 @@ from decimal import Decimal as D
 from sqlalchemy import select
 
 from app.db import session_scope
-from app.fiscal.obligations import load_catalogue
 from app.guides import generation as guides
 from app.guides import protocol
-from models import Contact, Guide, Notification, Obligation, Tarefa
+from models import Contact, Guide, Notification, Tarefa
 from tests.api.conftest import auth
 from tests.support.api import error_code
+from tests.support.catalogue import catalogue_row
 
 
 def _guide(empresa_id: int, code: str = "FGTS") -> int:
     """A guide awaiting its official document, with a contact to send it to."""
     with session_scope() as s:
-        ob = load_catalogue().get(code)
-        row = Obligation(
-            code=ob.code,
-            name=ob.name,
-            rule=ob.model_dump(mode="json"),
-            department=ob.department,
-            generates_guide=True,
-        )
+        row = catalogue_row(code)  # a guide-generating obligation
         s.add(row)
         s.flush()
         s.add(
@@ -36,7 +29,7 @@ def _guide(empresa_id: int, code: str = "FGTS") -> int:
                 competencia="2026-05",
                 due_date=date(2026, 6, 19),
                 target_date=date(2026, 6, 16),
-                department=ob.department,
+                department=row.department,
             )
         )
         s.add(Contact(empresa_id=empresa_id, name="Maria", email="maria@cliente.test"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import date
 
@@ -10,12 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from app.db import session_scope
-from app.notify.webhook import SIGNATURE_HEADER, sign_webhook
 from app.settings import get_settings
 from models import AuditLog, DeliveryAttempt, Guide, GuideEvent, Notification, Obligation
 from tests.api.conftest import auth
 from tests.support.api import error_code
-from tests.support.whatsapp_fake import status
+from tests.support.whatsapp_fake import status, status_webhook
 
 SECRET = "segredo-do-app-meta"
 
@@ -92,29 +90,7 @@ def test_bad_signature_is_401_and_records_nothing(api_client, seeded, whatsapp_e
 
 def _post(api_client, statuses, signature=None):  # type: ignore[no-untyped-def]
     """POST a ``statuses`` webhook shaped and signed as Meta sends it."""
-    payload = {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "102290129340398",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {"phone_number_id": "109876543210987"},
-                            "statuses": statuses,
-                        },
-                    }
-                ],
-            }
-        ],
-    }
-    raw = json.dumps(payload).encode()
-    headers = {
-        "Content-Type": "application/json",
-        SIGNATURE_HEADER: signature or sign_webhook(SECRET, raw),
-    }
+    raw, headers = status_webhook(SECRET, statuses, signature=signature)
     return api_client.post("/api/whatsapp/webhook", content=raw, headers=headers)
 
 

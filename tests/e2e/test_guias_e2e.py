@@ -22,9 +22,10 @@ from app.fiscal.obligations import due_date, load_catalogue
 from app.guides import ledger
 from app.settings import get_settings
 from app.storage.signing import sign
-from models import Contact, Empresa, Guide, GuideEvent, Notification, Obligation, Tarefa
+from models import Contact, Empresa, Guide, GuideEvent, Notification, Tarefa
 from tests.e2e.conftest import run_and_wait
 from tests.support.api import error_code
+from tests.support.catalogue import catalogue_row
 
 pytestmark = pytest.mark.e2e
 # A competência whose guide is still payable today (gerar-guias marks past-due guides vencida).
@@ -44,14 +45,7 @@ def _seed() -> int:
             ibge_code="3550308",
             anexos=["I"],
         )
-        ob = load_catalogue().get("DAS")
-        row = Obligation(
-            code=ob.code,
-            name=ob.name,
-            rule=ob.model_dump(mode="json"),
-            department=ob.department,
-            generates_guide=True,
-        )
+        row = catalogue_row("DAS")
         s.add_all([e, row])
         s.flush()
         s.add(Contact(empresa_id=e.id, name="Maria", email=EMAIL))

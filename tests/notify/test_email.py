@@ -5,7 +5,6 @@ from __future__ import annotations
 import smtplib
 from dataclasses import replace
 from datetime import date
-from decimal import Decimal
 from email import message_from_bytes
 from email.policy import default as default_policy
 
@@ -18,6 +17,7 @@ from app.errors import ChannelError
 from app.notify.base import Attachment, Link, Message
 from app.notify.email import IDEMPOTENCY_HEADER, EmailChannel, SmtpConfig, message_id_for
 from app.notify.mailsink import MailSink, free_port
+from tests.support.messages import GUIA_CONTEXT
 from tests.support.smtp_sink import SmtpSink
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
@@ -29,14 +29,7 @@ def guia(to: str = "financeiro@padaria.example.com.br", key: str = "guia:1:DAS:2
         to=to,
         template="guia_disponivel",
         idempotency_key=key,
-        context={
-            "nome": "Ana Souza",
-            "empresa": "Padaria Pão Quente Ltda",
-            "imposto": "DAS",
-            "competencia": "2026-05",
-            "vencimento": date(2026, 6, 22),
-            "valor": Decimal("1234.56"),
-        },
+        context=dict(GUIA_CONTEXT),
         attachments=(Attachment("DAS-2026-05.pdf", PDF, "application/pdf"),),
         links=(Link("https://portal.example.com.br/guias/1", "Baixar"),),
     )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
-from decimal import Decimal
 
 import pytest
 
 from app.errors import ChannelError
 from app.notify.base import Link, Message, RateLimited
 from app.notify.whatsapp import WhatsAppChannel, WhatsAppConfig
+from tests.support.messages import GUIA_CONTEXT
 from tests.support.whatsapp_fake import WhatsAppFake
 
 CLIENT = "5511987654321"
@@ -23,14 +22,7 @@ def guia(to: str = "+55 (11) 98765-4321", links: tuple[Link, ...] = ()) -> Messa
         to=to,
         template="guia_disponivel",
         idempotency_key="guia:7:DAS:2026-05:whatsapp",
-        context={
-            "nome": "Ana Souza",
-            "empresa": "Padaria Pão Quente Ltda",
-            "imposto": "DAS",
-            "competencia": "2026-05",
-            "vencimento": date(2026, 6, 22),
-            "valor": Decimal("1234.56"),
-        },
+        context=dict(GUIA_CONTEXT),
         links=links,
     )
 

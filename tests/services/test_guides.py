@@ -11,11 +11,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.fiscal.competencia import Competencia
-from app.fiscal.obligations import load_catalogue
 from app.fiscal.simples import load_simples_table
 from app.guides import generation as guides
 from app.guides import ledger, lifecycle
 from models import AuditLog, Empresa, Guide, Notification, Obligation, Staff, Tarefa
+from tests.support.catalogue import catalogue_row
 
 COMP = "2026-05"
 
@@ -24,14 +24,7 @@ def obligation(db: Session, code: str) -> Obligation:
     """The catalogue entry as a row (direct insert, like the catalogue sync would)."""
     row = db.scalar(select(Obligation).where(Obligation.code == code))
     if row is None:
-        ob = load_catalogue().get(code)
-        row = Obligation(
-            code=ob.code,
-            name=ob.name,
-            rule=ob.model_dump(mode="json"),
-            department=ob.department,
-            generates_guide=ob.generates_guide,
-        )
+        row = catalogue_row(code)
         db.add(row)
         db.flush()
     return row

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, PermissionDenied
+from app.files.store import store_file
 from app.guides import generation as guides
 from app.guides import protocol
 from app.notifications import outbox
@@ -131,14 +132,14 @@ def test_paid_by_client_with_receipt_and_provider_status_moves_the_guide(db: Ses
     assert n is not None
     protocol.status_hook(db, n, "entregue")
     assert g.status == "entregue"
-    receipt = protocol.store_bytes(
+    receipt = store_file(
         db,
         empresa_id=g.empresa_id,
         data=b"%PDF-1.4 comprovante",
         filename="comprovante.pdf",
         content_type="application/pdf",
         purpose="receipt",
-        actor="cliente",
+        uploaded_by="cliente",
     )
     protocol.mark_paid(db, guide_id=g.id, actor="cliente", by_client=True, receipt_file_id=receipt)
     assert g.status == "paga" and g.paid_at is not None and g.receipt_file_id == receipt

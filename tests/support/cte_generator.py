@@ -13,7 +13,7 @@ from typing import Any
 from lxml import etree
 
 from app.fiscal.chave import build_chave, parse_chave
-from tests.support.generator import UF_CODES, _b64, _digits, _signature
+from tests.support.generator import UF_CODES, _b64, _digits, _signature, element, fill
 
 __all__ = ["CTE_NS", "embed_cte_event", "make_cte", "make_cte_event"]
 
@@ -22,15 +22,11 @@ _NSMAP: Any = {None: CTE_NS}
 
 
 def _el(parent: etree._Element, tag: str, text: object = None, **attrs: str) -> etree._Element:
-    el = etree.SubElement(parent, f"{{{CTE_NS}}}{tag}", attrs)
-    if text is not None:
-        el.text = str(text)
-    return el
+    return element(CTE_NS, parent, tag, text, **attrs)
 
 
 def _fill(parent: etree._Element, *pairs: tuple[str, object]) -> None:
-    for tag, text in pairs:
-        _el(parent, tag, text)
+    fill(CTE_NS, parent, *pairs)
 
 
 def _party(parent: etree._Element, tag: str, cnpj: str, ender: str, uf: str) -> None:

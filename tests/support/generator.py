@@ -74,16 +74,28 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(CENT, ROUND_HALF_UP))
 
 
-def _el(parent: etree._Element, tag: str, text: object = None, **attrs: str) -> etree._Element:
-    el = etree.SubElement(parent, f"{{{NFE_NS}}}{tag}", attrs)
+def element(
+    ns: str, parent: etree._Element, tag: str, text: object = None, **attrs: str
+) -> etree._Element:
+    """A child ``tag`` of ``parent`` in namespace ``ns``, with its text and attributes."""
+    el = etree.SubElement(parent, f"{{{ns}}}{tag}", attrs)
     if text is not None:
         el.text = str(text)
     return el
 
 
-def _fill(parent: etree._Element, *pairs: tuple[str, object]) -> None:
+def fill(ns: str, parent: etree._Element, *pairs: tuple[str, object]) -> None:
+    """One child per (tag, text) pair, in order."""
     for tag, text in pairs:
-        _el(parent, tag, text)
+        element(ns, parent, tag, text)
+
+
+def _el(parent: etree._Element, tag: str, text: object = None, **attrs: str) -> etree._Element:
+    return element(NFE_NS, parent, tag, text, **attrs)
+
+
+def _fill(parent: etree._Element, *pairs: tuple[str, object]) -> None:
+    fill(NFE_NS, parent, *pairs)
 
 
 def _signature(parent: etree._Element, ref_id: str) -> None:

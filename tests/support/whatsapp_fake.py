@@ -252,31 +252,45 @@ class WhatsAppFake:
         self, url: str, app_secret: str, statuses: list[dict[str, Any]], *, signature=None
     ) -> httpx.Response:
         """POST a signed ``statuses`` webhook (as Meta does) to ``url``."""
-        payload = {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": "102290129340398",
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {
-                                    "display_phone_number": "551130000000",
-                                    "phone_number_id": self.phone_number_id,
-                                },
-                                "statuses": statuses,
-                            },
-                        }
-                    ],
-                }
-            ],
-        }
-        raw = json.dumps(payload).encode()
-        header = signature if signature is not None else sign_webhook(app_secret, raw)
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: header}
+        raw, headers = status_webhook(
+            app_secret, statuses, phone_number_id=self.phone_number_id, signature=signature
+        )
         return httpx.post(url, content=raw, headers=headers, timeout=5.0)
+
+
+def status_webhook(
+    app_secret: str,
+    statuses: list[dict[str, Any]],
+    *,
+    phone_number_id: str = "109876543210987",
+    signature: str | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of a ``statuses`` webhook as Meta sends it, signed with
+    ``app_secret`` (or carrying ``signature`` as given)."""
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "551130000000",
+                                "phone_number_id": phone_number_id,
+                            },
+                            "statuses": statuses,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    raw = json.dumps(payload).encode()
+    header = signature if signature is not None else sign_webhook(app_secret, raw)
+    return raw, {"Content-Type": "application/json", SIGNATURE_HEADER: header}
 
 
 def status(

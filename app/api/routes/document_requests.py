@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app.api.deps import CurrentPrincipal, DbSession, Page
-from app.api.forms import read_file
+from app.api.forms import read_files
 from app.api.schemas import Pagina, page
 from app.api.scope import empresa_filter
 from app.api.visible import VisibleRequest
@@ -22,9 +22,7 @@ from app.document_requests.service import (
     get_request,
     report_missing,
 )
-from app.errors import InvalidInput
 from app.fiscal.competencia import Competencia
-from app.settings import get_settings
 
 router = APIRouter(tags=["solicitacoes"])
 MAX_FILES_PER_CALL = 50
@@ -128,19 +126,12 @@ def attach_route(
     arquivos: Annotated[list[UploadFile], File()],
 ) -> SolicitacaoOut:
     """Attach one or more files to an item (stored once per content); the item is received."""
-    if len(arquivos) > MAX_FILES_PER_CALL:
-        raise InvalidInput(
-            f"Envie no máximo {MAX_FILES_PER_CALL} arquivos por vez.", code="arquivos_demais"
-        )
-    total_limit = get_settings().UPLOAD_MAX_TOTAL_BYTES
-    received = 0
-    for upload in arquivos:
-        data = read_file(upload)
-        received += len(data)
-        if received > total_limit:  # the transaction rolls back: nothing half-attached
-            raise InvalidInput(
-                "O total enviado excede o limite por envio.", code="limite_total_excedido"
-            )
+    files = read_files(
+        arquivos,
+        max_files=MAX_FILES_PER_CALL,
+        too_many=f"Envie no máximo {MAX_FILES_PER_CALL} arquivos por vez.",
+    )
+    for upload, data in files:
         attach_file(
             session,
             request_id=req.id,

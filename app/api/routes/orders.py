@@ -13,10 +13,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app.api.deps import CurrentPrincipal, DbSession, OfficePrincipal, Page
-from app.api.forms import read_file
+from app.api.forms import read_files
 from app.api.schemas import IsoDate, Pagina, page
 from app.api.scope import empresa_filter, visible
-from app.errors import InvalidInput
 from app.orders.files import attachment_download_url
 from app.orders.office import OrderFilter, assign_order, change_status, orders_page
 from app.orders.service import (
@@ -175,21 +174,9 @@ def _detail(session: Session, order_id: int) -> PedidoDetalhe:
 
 def _files(uploads: list[UploadFile] | None) -> list[Attachment]:
     """The multipart files, read within the per-file and per-call limits."""
-    uploads = uploads or []
-    if len(uploads) > MAX_ATTACHMENTS:
-        raise InvalidInput(
-            f"No máximo {MAX_ATTACHMENTS} anexos por pedido.", code="arquivos_demais"
-        )
-    total_limit, total, out = get_settings().UPLOAD_MAX_TOTAL_BYTES, 0, []
-    for f in uploads:
-        data = read_file(f)
-        total += len(data)
-        if total > total_limit:
-            raise InvalidInput(
-                "O total enviado excede o limite por envio.", code="limite_total_excedido"
-            )
-        out.append(Attachment(f.filename or "arquivo", f.content_type or "", data))
-    return out
+    too_many = f"No máximo {MAX_ATTACHMENTS} anexos por pedido."
+    files = read_files(uploads, max_files=MAX_ATTACHMENTS, too_many=too_many)
+    return [Attachment(f.filename or "arquivo", f.content_type or "", data) for f, data in files]
 
 
 @router.get("/pedidos/tipos", response_model=Pagina[TipoOut])

@@ -115,10 +115,23 @@ _PROT: Mapping[str, Mapping[str, Spec]] = {
         "dh_recbto": "dhRecbto",
     },
 }
+# The groups NF-e, CT-e and NFS-e spell alike (same SEFAZ tags, same fields).
+_ID: Mapping[str, Spec] = {"id": "@Id", "versao": "@versao"}
+_EMIT: Mapping[str, Spec] = {"emit_cnpj": "CNPJ", "emit_cpf": "CPF", "emit_nome": "xNome"}
+_EMIT_UF: Mapping[str, Spec] = {"emit_uf": "UF"}
+_DEST: Mapping[str, Spec] = {"dest_cnpj": "CNPJ", "dest_cpf": "CPF", "dest_nome": "xNome"}
+_EVENT: Mapping[str, Spec] = {  # an event's own fields, after its Id and chave
+    "tp_amb": "tpAmb",
+    "emit_cnpj": "CNPJ",
+    "emit_cpf": "CPF",
+    "dh_evento": "dhEvento",
+    "tp_evento": "tpEvento",
+    "n_seq_evento": "nSeqEvento",
+}
 # table → {group path relative to the anchor: {field: child name | (child name, converter)}}
 GROUPS: Mapping[str, Mapping[str, Mapping[str, Spec]]] = {
     "infNFe": {
-        ".": {"id": "@Id", "versao": "@versao"},
+        ".": _ID,
         "ide": {
             "cuf": "cUF",
             "modelo": "mod",
@@ -131,9 +144,9 @@ GROUPS: Mapping[str, Mapping[str, Mapping[str, Spec]]] = {
             "tp_amb": "tpAmb",
             "fin_nfe": "finNFe",
         },
-        "emit": {"emit_cnpj": "CNPJ", "emit_cpf": "CPF", "emit_nome": "xNome"},
-        "emit/enderEmit": {"emit_uf": "UF"},
-        "dest": {"dest_cnpj": "CNPJ", "dest_cpf": "CPF", "dest_nome": "xNome"},
+        "emit": _EMIT,
+        "emit/enderEmit": _EMIT_UF,
+        "dest": _DEST,
         "total/ICMSTot": {
             f"v_{n.lower()[1:]}": _d(n)
             for n in ("vNF", "vProd", "vICMS", "vST", "vIPI", "vPIS", "vCOFINS", "vDesc", "vFrete")
@@ -141,16 +154,7 @@ GROUPS: Mapping[str, Mapping[str, Mapping[str, Spec]]] = {
     },
     "protNFe": {".": {"prot_chave": "chNFe", **_PROT["."]}},
     "infEvento": {
-        ".": {
-            "id": "@Id",
-            "chave": "chNFe",
-            "tp_amb": "tpAmb",
-            "emit_cnpj": "CNPJ",
-            "emit_cpf": "CPF",
-            "dh_evento": "dhEvento",
-            "tp_evento": "tpEvento",
-            "n_seq_evento": "nSeqEvento",
-        },
+        ".": {"id": "@Id", "chave": "chNFe", **_EVENT},
         "detEvento": {
             "desc_evento": "descEvento",
             "n_prot_ref": "nProt",
@@ -171,16 +175,7 @@ GROUPS: Mapping[str, Mapping[str, Mapping[str, Spec]]] = {
         },
     },
     "infEventoCTe": {
-        ".": {
-            "id": "@Id",
-            "chave": "chCTe",
-            "tp_amb": "tpAmb",
-            "emit_cnpj": "CNPJ",
-            "emit_cpf": "CPF",
-            "dh_evento": "dhEvento",
-            "tp_evento": "tpEvento",
-            "n_seq_evento": "nSeqEvento",
-        },
+        ".": {"id": "@Id", "chave": "chCTe", **_EVENT},
         # detEvento holds one element per event type (evCancCTe, evCCeCTe, evPrestDesacordo, …)
         "detEvento/*": {
             "desc_evento": "descEvento",
@@ -199,7 +194,7 @@ GROUPS: Mapping[str, Mapping[str, Mapping[str, Spec]]] = {
         },
     },
     "infCte": {
-        ".": {"id": "@Id", "versao": "@versao"},
+        ".": _ID,
         "ide": {
             "cuf": "cUF",
             "modelo": "mod",
@@ -211,9 +206,9 @@ GROUPS: Mapping[str, Mapping[str, Mapping[str, Spec]]] = {
             "cfop": "CFOP",
         },
         "ide/toma3|toma4": {"toma": "toma", "toma4_cnpj": "CNPJ", "toma4_cpf": "CPF"},
-        "emit": {"emit_cnpj": "CNPJ", "emit_cpf": "CPF", "emit_nome": "xNome"},
-        "emit/enderEmit": {"emit_uf": "UF"},
-        "dest": {"dest_cnpj": "CNPJ", "dest_cpf": "CPF", "dest_nome": "xNome"},
+        "emit": _EMIT,
+        "emit/enderEmit": _EMIT_UF,
+        "dest": _DEST,
         "rem": {"rem_cnpj": "CNPJ", "rem_cpf": "CPF"},
         "exped": {"exped_cnpj": "CNPJ", "exped_cpf": "CPF"},
         "receb": {"receb_cnpj": "CNPJ", "receb_cpf": "CPF"},
@@ -229,13 +224,13 @@ GROUPS: Mapping[str, Mapping[str, Mapping[str, Spec]]] = {
             "c_stat": "cStat",
             "dh_recbto": "dhProc",
         },
-        "emit": {"emit_cnpj": "CNPJ", "emit_cpf": "CPF", "emit_nome": "xNome"},
+        "emit": _EMIT,
         "emit/enderNac": {"emit_uf": "UF"},
         "valores": {"v_liq": _d("vLiq"), "v_iss": _d("vISSQN")},
     },
     "infDPS": {
         ".": {"tp_amb": "tpAmb", "dh_emi": "dhEmi", "serie": "serie", "n_dps": "nDPS"},
-        "toma": {"dest_cnpj": "CNPJ", "dest_cpf": "CPF", "dest_nome": "xNome"},
+        "toma": _DEST,
         "valores/vServPrest": {"v_serv": _d("vServ")},
     },
 }

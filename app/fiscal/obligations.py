@@ -1,9 +1,9 @@
 """Obligation catalogue (``data/obligations.toml``): due dates, target dates, auto-assignment.
 
 The rules live in the data file; this module validates them and evaluates them:
-- ``due_date`` applies the due rule, then the non-business-day rule, on a ``BusinessCalendar``
-  (federal obligations on the national calendar, municipal ones on the município's: see
-  ``calendar_for``);
+- ``due_date`` applies the due rule, then the non-business-day rule, on the ``BusinessCalendar``
+  it is given (federal obligations on the national calendar, municipal ones on the município's:
+  the one calendar, registered holidays included, is ``app.obligations.calendar.calendar_for``);
 - ``internal_target_date`` is the office's own deadline, N business days before the legal one;
 - ``applicable_obligations`` derives a company's obligations from its regime and
   characteristics, so nobody attaches them by hand.
@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.errors import ConfigError, InvalidInput, NotFound
-from app.fiscal.calendar import BusinessCalendar, get_calendar
+from app.fiscal.calendar import BusinessCalendar
 from app.fiscal.competencia import Competencia
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "Obligation",
     "Regime",
     "applicable_obligations",
-    "calendar_for",
     "competencias_due",
     "due_date",
     "effective_due_date",
@@ -273,19 +272,6 @@ def internal_target_date(obligation: Obligation, due: date, calendar: BusinessCa
     effective due date (:func:`effective_due_date`), so an alert of N business days falls on it."""
     effective = effective_due_date(due, calendar)
     return calendar.add_business_days(effective, -obligation.lead_time_business_days)
-
-
-def calendar_for(
-    obligation: Obligation,
-    *,
-    uf: str | None = None,
-    ibge: str | None = None,
-    extra: Iterable[date] = (),
-) -> BusinessCalendar:
-    """The calendar an obligation's dates use: national, or the company's município for ISS."""
-    if obligation.calendar_scope == "national":
-        return get_calendar()
-    return get_calendar(uf, ibge, frozenset(extra))
 
 
 def applicable_obligations(

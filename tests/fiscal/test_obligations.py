@@ -13,13 +13,13 @@ from app.fiscal.competencia import Competencia
 from app.fiscal.obligations import (
     Catalogue,
     applicable_obligations,
-    calendar_for,
     competencias_due,
     due_date,
     internal_target_date,
     is_generated_for,
     load_catalogue,
 )
+from app.obligations.calendar import HolidayIndex, calendar_for
 
 CAT = load_catalogue()
 NATIONAL = BusinessCalendar()
@@ -120,10 +120,14 @@ def test_municipal_holidays_move_iss_in_sao_paulo_city() -> None:
     assert due_date(on_9, Competencia(2026, 6), BusinessCalendar(uf="SP")) == date(2026, 7, 10)
 
 
-def test_calendar_for_picks_the_scope() -> None:
-    iss_cal = calendar_for(CAT.get("ISS"), ibge="3550308")
+def test_the_obligations_calendar_scope_picks_the_calendar() -> None:
+    # the one calendar (app.obligations.calendar), with no registered holiday: 25/01 is São
+    # Paulo city's anniversary, a holiday for its ISS only
+    no_registered = HolidayIndex()
+    iss = CAT.get("ISS")
+    iss_cal = calendar_for(no_registered, scope=iss.calendar_scope, ibge="3550308")
     assert not iss_cal.is_business_day(date(2027, 1, 25))
-    das_cal = calendar_for(CAT.get("DAS"), ibge="3550308")
+    das_cal = calendar_for(no_registered, scope=CAT.get("DAS").calendar_scope, ibge="3550308")
     assert das_cal.is_business_day(date(2027, 1, 25))
 
 

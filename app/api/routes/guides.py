@@ -96,6 +96,18 @@ class DownloadOut(BaseModel):
     expira_em_segundos: int
 
 
+def _store(
+    session: DbSession, guide: Any, upload: UploadFile | None, *, purpose: str, actor: str
+) -> int | None:
+    """The stored file id of an optional form file of ``guide`` (type checked), or None."""
+    if upload is None:
+        return None
+    return store_guide_file(
+        session, guide=guide, data=read_file(upload), filename=upload.filename, purpose=purpose,
+        actor=actor,
+    )  # fmt: skip
+
+
 @router.get("/guias", response_model=Pagina[GuideOut])
 def list_guides(
     principal: CurrentPrincipal,
@@ -135,12 +147,7 @@ def register_document(
 ) -> GuideOut:
     """Office: register amount, barcode/PIX and the official PDF → the guide is ``pronta``."""
     amount = parse_amount(valor)
-    file_id = None
-    if arquivo is not None:
-        file_id = store_guide_file(
-            session, guide=guide, data=read_file(arquivo), filename=arquivo.filename,
-            purpose="guide_official", actor=principal.actor,
-        )  # fmt: skip
+    file_id = _store(session, guide, arquivo, purpose="guide_official", actor=principal.actor)
     updated = register_guide_document(
         session,
         guide_id=guide.id,
@@ -162,12 +169,7 @@ def mark_paid(
     comprovante: Annotated[UploadFile | None, File()] = None,
 ) -> GuideOut:
     """Client or office: mark the guide paid, optionally with the receipt."""
-    file_id = None
-    if comprovante is not None:
-        file_id = store_guide_file(
-            session, guide=guide, data=read_file(comprovante), filename=comprovante.filename,
-            purpose="receipt", actor=principal.actor,
-        )  # fmt: skip
+    file_id = _store(session, guide, comprovante, purpose="receipt", actor=principal.actor)
     paid = protocol.mark_paid(
         session,
         guide_id=guide.id,

@@ -5,7 +5,8 @@ own task and transaction (:func:`app.orders.processing.process_order`), so one b
 hold the others back and a retry redoes only what is left. Re-running finds nothing to do.
 Scheduled every minute (an idle run ends after one query); ``pedido_id`` processes one order.
 The XML attachments become an upload that ``processar-upload-xml`` indexes (announced to the
-upload dispatcher). The per-run summary is a table artifact (``pedidos-processados``).
+upload dispatcher); each order gets its tarefa (department, SLA due date) once. The per-run
+summary is a table artifact (``pedidos-processados``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def _row(done: dict[str, Any]) -> dict[str, Any]:
     return {
         "pedido": done["pedido"],
         "prazo": done.get("prazo", ""),
+        "tarefa": done.get("tarefa_id", ""),
         "anexos": ", ".join(f"{k}: {v}" for k, v in sorted(done["anexos"].items())),
         "upload_xml": done.get("upload_id", ""),
         "situacao": done.get("situacao", ""),

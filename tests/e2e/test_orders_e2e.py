@@ -1,8 +1,8 @@
 """A client order through the real API and a real documentos worker: `processar-pedidos`
 checks the attachments by content (an executable named .pdf is quarantined), hands the NF-e
 XML to intake (indexed by `processar-upload-xml`), sets the SLA due date on the office's
-business days and queues one e-mail each to the client and the responsible; a re-run changes
-nothing."""
+business days, creates the order's tarefa with that due date and queues one e-mail each to the
+client and the responsible; a re-run changes nothing."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from app.deployments import ENVIAR_NOTIFICACOES, PROCESSAR_PEDIDOS
 from app.fiscal.calendar import BusinessCalendar
 from app.fiscal.nfe import parse_bytes
 from app.notify.email import IDEMPOTENCY_HEADER
+from app.orders.tarefa import order_tarefa
 from app.platform.office_settings import office_today
 from app.platform.tokens import create_token
-from models import AuditLog, Contact, Empresa, FiscalDocument, Notification, Staff, Upload
+from models import AuditLog, Contact, Empresa, FiscalDocument, Notification, Staff, Tarefa, Upload
 from models.orders import Order, OrderAttachment
 from tests.e2e.conftest import run_and_wait
 from tests.e2e.test_upload_e2e import wait_uploads_done
@@ -38,7 +39,7 @@ def _state() -> dict[str, Any]:
     with session_scope() as s:
         return {
             m.__tablename__: s.scalar(select(func.count()).select_from(m))
-            for m in (Order, OrderAttachment, Notification, Upload, FiscalDocument)
+            for m in (Order, OrderAttachment, Notification, Upload, FiscalDocument, Tarefa)
         } | {"audit": s.scalar(select(func.count()).select_from(AuditLog))}
 
 
@@ -99,9 +100,15 @@ def test_order_with_pdf_xml_and_disguised_executable(platform, clean_db) -> None
         assert order is not None
         opened = office_today(order.created_at)
         staff_id = s.scalar(select(Staff.id))
-    # the work item: department, SLA due date on business days, responsible
+    # the work item: department, SLA due date on business days, responsible — and its tarefa
+    due = BusinessCalendar().add_business_days(opened, 3)
     assert got["departamento"] == "fiscal" and got["responsavel_id"] == staff_id
-    assert got["vencimento"] == BusinessCalendar().add_business_days(opened, 3).isoformat()
+    assert got["vencimento"] == due.isoformat()
+    with session_scope() as s:
+        tarefa = order_tarefa(s, order_id=pedido_id)
+        assert tarefa is not None and tarefa.empresa_id == emp_id
+        assert (tarefa.due_date, tarefa.department, tarefa.status) == (due, "fiscal", "aberta")
+        assert tarefa.responsible_staff_id == staff_id
 
     fr = run_and_wait(ENVIAR_NOTIFICACOES, {"batch_size": 100})
     assert fr.state.name == "Completed", fr.state

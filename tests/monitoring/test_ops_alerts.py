@@ -90,3 +90,70 @@ def test_automations_aim_at_the_alert_flow() -> None:
     shorter = {a["name"]: a for a in load_automations(env={"CONTAB_LATE_RUN_ALERT_SECONDS": "60"})}
     core = _resolved_core(shorter["notificar-execucoes-atrasadas"], deployments)
     assert core.trigger.within.total_seconds() == 60
+
+
+def test_every_run_deployment_action_renders_its_parameters_as_the_server_does() -> None:
+    """Each automation's parameters rendered by Prefect's own server code against an event of the
+    kind that fires it: a template the server cannot render makes the action fail (InvalidJinja)
+    and no run start — what `{{ event.id }}` did before it went through `| string`."""
+    from prefect.server.events.actions import RunDeployment
+    from prefect.server.events.schemas.events import ReceivedEvent
+    from prefect.types._datetime import now
+    from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
+
+    from app.prefect_automations import load_automations
+
+    run_id, pool_id = uuid.uuid4(), uuid.uuid4()
+    events = {
+        "prefect.flow-run": ReceivedEvent(
+            occurred=now("UTC"),
+            event="prefect.flow-run.Failed",
+            resource={
+                "prefect.resource.id": f"prefect.flow-run.{run_id}",
+                "prefect.resource.name": "execucao-teste",
+            },
+            related=[
+                {
+                    "prefect.resource.id": f"prefect.deployment.{uuid.uuid4()}",
+                    "prefect.resource.role": "deployment",
+                }
+            ],
+            id=uuid.uuid4(),
+        ),
+        "prefect.work-pool": ReceivedEvent(
+            occurred=now("UTC"),
+            event="prefect.work-pool.not-ready",
+            resource={
+                "prefect.resource.id": f"prefect.work-pool.{pool_id}",
+                "prefect.resource.name": "guias",
+            },
+            id=uuid.uuid4(),
+        ),
+    }
+    checked = 0
+    for auto in load_automations(env={}):
+        watched = auto["trigger"]["match"]["prefect.resource.id"].removesuffix(".*")
+        event = events[watched]
+        for action in auto["actions"]:
+            if action["type"] != "run-deployment":
+                continue
+            params = dict(action.get("parameters") or {})
+            RunDeployment._upgrade_v1_templates(params)
+            rendered = hydrate(
+                params,
+                HydrationContext(
+                    raise_on_error=True, render_jinja=True, jinja_context={"event": event}
+                ),
+            )
+            assert all(isinstance(v, str | int) for v in rendered.values()), (
+                auto["name"],
+                rendered,
+            )
+            if "evento" in rendered:
+                assert rendered["evento"] == str(event.id), auto["name"]
+            if "recurso" in rendered or "execucao" in rendered:
+                assert rendered.get("recurso", rendered.get("execucao")) == event.resource.id
+            if auto["name"] == "notificar-pool-sem-worker":
+                assert rendered["nome"] == "guias"
+            checked += 1
+    assert checked == 4  # retomar-execucao and the three operational alerts

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from app.cache import get_redis
+from app.cache import get_quick_redis, get_redis
 from app.db import session_scope
 from app.documents.drain import has_waiting_uploads
 from app.settings import get_settings
@@ -70,7 +70,7 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 def announce(upload_id: int) -> None:
     """Wake the dispatcher (and an idle drainer) up: an upload is waiting. Never raises."""
     try:
-        pipe = get_redis().pipeline(transaction=False)
+        pipe = get_quick_redis().pipeline(transaction=False)
         pipe.lpush(key("wake"), upload_id)
         pipe.ltrim(key("wake"), 0, 99)  # wake-ups coalesce: the list only needs to be non-empty
         pipe.execute()

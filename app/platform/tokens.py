@@ -14,7 +14,7 @@ from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.cache import get_redis
+from app.cache import get_quick_redis
 from app.db import get_side_engine
 from app.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from app.platform import audit
@@ -151,7 +151,7 @@ def _record_use(token_id: int, now: datetime) -> None:
     bookkeeping), so any failure is logged and swallowed."""
     window = int(LAST_USED_RESOLUTION.total_seconds())
     try:
-        if not get_redis().set(f"contab:token-uso:{token_id}", b"1", nx=True, ex=window):
+        if not get_quick_redis().set(f"contab:token-uso:{token_id}", b"1", nx=True, ex=window):
             return
     except RedisError:
         pass

@@ -17,7 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -70,7 +70,7 @@ _active: Executor | None = None
 # Batch k+1 is read and classified while batch k is written (the pool's cores would otherwise
 # idle during the writes): one background thread, results keyed by (upload, file ids).
 _prefetcher: ThreadPoolExecutor | None = None
-_prefetched: dict[tuple[int, frozenset[int]], Future[Pending]] = {}
+_prefetched: dict[tuple[Hashable, frozenset[int]], Future[Pending]] = {}
 # Files per unit of work sent to a worker: small enough to balance a batch over the workers,
 # large enough that the per-task IPC round trip stays negligible (measured: 100 ≫ 25).
 CHUNK = 100
@@ -237,15 +237,16 @@ def start_classification(
     return Pending(ready, submit_chunks(pool, jobs, cnpj=cnpj, empresa_id=empresa_id, now=now))
 
 
-def prefetch(upload_id: int, file_ids: Sequence[int], start: Callable[[], Pending]) -> None:
-    """Run ``start`` in the background for a later batch (only while a pool is open)."""
+def prefetch(group: Hashable, file_ids: Sequence[int], start: Callable[[], Pending]) -> None:
+    """Run ``start`` in the background for a later batch of ``group`` (an upload or an empresa)
+    (only while a pool is open)."""
     if _prefetcher is not None:
-        _prefetched[(upload_id, frozenset(file_ids))] = _prefetcher.submit(start)
+        _prefetched[(group, frozenset(file_ids))] = _prefetcher.submit(start)
 
 
-def take_prefetched(upload_id: int, file_ids: Sequence[int]) -> Pending | None:
+def take_prefetched(group: Hashable, file_ids: Sequence[int]) -> Pending | None:
     """The classification a previous batch started for these files, if any (else None)."""
-    fut = _prefetched.pop((upload_id, frozenset(file_ids)), None)
+    fut = _prefetched.pop((group, frozenset(file_ids)), None)
     if fut is None:
         return None
     try:

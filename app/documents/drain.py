@@ -5,7 +5,7 @@ and transaction. A batch is chosen fairly: each empresa's pending files are numb
 order and the batch takes rank 1 of every empresa, then rank 2, and so on — a client's
 50,000-file zip cannot hold back another client's single XML for more than one batch.
 
-Nothing is claimed outside the batch's own transaction: :func:`app.documents.ingest.ingest_batch`
+Nothing is claimed outside the batch's own transaction: :func:`app.documents.ingest.ingest_files`
 locks the files it processes (``FOR UPDATE SKIP LOCKED``) and only touches ``pendente`` ones. A
 run that dies mid-batch has its transaction rolled back, so its files are simply pending again
 for the next run; two runs at once never process a file twice.
@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from app.documents.ingest import ingest_batch
-from app.documents.lifecycle import BATCH_SIZE, finish_upload
+from app.documents.ingest import ingest_files
+from app.documents.lifecycle import BATCH_SIZE, finish_uploads
 from app.storage.base import Storage
 from models import Upload, UploadFile
 
@@ -79,10 +79,13 @@ def fair_batch(session: Session, *, size: int = BATCH_SIZE) -> list[tuple[int, i
     return [(int(f), int(u)) for f, u in rows]
 
 
-def _by_upload(files: Sequence[tuple[int, int]]) -> dict[int, list[int]]:
+def _by_empresa(
+    files: Sequence[tuple[int, int]], empresa_of: dict[int, int]
+) -> dict[int, list[int]]:
     groups: dict[int, list[int]] = {}
     for file_id, upload_id in files:
-        groups.setdefault(upload_id, []).append(file_id)
+        if upload_id in empresa_of:
+            groups.setdefault(empresa_of[upload_id], []).append(file_id)
     return groups
 
 
@@ -101,24 +104,33 @@ def ingest_fair_batch(
     next batch as planned now) is classified in the background when a pool is open. Returns the
     summaries of the uploads completed (see :func:`complete_finished`).
     """
-    groups, next_groups = _by_upload(files), _by_upload(ahead)
-    if not groups:
+    upload_of = {f: u for f, u in [*files, *ahead]}
+    if not files:
         return []
+    uploads = sorted(set(upload_of.values()))
     session.execute(
         update(Upload)
-        .where(Upload.id.in_(list(groups)), Upload.status.in_(UNFINISHED))
+        .where(Upload.id.in_(sorted({u for _, u in files})), Upload.status.in_(UNFINISHED))
         .values(status="processando", flow_run_id=run_id[:36])
     )
-    for upload_id, ids in groups.items():
-        ingest_batch(
+    empresa_of = dict(
+        session.execute(select(Upload.id, Upload.empresa_id).where(Upload.id.in_(uploads)))
+        .tuples()
+        .all()
+    )
+    # one pass per empresa: its files of every upload in the batch together
+    groups, next_groups = _by_empresa(files, empresa_of), _by_empresa(ahead, empresa_of)
+    for empresa_id, ids in groups.items():
+        ingest_files(
             session,
             storage=storage,
-            upload_id=upload_id,
+            empresa_id=empresa_id,
+            upload_of=upload_of,
             file_ids=ids,
             pool=pool,
-            next_file_ids=next_groups.get(upload_id),
+            next_file_ids=next_groups.get(empresa_id),
         )
-    return complete_finished(session, run_id=run_id, upload_ids=list(groups))
+    return complete_finished(session, run_id=run_id, upload_ids=sorted({u for _, u in files}))
 
 
 def complete_finished(
@@ -139,8 +151,10 @@ def complete_finished(
     if upload_ids is not None:
         q = q.where(Upload.id.in_(list(upload_ids)))
     rows = session.execute(q.order_by(Upload.id).with_for_update(skip_locked=True)).all()
-    out = []
-    for upload_id, empresa_id, files in rows:
-        result = finish_upload(session, upload_id=upload_id, flow_run_id=run_id)
-        out.append({"upload_id": upload_id, "empresa_id": empresa_id, "arquivos": files, **result})
-    return out
+    if not rows:
+        return []
+    results = finish_uploads(session, upload_ids=[r[0] for r in rows], flow_run_id=run_id)
+    return [
+        {"upload_id": upload_id, "empresa_id": empresa_id, "arquivos": files, **results[upload_id]}
+        for upload_id, empresa_id, files in rows
+    ]

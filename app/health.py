@@ -188,6 +188,18 @@ async def _result(name: str, ttl: float, timeout: float) -> str:
         return "timeout"
 
 
+# What the API cannot answer without: a readiness probe fails (503) only on these. Redis (wake-ups,
+# bookkeeping, locks) and the queue (Prefect + workers) are reported but do not take a replica
+# out of service: uploads are still accepted and recorded without them and processed when they
+# come back, so a 503 there would only turn a slow orchestrator into an outage of the API.
+REQUIRED = ("database", "storage")
+
+
+def is_ready(body: dict[str, Any]) -> bool:
+    """False when :func:`check_all` found a :data:`REQUIRED` component failing."""
+    return not any(k in REQUIRED for k in body.get("failing", ()))
+
+
 async def check_all() -> dict[str, Any]:
     """Every component's shared result; 'status' is 'ok' only when every component is."""
     s = get_settings()

@@ -5,16 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.health import check_all
+from app.health import check_all, is_ready
 
 router = APIRouter(tags=["saúde"])
 
 
 @router.get("/api/health")
 async def health() -> JSONResponse:
-    """200 when every component is ok; 503 naming the failing ones otherwise."""
+    """Readiness: 503 when the database or storage fails; 200 otherwise, with every component's
+    state (``status`` ``degraded`` and ``failing`` naming Redis or the queue when they fail)."""
     body = await check_all()
-    return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+    return JSONResponse(body, status_code=200 if is_ready(body) else 503)
 
 
 @router.get("/api/live")

@@ -1,6 +1,6 @@
 """Real-world upload benchmark: one NF-e per request from concurrent clients vs one zip.
 
-Run: ``.venv/bin/python bench/uploads.py [--n 2000] [--clients 16] [--empresas 8]
+Run: ``.venv/bin/python bench/uploads.py [--n 2000] [--clients 16] [--empresas 8] [--rate 50]
 [--shared-token both|only|no] [--health-requests 1000] [--health-concurrency 100] [--skip-zip]``
 
 Offices and their clients' ERPs send XMLs one document per request, as each NF-e is issued. This
@@ -11,8 +11,11 @@ real uvicorn process) in its own databases (``contab_bench_uploads`` and
 public HTTP contract only (``POST /api/empresas/{id}/uploads`` → 202 with the upload id;
 ``GET /api/uploads/{id}``; ``GET /api/health``, ``/api/live``):
 
-(A) N single-file uploads (one XML per multipart POST) from C concurrent clients, each client
-    sending its documents back to back; client k posts to empresa ``k % E`` with that empresa's
+(A) N single-file uploads (one XML per multipart POST) from C concurrent clients that together
+    offer ``--rate`` uploads/s, evenly paced — ERPs send each NF-e as it is issued, so the
+    question is whether the platform keeps up with that rate and how long a client waits
+    (``--rate 0``: each client back to back, which measures capacity; then the accept latency is
+    just C ÷ throughput, Little's law); client k posts to empresa ``k % E`` with that empresa's
     own client token;
 (B) the same shape of traffic (N other documents, same empresas) with all C clients sharing ONE
     office-scoped integration token — the ERP case; ``--shared-token only|no`` runs one variant;
@@ -338,9 +341,13 @@ def _upload_id(body: Any) -> int | None:
 
 async def _client(
     base: str, token: str, jobs: list[tuple[int, str, bytes]], out: Sent, timeout: float,
-    deadline: float,
+    deadline: float, interval: float = 0.0, offset: float = 0.0,
 ) -> None:  # fmt: skip
-    """One client: its documents one after the other, each in its own multipart POST."""
+    """One client: its documents one after the other, each in its own multipart POST.
+
+    ``interval`` > 0 paces the client (an ERP sending each NF-e as it is issued): its k-th POST
+    is due ``offset + k * interval`` seconds after the start, sent then or, when the client is
+    behind (the previous answer came late), at once; 0 sends back to back."""
     import httpx
 
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -348,10 +355,15 @@ async def _client(
     async with httpx.AsyncClient(
         base_url=base, headers=headers, limits=limits, timeout=timeout
     ) as http:
+        start = time.monotonic()
         for k, (empresa_id, name, data) in enumerate(jobs):
             if time.monotonic() > deadline:
                 out.not_sent += len(jobs) - k
                 return
+            if interval > 0:
+                due = start + offset + k * interval
+                if (wait := due - time.monotonic()) > 0:
+                    await asyncio.sleep(wait)
             sent = time.time()
             out.first_sent = min(out.first_sent, sent)
             t0 = time.perf_counter()
@@ -389,11 +401,19 @@ async def _client(
 
 async def _send_all(
     base: str, plan: list[tuple[str, list[tuple[int, str, bytes]]]], timeout: float,
-    send_timeout: float,
+    send_timeout: float, rate: float = 0.0,
 ) -> Sent:  # fmt: skip
+    """Every client at once; ``rate`` > 0: together they offer ``rate`` uploads/s, evenly
+    interleaved (client i starts i/rate s after client 0); 0: each sends back to back."""
     out = Sent()
     deadline = time.monotonic() + send_timeout
-    await asyncio.gather(*(_client(base, tok, jobs, out, timeout, deadline) for tok, jobs in plan))
+    interval = len(plan) / rate if rate > 0 else 0.0
+    await asyncio.gather(
+        *(
+            _client(base, tok, jobs, out, timeout, deadline, interval, i / rate if rate else 0.0)
+            for i, (tok, jobs) in enumerate(plan)
+        )
+    )
     return out
 
 
@@ -461,7 +481,7 @@ def _phase(
     n = sum(len(jobs) for _, jobs in plan)
     print(f"\n[{label}] {n} uploads, {len(plan)} clients …", flush=True)
     cpu0, start = _cpu(stack), datetime.now(UTC)
-    sent = asyncio.run(_send_all(base, plan, args.timeout, args.send_timeout))
+    sent = asyncio.run(_send_all(base, plan, args.timeout, args.send_timeout, args.rate))
     cpu_sent = _cpu(stack)
     print(f"  sent in {sent.last_answer - sent.first_sent:.1f} s; waiting until indexed",
           flush=True)  # fmt: skip
@@ -751,6 +771,12 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16, help="concurrent clients")
     ap.add_argument("--empresas", type=int, default=8, help="empresas the clients spread over")
     ap.add_argument(
+        "--rate",
+        type=float,
+        default=50.0,
+        help="uploads/s the clients offer together, evenly paced (0: each client back to back)",
+    )
+    ap.add_argument(
         "--shared-token",
         choices=("both", "only", "no"),
         default="both",
@@ -792,7 +818,9 @@ def main() -> None:
         size = sum(len(d) for _, d in docs_a) / max(1, len(docs_a))
         print(
             f"bench/uploads: N={args.n} NF-e ({size / 1024:.1f} KiB average, 1–12 items) per "
-            f"variant, C={args.clients} clients over {n_emp} empresas; {os.cpu_count()} CPUs; "
+            f"variant, C={args.clients} clients over {n_emp} empresas, "
+            f"{f'offering {args.rate:g} uploads/s' if args.rate else 'back to back'}; "
+            f"{os.cpu_count()} CPUs; "
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; generated in {time.perf_counter() - t0:.1f} s"
         )
         t0 = time.perf_counter()
@@ -829,7 +857,8 @@ def main() -> None:
 
         print("\n" + "=" * 100)
         print(
-            f"RESULTS — N={args.n}, C={args.clients}, {n_emp} empresas, {os.cpu_count()} CPUs; "
+            f"RESULTS — N={args.n}, C={args.clients}, {n_emp} empresas, "
+            f"{f'offered {args.rate:g}/s' if args.rate else 'back to back'}, {os.cpu_count()} CPUs; "
             f"load average at start {load0}, now {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
         zip_rate = _report_zip(zip_res) if zip_res is not None else None

@@ -25,6 +25,7 @@ import json
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import IO, Any, cast
 
 from sqlalchemy import Table, text
@@ -120,6 +121,13 @@ class Row:
     stored_as: str | None = None  # a bad zip quarantined as itself: the zip's sha256
 
 
+@lru_cache(maxsize=1)
+def _writer() -> ThreadPoolExecutor:
+    """Storage writes of every request of this process (a pool per request cost a thread start
+    per file: most uploads are one XML)."""
+    return ThreadPoolExecutor(_PUT_THREADS, thread_name_prefix="upload-put")
+
+
 class Receiver:
     """Phase 1 in :meth:`take`/:meth:`take_zip`, phase 2 in :meth:`record`."""
 
@@ -131,7 +139,7 @@ class Receiver:
         self.stored_new = 0
         self.deduplicated = 0
         self.written: set[str] = set()
-        self.writer = ThreadPoolExecutor(_PUT_THREADS, thread_name_prefix="upload-put")
+        self.writer = _writer()
         self.puts: list[Future[None]] = []
 
     # ------------------------------------------------------------ phase 1 (storage only)
@@ -162,11 +170,8 @@ class Receiver:
             fut.result()
 
     def close(self) -> None:
-        """Finish every storage write, then stop the threads."""
-        try:
-            self.wait_puts()
-        finally:
-            self.writer.shutdown(wait=True, cancel_futures=True)
+        """Finish every storage write of this upload (the threads are shared by the process)."""
+        self.wait_puts()
 
     def take(self, row: Row) -> None:
         """Hash a file, apply the per-file limit, write it to storage if it is a file of its own."""

@@ -109,7 +109,7 @@ def receive_upload(
         rx.close()
     if not rx.rows:
         raise InvalidInput("Nenhum arquivo enviado.", code="upload_vazio")
-    if session.get(Empresa, empresa_id) is None:
+    if session.scalar(select(Empresa.id).where(Empresa.id == empresa_id)) is None:
         raise MISSING_EMPRESA.error()
     upload = Upload(empresa_id=empresa_id, uploaded_by=uploaded_by[:200], status="recebido")
     session.add(upload)

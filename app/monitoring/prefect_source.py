@@ -2,11 +2,12 @@
 the runs that ended Failed or Crashed in the recent window.
 
 Read over Prefect's REST API (the same calls as PrefectHQ's prometheus-prefect-exporter), a
-bounded number of requests per refresh: three per pool plus three.
+bounded number of requests per refresh: three per pool plus three, sent concurrently.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,54 +39,59 @@ def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _pool_figures(
-    client: httpx.Client, pool: str, now: datetime, stale: int
+async def _pool_figures(
+    client: httpx.AsyncClient, pool: str, now: datetime, stale: int
 ) -> tuple[int, float, int]:
-    resp = client.post(f"work_pools/{pool}/workers/filter", json={})
-    if resp.status_code == 404:
+    pools = {"work_pools": {"name": {"any_": [pool]}}}
+    workers, oldest, late = await asyncio.gather(
+        client.post(f"work_pools/{pool}/workers/filter", json={}),
+        client.post(
+            "flow_runs/filter",
+            json={
+                **pools,
+                "flow_runs": {
+                    "state": {"type": {"any_": ["SCHEDULED", "PENDING"]}},
+                    "expected_start_time": {"before_": now.isoformat()},
+                },
+                "sort": "EXPECTED_START_TIME_ASC",
+                "limit": 1,
+            },
+        ),
+        client.post(
+            "flow_runs/count", json={**pools, "flow_runs": {"state": {"name": {"any_": ["Late"]}}}}
+        ),
+    )
+    if workers.status_code == 404:  # the pool does not exist (yet) on this server
         return 0, 0.0, 0
-    resp.raise_for_status()
+    for resp in (workers, oldest, late):
+        resp.raise_for_status()
     cutoff = now - timedelta(seconds=stale)
     alive = sum(
-        1 for w in resp.json() if (t := _when(w.get("last_heartbeat_time"))) and t >= cutoff
+        1 for w in workers.json() if (t := _when(w.get("last_heartbeat_time"))) and t >= cutoff
     )
-    pools = {"work_pools": {"name": {"any_": [pool]}}}
-    oldest = client.post(
-        "flow_runs/filter",
-        json={
-            **pools,
-            "flow_runs": {
-                "state": {"type": {"any_": ["SCHEDULED", "PENDING"]}},
-                "expected_start_time": {"before_": now.isoformat()},
-            },
-            "sort": "EXPECTED_START_TIME_ASC",
-            "limit": 1,
-        },
-    )
-    oldest.raise_for_status()
     rows = oldest.json()
     start = _when(rows[0].get("expected_start_time")) if rows else None
     lag = max(0.0, (now - start).total_seconds()) if start else 0.0
-    late = client.post(
-        "flow_runs/count", json={**pools, "flow_runs": {"state": {"name": {"any_": ["Late"]}}}}
-    )
-    late.raise_for_status()
     return alive, lag, int(late.json())
 
 
-def _deployment_names(client: httpx.Client) -> dict[str, str]:
-    flows = client.post("flows/filter", json={"limit": _PAGE})
+async def _deployment_names(client: httpx.AsyncClient) -> dict[str, str]:
+    flows, deps = await asyncio.gather(
+        client.post("flows/filter", json={"limit": _PAGE}),
+        client.post("deployments/filter", json={"limit": _PAGE}),
+    )
     flows.raise_for_status()
-    flow_names = {f["id"]: f["name"] for f in flows.json()}
-    deps = client.post("deployments/filter", json={"limit": _PAGE})
     deps.raise_for_status()
+    flow_names = {f["id"]: f["name"] for f in flows.json()}
     return {d["id"]: f"{flow_names.get(d['flow_id'], '?')}/{d['name']}" for d in deps.json()}
 
 
-def _final_runs(client: httpx.Client, since: datetime) -> Counter[tuple[str | None, str]]:
+async def _final_runs(
+    client: httpx.AsyncClient, since: datetime
+) -> Counter[tuple[str | None, str]]:
     counts: Counter[tuple[str | None, str]] = Counter()
     for page in range(_MAX_PAGES):
-        resp = client.post(
+        resp = await client.post(
             "flow_runs/filter",
             json={
                 "flow_runs": {
@@ -106,25 +112,35 @@ def _final_runs(client: httpx.Client, since: datetime) -> Counter[tuple[str | No
     return counts
 
 
-def read_prefect() -> PrefectSnapshot:
-    """One snapshot of the Prefect API (raises when it does not answer)."""
+async def _read(now: datetime) -> PrefectSnapshot:
     s = get_settings()
-    now = datetime.now(UTC)
     snap = PrefectSnapshot()
-    timeout = max(2.0, s.HEALTH_CHECK_TIMEOUT_SECONDS)
-    with httpx.Client(base_url=s.PREFECT_API_URL.rstrip("/") + "/", timeout=timeout) as client:
-        for pool in POOLS:
-            alive, lag, late = _pool_figures(client, pool, now, s.WORKER_STALE_SECONDS)
-            snap.workers_alive[pool] = alive
-            snap.queue_lag_seconds[pool] = lag
-            snap.late_runs[pool] = late
-        names = _deployment_names(client)
-        # every known deployment has a 0 series: an alert on it then resolves instead of vanishing
-        for name in names.values():
-            for state in FINAL_BAD_STATES:
-                snap.final_runs[(name, state)] = 0
+    # A refresh is two rounds of concurrent requests, not 15 in a row: on a loaded host the
+    # sequential version outlasted Prometheus' scrape timeout. Its own timeout is above the
+    # health probes' (a scrape may wait longer than a load balancer's health check).
+    timeout = max(5.0, s.HEALTH_CHECK_TIMEOUT_SECONDS)
+    base = s.PREFECT_API_URL.rstrip("/") + "/"
+    async with httpx.AsyncClient(base_url=base, timeout=timeout) as client:
+        figures = await asyncio.gather(
+            *(_pool_figures(client, pool, now, s.WORKER_STALE_SECONDS) for pool in POOLS)
+        )
         since = now - timedelta(minutes=s.METRICS_WINDOW_MINUTES)
-        for (dep_id, state), n in _final_runs(client, since).items():
-            key = (names.get(dep_id or "", "(sem implantação)"), state)
-            snap.final_runs[key] = snap.final_runs.get(key, 0) + n
+        names, finals = await asyncio.gather(_deployment_names(client), _final_runs(client, since))
+    for pool, (alive, lag, late) in zip(POOLS, figures, strict=True):
+        snap.workers_alive[pool] = alive
+        snap.queue_lag_seconds[pool] = lag
+        snap.late_runs[pool] = late
+    # every known deployment has a 0 series: an alert on it then resolves instead of vanishing
+    for name in names.values():
+        for state in FINAL_BAD_STATES:
+            snap.final_runs[(name, state)] = 0
+    for (dep_id, state), n in finals.items():
+        key = (names.get(dep_id or "", "(sem implantação)"), state)
+        snap.final_runs[key] = snap.final_runs.get(key, 0) + n
     return snap
+
+
+def read_prefect() -> PrefectSnapshot:
+    """One snapshot of the Prefect API (raises when it does not answer). Called from a worker
+    thread of the exporter (or a plain sync caller): it runs its own event loop."""
+    return asyncio.run(_read(datetime.now(UTC)))

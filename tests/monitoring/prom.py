@@ -60,15 +60,18 @@ class ServedApi:
 
 
 class Prometheus:
-    """A real Prometheus (Debian package) scraping ``target`` every 3 s, with rule files."""
+    """A real Prometheus (Debian package) scraping ``target`` every ``every`` seconds (3 s),
+    with rule files."""
 
-    def __init__(self, tmp: Path, port: int, target: str, rule_files: list[Path]) -> None:
+    def __init__(
+        self, tmp: Path, port: int, target: str, rule_files: list[Path], every: int = 3
+    ) -> None:
         binary = require("prometheus")
         config = {
             # a scrape on a loaded 2-core machine can take over a second: room before timeout
             "global": {
-                "scrape_interval": "3s",
-                "scrape_timeout": "3s",
+                "scrape_interval": f"{every}s",
+                "scrape_timeout": f"{every}s",
                 "evaluation_interval": "1s",
             },
             "rule_files": [str(p) for p in rule_files],

@@ -5,9 +5,9 @@ Run: ``.venv/bin/python bench/workers.py [--runs 500] [--pool default] [--limit 
 
 Starts the platform the way ``make dev`` does (``app.devstack.DevStack``: Prefect server on
 PostgreSQL, the pools and every deployment, one worker per pool) in its own databases
-(``contab_bench_workers`` and ``contab_bench_workers_prefect``, re-created), adds ``--workers``-1
-more process workers on ``--pool`` with distinct names, sets that pool's concurrency limit to
-``--limit`` and triggers ``--runs`` runs of the pool's smoke deployment (``teste-de-fumaca``, each
+(``contab_bench_workers`` and ``contab_bench_workers_prefect``, re-created), replaces the pool's
+worker by ``--workers`` process workers with distinct names whose own ``--limit`` slots add up
+to the pool's concurrency limit ``--limit`` (which the pool is set to), and triggers ``--runs`` runs of the pool's smoke deployment (``teste-de-fumaca``, each
 run holding its slot ``--seconds``). Then it prints: runs per final state and per worker (from the
 workers' own "submitting flow run" lines: a run submitted twice would show), the highest number
 of runs RUNNING at once (from the runs' start/end times) against the limit, the throughput
@@ -69,17 +69,63 @@ def online_workers(pool: str) -> set[str]:
     return asyncio.run(go())
 
 
-def start_worker(stack: Any, pool: str, name: str) -> Any:
-    """One more process worker on ``pool`` named ``name`` (its log: ``worker-<name>.log``)."""
+def start_worker(stack: Any, pool: str, name: str, limit: int | None = None) -> Any:
+    """One more process worker on ``pool`` named ``name`` (its log: ``worker-<name>.log``),
+    with ``limit`` run slots of its own (``--limit``) when given."""
     from app.localservices import venv_bin
 
+    slots = ["--limit", str(limit)] if limit is not None else []
     return stack.supervisor.start(
         f"worker-{name}",
         [venv_bin("prefect"), "worker", "start", "--pool", pool, "--type", "process",
-         "--name", name],
+         "--name", name, *slots],
         cwd=ROOT,
         signals_to_stop=2,
     )  # fmt: skip
+
+
+def worker_shares(limit: int, workers: int) -> list[int]:
+    """Split a pool's concurrency limit over its workers: each gets ≥ 1 slot, the sum is the limit.
+
+    Prefect applies a work pool's limit when a worker polls, so two workers polling together can
+    each take the last free slot (measured: 5 running with a limit of 3). A worker's own
+    ``--limit`` is exact, so workers whose limits add up to the pool's never exceed it.
+    """
+    if not 1 <= workers <= limit:
+        raise ValueError(f"{workers} workers cannot share a pool limit of {limit}")
+    return [limit // workers + (1 if k < limit % workers else 0) for k in range(workers)]
+
+
+def replace_pool_workers(
+    stack: Any, pool: str, limit: int, workers: int
+) -> tuple[Any, dict[str, Path]]:
+    """Stop the stack's worker on ``pool`` and start ``workers`` named workers sharing ``limit``.
+
+    Returns the stopped worker's record (for :func:`restore_pool_worker`) and name → log path.
+    """
+    original = next(mp for mp in stack.supervisor.processes if mp.name == f"worker-{pool}")
+    original.stop(timeout=60)
+    stack.supervisor.processes.remove(original)
+    logs: dict[str, Path] = {}
+    for k, share in enumerate(worker_shares(limit, workers), start=1):
+        name = f"dev-{pool}-{k}"
+        start_worker(stack, pool, name, share)
+        logs[name] = stack.supervisor.log_dir / f"worker-{name}.log"
+    return original, logs
+
+
+def restore_pool_worker(stack: Any, pool: str, original: Any) -> None:
+    """Stop the workers :func:`replace_pool_workers` started and start the original again."""
+    for mp in [p for p in stack.supervisor.processes if p.name.startswith(f"worker-dev-{pool}-")]:
+        mp.stop(timeout=60)
+        stack.supervisor.processes.remove(mp)
+    stack.supervisor.start(
+        original.name,
+        original.args,
+        cwd=original.cwd,
+        extra_env=original.extra_env,
+        signals_to_stop=original.signals_to_stop,
+    )
 
 
 def wait_online(pool: str, names: Iterable[str], timeout: float = 120) -> None:
@@ -233,18 +279,13 @@ def main() -> int:
         )
         stack.up(log=lambda *a: print("  " + " ".join(map(str, a)), flush=True))
         try:
-            names = {f"dev-{args.pool}": stack.supervisor.log_dir / f"worker-{args.pool}.log"}
-            for k in range(2, args.workers + 1):
-                name = f"dev-{args.pool}-{k}"
-                start_worker(stack, args.pool, name)
-                names[name] = stack.supervisor.log_dir / f"worker-{name}.log"
-            wait_online(args.pool, names)
             set_pool_limit(args.pool, args.limit)
+            _, names = replace_pool_workers(stack, args.pool, args.limit, args.workers)
+            wait_online(args.pool, names)
             pids = [
                 mp.proc.pid
                 for mp in stack.supervisor.processes
-                if mp.name == f"worker-{args.pool}"
-                or mp.name.startswith(f"worker-dev-{args.pool}-")
+                if mp.name.startswith(f"worker-dev-{args.pool}-")
             ]
             cpu0 = sum(cpu_seconds(pid) for pid in pids)
             t0 = time.monotonic()

@@ -56,8 +56,13 @@ case "$role" in
         shift
         health "http://127.0.0.1:${PREFECT_WORKER_WEBSERVER_PORT:-8080}/health"
         # Pools are created by `contab deploy`, never here (a missing pool is polled for).
+        # WORKER_LIMIT: this worker's own run slots (`--limit`, exact). The pool's limit is
+        # applied by the server when workers poll, so several workers polling together can
+        # overshoot it; set WORKER_LIMIT so the workers' sum is the pool's limit
+        # (docs/multi-host.md "Concurrency").
         prefect worker start --pool "$pool" --type process \
             --name "${pool}-$(hostname)" --with-healthcheck \
+            ${WORKER_LIMIT:+--limit "$WORKER_LIMIT"} \
             --install-policy never --no-create-pool-if-not-found "$@" &
         worker_pid=$!
         trap 'drain_worker "$worker_pid"' TERM INT

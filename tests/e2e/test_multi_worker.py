@@ -1,9 +1,12 @@
 """Two workers on one pool, as on two machines: every run once, both used, the pool limit held.
 
-The session platform runs one worker per pool (``dev-<pool>``); this test adds a second process
-worker on the same pool with another name — nothing is shared between them but the Prefect API,
-PostgreSQL and Redis, exactly as with workers on separate hosts — sets the pool's concurrency
-limit, and triggers ``RUNS`` runs of the pool's smoke deployment, each holding its slot a moment.
+The session platform runs one worker per pool (``dev-<pool>``); this test replaces it by two
+process workers with distinct names — nothing is shared between them but the Prefect API,
+PostgreSQL and Redis, exactly as with workers on separate hosts — whose own ``--limit`` slots add
+up to the pool's concurrency limit (the way docker/entrypoint.sh's ``WORKER_LIMIT`` is meant to
+be set: Prefect applies the pool's limit when workers poll, and two workers polling together
+overshot it, 5 running with a limit of 3), and triggers ``RUNS`` runs of the pool's smoke
+deployment, each holding its slot a moment.
 The larger measurement (500 runs, throughput, CPU per run) is ``bench/workers.py``, which
 provides the helpers used here.
 """
@@ -20,8 +23,9 @@ from bench.workers import (
     contended,
     cpu_seconds,
     max_running,
+    replace_pool_workers,
+    restore_pool_worker,
     set_pool_limit,
-    start_worker,
     submissions,
     trigger,
     wait_final,
@@ -41,26 +45,22 @@ HOLD_SECONDS = 1.0
 def test_two_workers_share_a_pool_exactly_once_within_its_concurrency_limit(
     platform: Any,
 ) -> None:
-    second = f"dev-{POOL}-2"
-    log_dir = platform.supervisor.log_dir
-    logs = {f"dev-{POOL}": log_dir / f"worker-{POOL}.log", second: log_dir / f"worker-{second}.log"}
-    worker = start_worker(platform, POOL, second)
-    pids = [
-        mp.proc.pid
-        for mp in platform.supervisor.processes
-        if mp.name in {f"worker-{POOL}", f"worker-{second}"}
-    ]
+    set_pool_limit(POOL, LIMIT)
+    original, logs = replace_pool_workers(platform, POOL, LIMIT, 2)
     try:
         wait_online(POOL, logs)
-        set_pool_limit(POOL, LIMIT)
+        pids = [
+            mp.proc.pid
+            for mp in platform.supervisor.processes
+            if mp.name.startswith(f"worker-dev-{POOL}-")
+        ]
         cpu0 = sum(cpu_seconds(pid) for pid in pids)
         ids = trigger(smoke_deployment(POOL), RUNS, {"pool": POOL, "segundos": HOLD_SECONDS})
         runs = wait_final(ids, timeout=2400)
         cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
     finally:
         set_pool_limit(POOL, int(pool_definitions()[POOL]["concurrency_limit"]))
-        worker.stop(timeout=30)
-        platform.supervisor.processes.remove(worker)
+        restore_pool_worker(platform, POOL, original)
 
     assert len(runs) == RUNS
     assert {r.state.name for r in runs} == {"Completed"}, [r.state.name for r in runs]

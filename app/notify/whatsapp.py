@@ -84,6 +84,17 @@ def _date_or_dash(value: Any) -> str:
 
 Formatter = Callable[[Any], str]
 
+# pedido_situacao and its variant with the first result file as the document header share
+# their body parameters.
+_ORDER_STATUS: tuple[tuple[str, Formatter], ...] = (
+    ("nome", _text),
+    ("pedido", _text),
+    ("tipo", _text),
+    ("empresa", _text),
+    ("situacao", _text),
+    ("resposta", _or_dash),
+)
+
 # Approved template name -> the context keys of its body parameters {{1}}, {{2}} …, in order.
 # The templates are registered in the WhatsApp Manager with these names, language pt_BR.
 TEMPLATE_PARAMETERS: Mapping[str, tuple[tuple[str, Formatter], ...]] = {
@@ -130,22 +141,8 @@ TEMPLATE_PARAMETERS: Mapping[str, tuple[tuple[str, Formatter], ...]] = {
         ("empresa", _text),
         ("prazo", _date_or_dash),
     ),
-    "pedido_situacao": (
-        ("nome", _text),
-        ("pedido", _text),
-        ("tipo", _text),
-        ("empresa", _text),
-        ("situacao", _text),
-        ("resposta", _or_dash),
-    ),
-    "pedido_situacao_documento": (
-        ("nome", _text),
-        ("pedido", _text),
-        ("tipo", _text),
-        ("empresa", _text),
-        ("situacao", _text),
-        ("resposta", _or_dash),
-    ),
+    "pedido_situacao": _ORDER_STATUS,
+    "pedido_situacao_documento": _ORDER_STATUS,
 }
 
 

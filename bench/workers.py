@@ -104,8 +104,7 @@ def replace_pool_workers(
     Returns the stopped worker's record (for :func:`restore_pool_worker`) and name → log path.
     """
     original = next(mp for mp in stack.supervisor.processes if mp.name == f"worker-{pool}")
-    original.stop(timeout=60)
-    stack.supervisor.processes.remove(original)
+    original.stop(timeout=60)  # kept in the supervisor's list: restart() starts it again
     logs: dict[str, Path] = {}
     for k, share in enumerate(worker_shares(limit, workers), start=1):
         name = f"dev-{pool}-{k}"
@@ -119,13 +118,7 @@ def restore_pool_worker(stack: Any, pool: str, original: Any) -> None:
     for mp in [p for p in stack.supervisor.processes if p.name.startswith(f"worker-dev-{pool}-")]:
         mp.stop(timeout=60)
         stack.supervisor.processes.remove(mp)
-    stack.supervisor.start(
-        original.name,
-        original.args,
-        cwd=original.cwd,
-        extra_env=original.extra_env,
-        signals_to_stop=original.signals_to_stop,
-    )
+    stack.supervisor.restart(original)
 
 
 def wait_online(pool: str, names: Iterable[str], timeout: float = 120) -> None:

@@ -98,14 +98,7 @@ def stopped(platform: Any, name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        platform.supervisor.processes.remove(proc)
-        platform.supervisor.start(
-            proc.name,
-            proc.args,
-            cwd=proc.cwd,
-            extra_env=proc.extra_env,
-            signals_to_stop=proc.signals_to_stop,
-        )
+        platform.supervisor.restart(proc)
 
 
 # ---------------------------------------------------------------- fixtures

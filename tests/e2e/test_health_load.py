@@ -32,7 +32,13 @@ async def _hammer(url: str, total: int, concurrency: int) -> Counter[int | str]:
             while not queue.empty():
                 queue.get_nowait()
                 try:
-                    codes[(await client.get(url)).status_code] += 1
+                    try:
+                        r = await client.get(url)
+                    except httpx.RemoteProtocolError:
+                        # a kept-alive connection the server closed as it was reused: an HTTP
+                        # client retries an idempotent GET once on a fresh connection
+                        r = await client.get(url)
+                    codes[r.status_code] += 1
                 except httpx.HTTPError as exc:
                     codes[type(exc).__name__] += 1
 

@@ -104,17 +104,19 @@ def ingest_fair_batch(
     next batch as planned now) is classified in the background when a pool is open. Returns the
     summaries of the uploads completed (see :func:`complete_finished`).
     """
-    upload_of = {f: u for f, u in [*files, *ahead]}
     if not files:
         return []
-    uploads = sorted(set(upload_of.values()))
+    upload_of = dict([*files, *ahead])
+    touched = sorted({u for _, u in files})
     session.execute(
         update(Upload)
-        .where(Upload.id.in_(sorted({u for _, u in files})), Upload.status.in_(UNFINISHED))
+        .where(Upload.id.in_(touched), Upload.status.in_(UNFINISHED))
         .values(status="processando", flow_run_id=run_id[:36])
     )
     empresa_of = dict(
-        session.execute(select(Upload.id, Upload.empresa_id).where(Upload.id.in_(uploads)))
+        session.execute(
+            select(Upload.id, Upload.empresa_id).where(Upload.id.in_(set(upload_of.values())))
+        )
         .tuples()
         .all()
     )
@@ -130,7 +132,7 @@ def ingest_fair_batch(
             pool=pool,
             next_file_ids=next_groups.get(empresa_id),
         )
-    return complete_finished(session, run_id=run_id, upload_ids=sorted({u for _, u in files}))
+    return complete_finished(session, run_id=run_id, upload_ids=touched)
 
 
 def complete_finished(

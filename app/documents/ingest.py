@@ -194,29 +194,16 @@ class _Batch:
 def _log_quarantine(
     session: Session, empresa_id: int, upload_of: dict[int, int], outcomes: Sequence[Classified]
 ) -> None:
-    rows = [
-        {
-            "level": "WARNING",
-            "source": LOG_SOURCE,
-            "message": f"Arquivo em quarentena ({o.error_code}): {o.error_message}"[:2000],
-            "details": {
-                "upload_id": upload_of[o.file_id],
-                "upload_file_id": o.file_id,
-                "empresa_id": empresa_id,
-                "code": o.error_code,
-            },
-        }
-        for o in outcomes
-        if o.status == "quarentena"
-    ]
+    rows = []
     for o in outcomes:
-        if o.status == "quarentena":
-            log.warning(
-                "upload %s: Arquivo em quarentena (%s): %s",
-                upload_of[o.file_id],
-                o.error_code,
-                o.error_message,
-            )
+        if o.status != "quarentena":
+            continue
+        message = f"Arquivo em quarentena ({o.error_code}): {o.error_message}"[:2000]
+        log.warning("upload %s: %s", upload_of[o.file_id], message)
+        details = {"upload_id": upload_of[o.file_id], "upload_file_id": o.file_id,
+                   "empresa_id": empresa_id, "code": o.error_code}  # fmt: skip
+        rows.append({"level": "WARNING", "source": LOG_SOURCE, "message": message,
+                     "details": details})  # fmt: skip
     if rows:
         session.execute(insert(OperationalLog).values(rows))
 

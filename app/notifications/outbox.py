@@ -64,9 +64,12 @@ class Recipient:
 
 
 def empresa_recipients_many(
-    session: Session, empresa_ids: Iterable[int], kind: str
+    session: Session, empresa_ids: Iterable[int], kind: str, *, also: Sequence[str] = ()
 ) -> dict[int, list[Recipient]]:
-    """Per empresa, the contacts that want messages of this kind, on their channels (one query)."""
+    """Per empresa, the contacts that want messages of this kind, on their channels (one query).
+
+    ``also``: channels added for a contact who made no choice for this kind (e.g. WhatsApp for
+    order messages when it is configured); an explicit choice for the kind and opt-outs win."""
     out: dict[int, list[Recipient]] = {}
     contacts = session.scalars(
         select(Contact)
@@ -75,7 +78,10 @@ def empresa_recipients_many(
     )
     for c in contacts:
         prefs = c.preferences or DEFAULT_PREFERENCES
-        for ch in prefs.get(kind, prefs.get("*", ["email"])):
+        channels = list(prefs.get(kind, prefs.get("*", ["email"])))
+        if kind not in prefs:
+            channels += [ch for ch in also if ch not in channels]
+        for ch in channels:
             if ch == "email" and c.email and not c.opt_out_email:
                 out.setdefault(c.empresa_id, []).append(Recipient("email", c.email, c.name))
             elif ch == "whatsapp" and c.phone and not c.opt_out_whatsapp:
@@ -83,9 +89,11 @@ def empresa_recipients_many(
     return out
 
 
-def empresa_recipients(session: Session, empresa_id: int, kind: str) -> list[Recipient]:
+def empresa_recipients(
+    session: Session, empresa_id: int, kind: str, *, also: Sequence[str] = ()
+) -> list[Recipient]:
     """Contacts of the empresa that want messages of this kind, on the channels they chose."""
-    return empresa_recipients_many(session, [empresa_id], kind).get(empresa_id, [])
+    return empresa_recipients_many(session, [empresa_id], kind, also=also).get(empresa_id, [])
 
 
 def staff_recipients(session: Session, staff_ids: Iterable[int | None]) -> list[Recipient]:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.notifications import outbox
 from app.orders.types import order_type
 from app.settings import get_settings
-from models import Contact, Empresa, Staff
+from models import Empresa, Staff
 from models.orders import Order
 
 __all__ = [
@@ -54,22 +54,9 @@ def client_recipients(
 ) -> list[outbox.Recipient]:
     """The empresa's active contacts on the channels order messages go by (module docstring)."""
     whatsapp = whatsapp_configured() if whatsapp is None else whatsapp
-    out: list[outbox.Recipient] = []
-    contacts = session.scalars(
-        select(Contact)
-        .where(Contact.empresa_id == empresa_id, Contact.active.is_(True))
-        .order_by(Contact.id)
-    )
-    for c in contacts:
-        prefs = c.preferences or {}
-        channels = list(prefs.get(KIND) or prefs.get("*") or ["email"])
-        if KIND not in prefs and whatsapp and "whatsapp" not in channels:
-            channels.append("whatsapp")
-        if "email" in channels and c.email and not c.opt_out_email:
-            out.append(outbox.Recipient("email", c.email, c.name))
-        if "whatsapp" in channels and whatsapp and c.phone and not c.opt_out_whatsapp:
-            out.append(outbox.Recipient("whatsapp", c.phone, c.name))
-    return out
+    also = ("whatsapp",) if whatsapp else ()
+    recipients = outbox.empresa_recipients(session, empresa_id, KIND, also=also)
+    return [r for r in recipients if whatsapp or r.channel != "whatsapp"]
 
 
 def _context(session: Session, order: Order) -> dict[str, object]:

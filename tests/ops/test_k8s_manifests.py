@@ -30,6 +30,12 @@ ENTRYPOINT = (ROOT / "docker" / "entrypoint.sh").read_text(encoding="utf-8")
 LAG_METRIC = "contab_pool_queue_lag_seconds"
 KNOWN_FIELDS = {"apiVersion", "kind", "resources", "namespace", "images", "patches"}
 CLUSTER_SCOPED = {"Namespace"}
+POOL_LIMITS = {
+    pool: cfg["concurrency_limit"]
+    for pool, cfg in yaml.safe_load((ROOT / "deployments" / "pools.yaml").read_text())[
+        "pools"
+    ].items()
+}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY$|TOKEN|CONNECTION_URL")
 
 Resource = dict[str, Any]
@@ -267,6 +273,12 @@ def test_one_worker_deployment_and_autoscaler_per_pool(overlay) -> None:  # type
         assert metric["external"]["metric"]["name"] == LAG_METRIC
         assert metric["external"]["metric"]["selector"]["matchLabels"] == {"pool": pool}
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+        # the pool's ceiling is exact only when the pods' own slots add up to at most its limit
+        slots = int(env["WORKER_LIMIT"]["value"])
+        limit = POOL_LIMITS[pool]
+        assert hpa["spec"]["maxReplicas"] * slots <= limit, (
+            f"{name}/{pool}: {hpa['spec']['maxReplicas']} pods x {slots} slots > limit {limit}"
+        )
         if name == "production":
             assert hpa["spec"]["minReplicas"] >= 2  # two workers per pool, on two nodes
 

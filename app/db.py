@@ -1,8 +1,14 @@
-"""Database engine and sessions (SQLAlchemy 2, psycopg 3, sync).
+"""Database engine and sessions (SQLAlchemy 2 sync; psycopg 3 or PyMySQL).
 
 Nothing is built at import time: the engine is created on first use from the settings. Services
 take a ``Session`` and never commit; the caller (a task, a route) owns the transaction through
 :func:`session_scope`.
+
+On MySQL/MariaDB (DB_CONNECTION=mysql, docs/mysql.md) every connection is put in PostgreSQL's
+terms: READ COMMITTED (InnoDB's default REPEATABLE READ changes which rows a locking read sees and
+takes gap locks the services do not expect), strict ``sql_mode`` (an over-long or invalid value is
+an error, never silently truncated), ``time_zone='+00:00'`` (timestamps are stored as UTC) and a
+statement time limit.
 """
 
 from __future__ import annotations
@@ -10,29 +16,97 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 
-__all__ = ["get_engine", "get_side_engine", "get_sessionmaker", "session_scope", "reset_engine"]
+__all__ = [
+    "MYSQL_SQL_MODE",
+    "engine_options",
+    "get_engine",
+    "get_side_engine",
+    "get_sessionmaker",
+    "session_scope",
+    "reset_engine",
+]
+
+# Strict for every engine (STRICT_ALL_TABLES) plus the checks PostgreSQL always makes.
+MYSQL_SQL_MODE = (
+    "STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+)
+
+
+def engine_options(
+    s: Settings, *, name: str, connect_timeout: int, statement_timeout_ms: int
+) -> dict[str, Any]:
+    """create_engine keyword arguments for the configured dialect (pool sizes left out)."""
+    if not s.is_mysql:
+        return {
+            "pool_pre_ping": True,
+            "connect_args": {
+                "connect_timeout": connect_timeout,
+                "options": f"-c statement_timeout={statement_timeout_ms}",
+                "application_name": name,
+            },
+        }
+    return {
+        "pool_pre_ping": True,
+        "isolation_level": "READ COMMITTED",
+        "connect_args": {
+            "connect_timeout": connect_timeout,
+            "program_name": name,
+        },
+    }
+
+
+def _mysql_session_setup(engine: Engine, statement_timeout_ms: int) -> None:
+    """SET the session variables of every new MySQL/MariaDB connection (see module doc)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        mariadb = "mariadb" in dbapi_conn.get_server_info().lower()
+        # MariaDB limits any statement (seconds); MySQL limits SELECTs (milliseconds).
+        limit = (
+            f"max_statement_time={statement_timeout_ms / 1000:g}"
+            if mariadb
+            else f"max_execution_time={statement_timeout_ms}"
+        )
+        with dbapi_conn.cursor() as cur:
+            # Literals compare like the columns: case- and accent-sensitive (models.mysql_ddl).
+            cur.execute("SET NAMES utf8mb4 COLLATE utf8mb4_bin")
+            cur.execute(f"SET SESSION sql_mode='{MYSQL_SQL_MODE}', time_zone='+00:00', {limit}")
+
+
+def _build(
+    s: Settings, *, name: str, connect_timeout: int, statement_ms: int, **pool: Any
+) -> Engine:
+    engine = create_engine(
+        s.database_url,
+        **engine_options(
+            s, name=name, connect_timeout=connect_timeout, statement_timeout_ms=statement_ms
+        ),
+        **pool,
+    )
+    if s.is_mysql:
+        _mysql_session_setup(engine, statement_ms)
+    return engine
 
 
 @lru_cache(maxsize=1)
 def get_engine() -> Engine:
     """The process-wide engine, with connect and statement timeouts on every connection."""
     s = get_settings()
-    return create_engine(
-        s.database_url,
-        pool_pre_ping=True,
+    return _build(
+        s,
+        name="contab",
+        connect_timeout=5,
+        statement_ms=s.DB_STATEMENT_TIMEOUT_MS,
         pool_size=s.DB_POOL_SIZE,
         max_overflow=s.DB_POOL_OVERFLOW,
-        connect_args={
-            "connect_timeout": 5,
-            "options": f"-c statement_timeout={s.DB_STATEMENT_TIMEOUT_MS}",
-            "application_name": "contab",
-        },
     )
 
 
@@ -43,18 +117,14 @@ def get_side_engine() -> Engine:
     They must never queue behind requests for the main pool: under load a probe that waited for
     a checkout would report a healthy database as down, and a bookkeeping write taken from the
     pool a request already holds a connection of could wait for itself."""
-    s = get_settings()
-    return create_engine(
-        s.database_url,
-        pool_pre_ping=True,
+    return _build(
+        get_settings(),
+        name="contab-side",
+        connect_timeout=3,
+        statement_ms=2000,
         pool_size=2,
         max_overflow=0,
         pool_timeout=0.5,
-        connect_args={
-            "connect_timeout": 3,
-            "options": "-c statement_timeout=2000",
-            "application_name": "contab-side",
-        },
     )
 
 

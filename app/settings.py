@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote_plus, urlparse
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigError
@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # --- the guide's variables (§3) ---
     APP_ENV: Literal["dev", "homolog", "production"] = "dev"
     APP_KEY: SecretStr = SecretStr("")
+    # Laravel's name for the dialect: pgsql (PostgreSQL, default) or mysql (MySQL 8 / MariaDB
+    # 10.6+, docs/mysql.md). DB_PORT and DB_USERNAME default to the dialect's when unset.
+    DB_CONNECTION: Literal["pgsql", "mysql"] = "pgsql"
     DB_HOST: str = "127.0.0.1"
     DB_DATABASE: str = "contab"
     DB_USERNAME: str = "postgres"
@@ -160,6 +163,16 @@ class Settings(BaseSettings):
         _host_ports(value)  # raises ValueError on a malformed entry
         return value.strip()
 
+    @model_validator(mode="after")
+    def _dialect_defaults(self) -> Settings:
+        # The port and user nobody set follow DB_CONNECTION (5432/postgres or 3306/root).
+        if self.DB_CONNECTION == "mysql":
+            if "DB_PORT" not in self.model_fields_set:
+                self.DB_PORT = 3306
+            if "DB_USERNAME" not in self.model_fields_set:
+                self.DB_USERNAME = "root"
+        return self
+
     @field_validator("APP_ENV", mode="before")
     @classmethod
     def _normalise_env(cls, value: object) -> object:
@@ -174,11 +187,24 @@ class Settings(BaseSettings):
         return self.APP_ENV == "production"
 
     @property
+    def is_mysql(self) -> bool:
+        """True when the office database is MySQL/MariaDB (DB_CONNECTION=mysql)."""
+        return self.DB_CONNECTION == "mysql"
+
+    @property
     def database_url(self) -> str:
-        """SQLAlchemy URL (psycopg 3). DB_HOST may be a Unix-socket directory."""
+        """SQLAlchemy URL (psycopg 3 or PyMySQL). DB_HOST may be a Unix-socket path/directory."""
         user = quote_plus(self.DB_USERNAME)
         pwd = self.DB_PASSWORD.get_secret_value()
         auth = f"{user}:{quote_plus(pwd)}" if pwd else user
+        if self.is_mysql:
+            # utf8mb4: the whole of Unicode (utf8/utf8mb3 drops 4-byte characters).
+            query = "charset=utf8mb4"
+            if self.DB_HOST.startswith("/"):
+                return f"mysql+pymysql://{auth}@/{self.DB_DATABASE}?unix_socket={quote_plus(self.DB_HOST)}&{query}"
+            return (
+                f"mysql+pymysql://{auth}@{self.DB_HOST}:{self.DB_PORT}/{self.DB_DATABASE}?{query}"
+            )
         if self.DB_HOST.startswith("/"):
             return (
                 f"postgresql+psycopg://{auth}@/{self.DB_DATABASE}"

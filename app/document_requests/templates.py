@@ -11,9 +11,9 @@ from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app.sqlcompat import insert_ignore
 from models import RequestTemplate
 
 __all__ = ["seed_templates"]
@@ -52,10 +52,4 @@ def seed_templates(session: Session) -> int:
             rows.append(
                 {"regime": regime, "code": t.code, "description": t.description, "rule": rule}
             )
-    stmt = (
-        insert(RequestTemplate)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["regime", "code"])
-        .returning(RequestTemplate.id)
-    )
-    return len(session.execute(stmt).all())
+    return len(insert_ignore(session, RequestTemplate, rows, index_elements=["regime", "code"]))

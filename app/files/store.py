@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, file_too_large
 from app.settings import get_settings
+from app.sqlcompat import insert_ignore
 from app.storage import get_storage
 from models import StoredFile
 
@@ -50,22 +50,18 @@ def store_file(
         return int(found)
     key = f"{purpose}/{empresa_id}/{sha[:2]}/{sha}"
     get_storage().put(key, data, content_type=content_type)
-    stmt = (
-        insert(StoredFile)
-        .values(
-            empresa_id=empresa_id,
-            sha256=sha,
-            size=len(data),
-            content_type=content_type[:100],
-            original_name=(filename or "arquivo")[:255],
-            storage_key=key,
-            purpose=purpose[:20],
-            uploaded_by=uploaded_by[:200],
-        )
-        .on_conflict_do_nothing(index_elements=["empresa_id", "sha256"])
-        .returning(StoredFile.id)
+    values = dict(
+        empresa_id=empresa_id,
+        sha256=sha,
+        size=len(data),
+        content_type=content_type[:100],
+        original_name=(filename or "arquivo")[:255],
+        storage_key=key,
+        purpose=purpose[:20],
+        uploaded_by=uploaded_by[:200],
     )
-    new_id = session.execute(stmt).scalar()
+    created = insert_ignore(session, StoredFile, [values], index_elements=["empresa_id", "sha256"])
+    new_id = created[0][0] if created else None
     if new_id is None:  # a concurrent request stored the same bytes first
         new_id = session.scalar(
             select(StoredFile.id).where(

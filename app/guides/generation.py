@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,7 @@ from app.guides.lifecycle import EDITABLE_STATUSES, reopen
 from app.notifications import outbox
 from app.platform import audit
 from app.platform.office_settings import GENERATION_DAY, office_value
+from app.sqlcompat import is_mysql, upsert
 from models import Empresa, Guide, Obligation, Staff, Tarefa
 
 __all__ = [
@@ -269,6 +270,8 @@ def generate(
 
 
 def _upsert(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
+    if is_mysql(session):
+        return _upsert_mysql(session, rows)
     ids: dict[tuple[int, int], int] = {}
     for start in range(0, len(rows), 1000):
         ins = insert(Guide).values(rows[start : start + 1000])
@@ -288,6 +291,48 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, int
         ).returning(Guide.id, Guide.empresa_id, Guide.obligation_id)
         for gid, empresa_id, obligation_id in session.execute(stmt):
             ids[(empresa_id, obligation_id)] = gid
+    return ids
+
+
+def _upsert_mysql(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
+    """:func:`_upsert` without RETURNING: the guides that must not change are read (locked)
+    first, and the ids of the others are read back after the upsert."""
+    ids: dict[tuple[int, int], int] = {}
+    key = tuple_(Guide.empresa_id, Guide.obligation_id, Guide.competencia)
+    editable = Guide.status.in_(EDITABLE_STATUSES) & Guide.official_file_id.is_(None)
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        keys = [(r["empresa_id"], r["obligation_id"], r["competencia"]) for r in chunk]
+        frozen = set(
+            session.execute(
+                select(Guide.empresa_id, Guide.obligation_id)
+                .where(key.in_(keys), ~editable)
+                .with_for_update()
+            ).tuples()
+        )
+        upsert(
+            session,
+            Guide,
+            chunk,
+            index_elements=["empresa_id", "obligation_id", "competencia"],
+            # status last: the condition reads it (MySQL assigns left to right)
+            set_=lambda new: [
+                ("amount", new.amount),
+                ("calculation", new.calculation),
+                ("failure_reason", new.failure_reason),
+                ("due_date", new.due_date),
+                ("tarefa_id", new.tarefa_id),
+                ("pdf_file_id", None),
+                ("status", new.status),
+            ],
+            where=editable,
+        )
+        got = session.execute(
+            select(Guide.id, Guide.empresa_id, Guide.obligation_id).where(key.in_(keys))
+        ).tuples()
+        for gid, empresa_id, obligation_id in got:
+            if (empresa_id, obligation_id) not in frozen:
+                ids[(empresa_id, obligation_id)] = gid
     return ids
 
 

@@ -16,13 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.errors import MISSING_EMPRESA, InvalidInput
 from app.fiscal.competencia import Competencia
 from app.fiscal.revenue import RevenueDocument, anexo_for, revenue_by_anexo
 from app.platform import audit
+from app.sqlcompat import upsert
 from models import Empresa, FiscalDocument, PayrollEntry, RevenueEntry
 
 __all__ = [
@@ -152,12 +152,12 @@ def recompute(
                 details=change,
             )
     for start in range(0, len(values), 1000):
-        stmt = insert(RevenueEntry).values(values[start : start + 1000])
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["empresa_id", "competencia", "anexo", "source"],
-                set_={"amount": stmt.excluded.amount, "computed_at": func.now()},
-            )
+        upsert(
+            session,
+            RevenueEntry,
+            values[start : start + 1000],
+            index_elements=["empresa_id", "competencia", "anexo", "source"],
+            set_=lambda new: [("amount", new.amount), ("computed_at", func.now())],
         )
     return result
 

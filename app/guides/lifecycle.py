@@ -143,9 +143,8 @@ def mark_overdue(session: Session, *, today: date) -> int:
         update(Guide)
         .where(Guide.due_date < today, Guide.status.in_(OVERDUE_FROM))
         .values(status="vencida")
-        .returning(Guide.id)
     )
-    return len(res.all())
+    return res.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
 def register_document(

@@ -21,7 +21,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.errors import MISSING_GUIA, Conflict, InvalidInput
@@ -31,6 +30,7 @@ from app.notifications import outbox
 from app.platform import audit
 from app.platform.office_settings import office_value
 from app.settings import get_settings
+from app.sqlcompat import insert_ignore
 from app.storage.signing import sign, verify
 from models import Empresa, Guide, GuideEvent, Notification, Obligation, StoredFile
 
@@ -157,12 +157,13 @@ def _queue(session: Session, guide: Guide, *, send_no: int) -> list[int]:
         )
     if not rows:
         return []
-    inserted = session.execute(
-        insert(Notification)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Notification.id, Notification.channel, Notification.recipient)
-    ).all()
+    inserted = insert_ignore(
+        session,
+        Notification,
+        rows,
+        index_elements=["idempotency_key"],
+        returning=(Notification.id, Notification.channel, Notification.recipient),
+    )
     now = datetime.now(UTC)
     for nid, channel, recipient in inserted:
         session.add(

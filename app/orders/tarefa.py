@@ -12,7 +12,6 @@ other and refuses to complete or dispense it directly (that is a status change o
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.fiscal.calendar import BusinessCalendar
@@ -20,6 +19,7 @@ from app.fiscal.competencia import Competencia
 from app.obligations.calendar import office_calendar
 from app.orders.types import order_type
 from app.platform.office_settings import office_today
+from app.sqlcompat import insert_ignore
 from models import Tarefa
 from models.orders import Order
 
@@ -44,26 +44,22 @@ def ensure_tarefa(session: Session, *, order: Order) -> int | None:
     if order.due_date is None or order.department is None:
         return None
     opened = office_today(order.created_at)
-    stmt = (
-        insert(Tarefa)
-        .values(
-            empresa_id=order.empresa_id,
-            obligation_id=None,
-            order_id=order.id,
-            title=tarefa_title(order),
-            competencia=str(Competencia.of(opened)),
-            due_date=order.due_date,
-            target_date=order.due_date,
-            status="aberta",
-            department=order.department,
-            responsible_staff_id=order.assigned_staff_id,
-            late_business_days=0,
-            fine_risk=False,
-        )
-        .on_conflict_do_nothing(index_elements=["order_id"])
-        .returning(Tarefa.id)
+    values = dict(
+        empresa_id=order.empresa_id,
+        obligation_id=None,
+        order_id=order.id,
+        title=tarefa_title(order),
+        competencia=str(Competencia.of(opened)),
+        due_date=order.due_date,
+        target_date=order.due_date,
+        status="aberta",
+        department=order.department,
+        responsible_staff_id=order.assigned_staff_id,
+        late_business_days=0,
+        fine_risk=False,
     )
-    return session.scalar(stmt)
+    created = insert_ignore(session, Tarefa, [values], index_elements=["order_id"])
+    return int(created[0][0]) if created else None
 
 
 def follow_responsible(session: Session, *, order: Order) -> None:

@@ -17,13 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
 from app.fiscal.competencia import Competencia
 from app.platform import audit
 from app.settings import get_settings
+from app.sqlcompat import upsert
 from models import OfficeSetting
 
 __all__ = [
@@ -135,10 +135,12 @@ def set_office_settings(
             raise InvalidInput(f"{name}: {exc}.", code="valor_invalido") from exc
     before = office_settings(session, key, defaults)
     after = {**before, **clean}
-    session.execute(
-        insert(OfficeSetting)
-        .values(key=key, value=after)
-        .on_conflict_do_update(index_elements=["key"], set_={"value": after})
+    upsert(
+        session,
+        OfficeSetting,
+        [{"key": key, "value": after}],
+        index_elements=["key"],
+        set_=lambda new: [("value", new.value)],
     )
     audit.record(
         session,

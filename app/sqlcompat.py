@@ -31,6 +31,8 @@ __all__ = [
     "insert_ignore",
     "is_mysql",
     "list_op",
+    "mysql_ids",
+    "mysql_texts",
     "text_list_sql",
     "upsert",
 ]
@@ -117,6 +119,19 @@ def upsert(
     session.execute(my.on_duplicate_key_update(pairs))
 
 
+def mysql_ids(param: str) -> str:
+    """``(SELECT v FROM JSON_TABLE(:param …))``: the integers of a JSON array parameter."""
+    return f"(SELECT v FROM JSON_TABLE(:{param}, '$[*]' COLUMNS (v BIGINT PATH '$')) AS jt)"
+
+
+def mysql_texts(param: str, length: int = 255) -> str:
+    """Like :func:`mysql_ids` for strings, compared with the schema's binary collation."""
+    return (
+        f"(SELECT v FROM JSON_TABLE(:{param}, '$[*]' COLUMNS (v VARCHAR({length}) "
+        "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS jt)"
+    )
+
+
 def id_list_sql(bind: Bind, param: str) -> str:
     """A subquery of the integers in the JSON array parameter ``param`` (a JSON text).
 
@@ -124,7 +139,7 @@ def id_list_sql(bind: Bind, param: str) -> str:
     ``JSON_TABLE`` derived table for ``IN (…)``. Use as ``col {op} {sql}`` with
     :func:`list_op`."""
     if is_mysql(bind):
-        return f"(SELECT v FROM JSON_TABLE(:{param}, '$[*]' COLUMNS (v BIGINT PATH '$')) AS jt)"
+        return mysql_ids(param)
     return (
         f"ARRAY(SELECT CAST(v AS bigint) FROM json_array_elements_text(CAST(:{param} AS json))"
         " AS v)"
@@ -134,10 +149,7 @@ def id_list_sql(bind: Bind, param: str) -> str:
 def text_list_sql(bind: Bind, param: str, length: int = 255) -> str:
     """Like :func:`id_list_sql` for strings (compared case- and accent-sensitively)."""
     if is_mysql(bind):
-        return (
-            f"(SELECT v FROM JSON_TABLE(:{param}, '$[*]' COLUMNS (v VARCHAR({length}) "
-            "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS jt)"
-        )
+        return mysql_texts(param, length)
     return f"ARRAY(SELECT json_array_elements_text(CAST(:{param} AS json)))"
 
 

@@ -82,11 +82,13 @@ def json_table(table: Table, columns: Sequence[str], *, param: str = "rows") -> 
 
 
 @cache
-def _json_columns(table: Table, columns: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(c for c in columns if _mysql_type(table.c[c].type) == "LONGTEXT")
+def _columns_of(table: Table, columns: tuple[str, ...], sql_type: str) -> frozenset[str]:
+    return frozenset(c for c in columns if _mysql_type(table.c[c].type) == sql_type)
 
 
-def _utc_naive(value: datetime) -> str:
+def _utc_naive(value: datetime | str) -> str:
+    if isinstance(value, str):  # rows are JSON-ready: ISO 8601 text with offset
+        value = datetime.fromisoformat(value)
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat()
@@ -100,11 +102,16 @@ def _mysql_default(value: Any) -> Any:
 
 def rows_json_mysql(table: Table, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     """The rows as the JSON array :func:`json_table` expands (MySQL/MariaDB)."""
-    as_json = _json_columns(table, tuple(columns))
+    as_json = _columns_of(table, tuple(columns), "LONGTEXT")
+    as_time = _columns_of(table, tuple(columns), "DATETIME(6)")
 
     def cell(c: str, v: Any) -> Any:
-        if c in as_json and v is not None:
+        if v is None:
+            return v
+        if c in as_json:
             return json.dumps(v, default=_default, ensure_ascii=False, separators=(",", ":"))
+        if c in as_time:
+            return _utc_naive(v)
         return v
 
     return json.dumps(

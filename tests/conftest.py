@@ -1,7 +1,9 @@
-"""Test harness: real PostgreSQL, Redis, S3 and SMTP; one Prefect server per session.
+"""Test harness: real PostgreSQL (or MariaDB), Redis, S3 and SMTP; one Prefect server per session.
 
 Services on localhost are used when they answer (127.0.0.1:5432 / 6379); otherwise embedded ones
-are started from wheels under var/test/. The environment is set in ``pytest_configure`` — before
+are started from wheels under var/test/. ``CONTAB_TEST_DB=mysql`` runs the suite on MariaDB/MySQL
+(127.0.0.1:3306, else a private MariaDB from the machine's packages, docs/mysql.md); PostgreSQL is
+still started then, for the Prefect server's own database. The environment is set in ``pytest_configure`` — before
 any test module imports Prefect or the settings — so every layer sees the same configuration.
 """
 
@@ -21,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_VAR = ROOT / "var" / "test"
 # One database per test process, so parallel runs (developers, CI) never collide.
 TEST_DB = f"contab_test_{os.getpid()}"
+# Which office database the suite runs on: postgres (default) or mysql.
+TEST_DIALECT = os.environ.get("CONTAB_TEST_DB", "postgres").strip().lower()
 
 _state: dict[str, object] = {}
 
@@ -72,11 +76,29 @@ def pytest_configure(config: pytest.Config) -> None:
     _state["pg"] = ensure_postgres("127.0.0.1", pg_port, TEST_VAR / "pg")
     _state["redis"] = ensure_redis("127.0.0.1", redis_port, TEST_VAR / "redis")
     admin = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
-    _state["admin"] = admin
+    _state["admin"] = admin  # PostgreSQL: the Prefect server's database in either mode
+    if TEST_DIALECT == "mysql":
+        admin = _use_mysql()
+    elif TEST_DIALECT not in ("postgres", "pgsql", "postgresql"):
+        raise pytest.UsageError(f"CONTAB_TEST_DB={TEST_DIALECT!r}: use postgres or mysql")
+    _state["db_admin"] = admin
     create_database(admin, TEST_DB, drop=True)
     from app.migrate import upgrade
 
     upgrade()
+
+
+def _use_mysql() -> str:
+    """Point the settings at MariaDB/MySQL (started privately when none answers); its admin DSN."""
+    from app.localmariadb import ensure_mariadb
+    from app.localservices import port_open
+    from app.settings import get_settings
+
+    port = 3306 if port_open("127.0.0.1", 3306) else 53306
+    _state["mariadb"] = ensure_mariadb("127.0.0.1", port, TEST_VAR / "mariadb")
+    os.environ.update({"DB_CONNECTION": "mysql", "DB_PORT": str(port), "DB_USERNAME": "root"})
+    get_settings.cache_clear()
+    return f"mysql://root@127.0.0.1:{port}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -88,11 +110,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         platform.down()  # type: ignore[attr-defined]
     from app.localservices import drop_database
 
-    for name in (TEST_DB, f"{TEST_DB}_prefect", f"{TEST_DB}_migrations"):
+    db_admin = str(_state.get("db_admin", _state["admin"]))
+    for admin, name in (
+        (db_admin, TEST_DB),
+        (str(_state["admin"]), f"{TEST_DB}_prefect"),
+        (db_admin, f"{TEST_DB}_migrations"),
+        (db_admin, f"{TEST_DB}_m0008"),
+    ):
         try:
-            drop_database(str(_state["admin"]), name)
+            drop_database(admin, name)
         except Exception:  # noqa: BLE001 - best effort when the server is already gone
             pass
+    mariadb = _state.get("mariadb")
+    if mariadb is not None:
+        from app.localmariadb import stop_mariadb
+
+        stop_mariadb(mariadb)  # type: ignore[arg-type]
     redis_info = _state.get("redis")
     if redis_info is not None and getattr(redis_info, "proc", None) is not None:
         redis_info.proc.terminate()  # type: ignore[attr-defined]
@@ -119,6 +152,9 @@ def truncate_all() -> None:
     from app.db import get_engine
 
     names = [t.name for t in models.Base.metadata.sorted_tables if t.name not in TABLES_TO_KEEP]
+    if get_engine().dialect.name in ("mysql", "mariadb"):
+        _truncate_mysql(names)
+        return
     for attempt in range(5):
         try:
             with get_engine().begin() as conn:
@@ -130,6 +166,26 @@ def truncate_all() -> None:
             if "deadlock detected" not in str(exc) or attempt == 4:
                 raise
             time.sleep(0.5 * (attempt + 1))
+
+
+def _truncate_mysql(names: list[str]) -> None:
+    """MySQL: no multi-table TRUNCATE and no CASCADE; foreign keys are unchecked meanwhile.
+    DELETE (not TRUNCATE, which recreates each table) is quick on test-sized tables, and the
+    AUTO_INCREMENT reset matches PostgreSQL's RESTART IDENTITY."""
+    from sqlalchemy import text
+
+    from app.db import get_engine
+
+    with get_engine().connect() as conn:
+        conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+        try:
+            for name in names:
+                conn.execute(text(f"DELETE FROM `{name}`"))
+                conn.execute(text(f"ALTER TABLE `{name}` AUTO_INCREMENT = 1"))
+            conn.commit()
+        finally:
+            conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+            conn.commit()
 
 
 @pytest.fixture

@@ -11,20 +11,21 @@ from alembic.runtime.migration import MigrationContext
 
 import models
 from app import migrate
-from app.localservices import create_database
+from app.localservices import admin_dsn, create_database
+from app.settings import get_settings
 
 
 def _url(db: str) -> str:
-    return f"postgresql+psycopg://postgres@127.0.0.1:{os.environ['DB_PORT']}/{db}"
+    """The test database's URL (PostgreSQL or MySQL, CONTAB_TEST_DB) for database db."""
+    url = sa.make_url(get_settings().database_url).set(database=db)
+    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module")
 def fresh_db_url() -> str:
     """An empty database migrated from scratch by `alembic upgrade head`."""
     name = f"{os.environ['DB_DATABASE']}_migrations"
-    create_database(
-        f"postgresql://postgres@127.0.0.1:{os.environ['DB_PORT']}/postgres", name, drop=True
-    )
+    create_database(admin_dsn(get_settings().database_url), name, drop=True)
     url = _url(name)
     migrate.upgrade(url)
     return url

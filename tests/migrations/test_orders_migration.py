@@ -14,11 +14,14 @@ from alembic import command
 
 import models
 from app import migrate
-from app.localservices import create_database
+from app.localservices import admin_dsn, create_database
+from app.settings import get_settings
 
 
 def _url(db: str) -> str:
-    return f"postgresql+psycopg://postgres@127.0.0.1:{os.environ['DB_PORT']}/{db}"
+    """The test database's URL (PostgreSQL or MySQL, CONTAB_TEST_DB) for database db."""
+    url = sa.make_url(get_settings().database_url).set(database=db)
+    return url.render_as_string(hide_password=False)
 
 
 def _insert(conn: sa.Connection, table_name: str, **values: Any) -> int:
@@ -26,6 +29,9 @@ def _insert(conn: sa.Connection, table_name: str, **values: Any) -> int:
     NOT NULL columns the caller leaves out with the model's Python default."""
     table = sa.Table(table_name, sa.MetaData(), autoload_with=conn)
     model = models.Base.metadata.tables[table_name]
+    for col in table.columns:  # bind with the model's types (MariaDB reflects JSON as LONGTEXT)
+        if col.name in model.c:
+            col.type = model.c[col.name].type
     row = dict(values)
     for col in table.columns:
         if col.name in row or col.primary_key or col.nullable or col.server_default is not None:
@@ -39,9 +45,7 @@ def _insert(conn: sa.Connection, table_name: str, **values: Any) -> int:
 @pytest.fixture
 def url_at_0007() -> str:
     name = f"{os.environ['DB_DATABASE']}_m0008"
-    create_database(
-        f"postgresql://postgres@127.0.0.1:{os.environ['DB_PORT']}/postgres", name, drop=True
-    )
+    create_database(admin_dsn(get_settings().database_url), name, drop=True)
     url = _url(name)
     migrate.upgrade(url, revision="0007")
     return url
@@ -67,7 +71,8 @@ def test_0008_upgrade_keeps_data_and_downgrade_is_clean(url_at_0007: str) -> Non
         with engine.begin() as conn:
             processed = dict(conn.execute(sa.text("SELECT id, processed_at FROM orders")).all())
             assert processed[open_id] is None  # re-queued: processar-pedidos adds its tarefa
-            assert processed[done_id] == when
+            done_at = processed[done_id]  # MySQL: naive UTC through plain SQL
+            assert (done_at if done_at.tzinfo else done_at.replace(tzinfo=UTC)) == when
             alerts = set(conn.scalars(sa.text("SELECT alert_business_days FROM orders")))
             assert alerts == {1}
             assert conn.scalar(sa.text("SELECT count(*) FROM tarefas")) == 1

@@ -29,6 +29,7 @@ __all__ = [
     "advisory_lock",
     "id_list_sql",
     "insert_ignore",
+    "insert_many_ignore",
     "is_mysql",
     "list_op",
     "mysql_ids",
@@ -86,6 +87,25 @@ def insert_ignore(
         return [(i,) for i in ids]
     got = {r[-1]: r[:-1] for r in session.execute(select(*cols, pk).where(pk.in_(ids))).all()}
     return [got[i] for i in ids if i in got]
+
+
+def insert_many_ignore(
+    session: Session,
+    model: Any,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    index_elements: Sequence[str],
+) -> None:
+    """Insert the rows whose ``index_elements`` key is new, in one statement (nothing returned)."""
+    if not rows:
+        return
+    table = _table(model)
+    if not is_mysql(session):
+        pg = postgresql.insert(table).values(list(rows))
+        session.execute(pg.on_conflict_do_nothing(index_elements=list(index_elements)))
+        return
+    pk = next(iter(table.primary_key.columns))
+    session.execute(mysql.insert(table).values(list(rows)).on_duplicate_key_update({pk.name: pk}))
 
 
 def upsert(

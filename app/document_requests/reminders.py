@@ -16,14 +16,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.fiscal.competencia import Competencia
 from app.notifications import outbox
 from app.obligations.calendar import HolidayIndex, calendar_for, load_holiday_index
 from app.platform.office_settings import REMINDERS, office_settings, office_today
-from models import RequestItem
+from app.sqlcompat import is_mysql
+from models import DocumentRequest, RequestItem
+from models.base import UtcDateTime
 
 __all__ = ["REMINDER_SETTING", "send_reminders"]
 
@@ -43,17 +45,24 @@ def send_reminders(
     policy = office_settings(session, REMINDER_SETTING)
     every, maximum = int(policy["a_cada_dias_uteis"]), int(policy["maximo"])
     hol = holidays if holidays is not None else load_holiday_index(session)
-    rows = session.execute(
-        text(
-            "SELECT r.id, r.empresa_id, r.competencia, r.reminders_sent, "
-            "coalesce(r.last_reminder_at, r.created_at) AS ref, e.uf, e.ibge_code, "
-            "e.razao_social "
-            "FROM document_requests r JOIN empresas e ON e.id = r.empresa_id "
-            "WHERE r.status IN ('aberta', 'parcial') AND r.reminders_sent < :max"
-            + (" AND r.empresa_id = ANY(:ids)" if empresa_ids is not None else "")
-        ),
-        {"max": maximum, "ids": list(empresa_ids or [])},
-    ).all()
+    my = is_mysql(session)
+    only = " AND r.empresa_id IN :ids" if my else " AND r.empresa_id = ANY(:ids)"
+    query: Any = text(
+        "SELECT r.id, r.empresa_id, r.competencia, r.reminders_sent, "
+        "coalesce(r.last_reminder_at, r.created_at) AS ref, e.uf, e.ibge_code, "
+        "e.razao_social "
+        "FROM document_requests r JOIN empresas e ON e.id = r.empresa_id "
+        "WHERE r.status IN ('aberta', 'parcial') AND r.reminders_sent < :max"
+        + (only if empresa_ids is not None else "")
+    )
+    if my and empresa_ids is not None:  # an expanding IN
+        query = query.bindparams(bindparam("ids", expanding=True))
+    if my:  # DATETIME read back as aware UTC
+        query = query.columns(ref=UtcDateTime())
+    params: dict[str, Any] = {"max": maximum}
+    if empresa_ids is not None:
+        params["ids"] = list(empresa_ids)
+    rows = session.execute(query, params).all()
     due = [
         r
         for r in rows
@@ -92,10 +101,13 @@ def send_reminders(
         )
     outbox.enqueue_many(session, messages)
     session.execute(
-        text(
-            "UPDATE document_requests SET reminders_sent = reminders_sent + 1, "
-            "last_reminder_at = :now, updated_at = now() WHERE id = ANY(:ids)"
-        ),
-        {"now": moment, "ids": [r.id for r in due]},
+        update(DocumentRequest)
+        .where(DocumentRequest.id.in_([r.id for r in due]))
+        .values(
+            reminders_sent=DocumentRequest.reminders_sent + 1,
+            last_reminder_at=moment,
+            updated_at=func.now(),
+        )
+        .execution_options(synchronize_session=False)
     )
     return len(due)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import case, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.document_requests.reminders import REMINDER_SETTING, send_reminders
@@ -34,9 +34,11 @@ from app.fiscal.competencia import Competencia
 from app.notifications import outbox
 from app.obligations.catalogue import active_empresa_traits
 from app.platform import audit
+from app.sqlcompat import insert_ignore, insert_many_ignore, is_mysql
 from models import (
     DocumentRequest,
     Empresa,
+    FiscalDocument,
     RequestItem,
     RequestTemplate,
 )
@@ -78,6 +80,8 @@ def generate_requests(
             items_of[eid] = chosen
     if not items_of:
         return {"criadas": 0, "itens": 0, "notificacoes": 0}
+    if is_mysql(session):
+        return _generate_mysql(session, items_of, competencia, moment)
     created = session.execute(
         text(
             "INSERT INTO document_requests (empresa_id, competencia, status, reminders_sent, "
@@ -107,6 +111,35 @@ def generate_requests(
         )
     queued = _notify_created(session, created, items_of, competencia)
     return {"criadas": len(created), "itens": len(cols["r"]), "notificacoes": queued}
+
+
+def _generate_mysql(
+    session: Session,
+    items_of: dict[int, list[tuple[str, str, dict[str, Any]]]],
+    competencia: Competencia,
+    moment: datetime,
+) -> dict[str, int]:
+    """:func:`generate_requests` without RETURNING (MySQL/MariaDB)."""
+    requests = [
+        {"empresa_id": e, "competencia": str(competencia), "status": "aberta",
+         "reminders_sent": 0, "created_at": moment, "updated_at": moment}
+        for e in items_of
+    ]  # fmt: skip
+    created = insert_ignore(
+        session,
+        DocumentRequest,
+        requests,
+        index_elements=["empresa_id", "competencia"],
+        returning=(DocumentRequest.id, DocumentRequest.empresa_id),
+    )
+    items = [
+        {"request_id": rid, "code": code, "description": d, "rule": rule, "status": "pendente"}
+        for rid, eid in created
+        for code, d, rule in items_of[eid]
+    ]
+    insert_many_ignore(session, RequestItem, items, index_elements=["request_id", "code"])
+    queued = _notify_created(session, created, items_of, competencia)
+    return {"criadas": len(created), "itens": len(items), "notificacoes": queued}
 
 
 def _requires_ok(rule: dict[str, Any], traits: frozenset[str]) -> bool:
@@ -169,6 +202,8 @@ def refresh_requests(
         "ids": list(empresa_ids or []),
         "rids": list(request_ids or []),
     }
+    if is_mysql(session):
+        return _refresh_mysql(session, empresa_ids, request_ids, params["now"])
     where = _filters(empresa_ids, request_ids)
     matched = session.execute(
         text(
@@ -203,6 +238,85 @@ def refresh_requests(
         "itens_recebidos": len(matched),
         "concluidas": sum(1 for _, s in changed if s == "concluida"),
         "alteradas": len(changed),
+    }
+
+
+def _refresh_mysql(
+    session: Session,
+    empresa_ids: Sequence[int] | None,
+    request_ids: Sequence[int] | None,
+    now: datetime,
+) -> dict[str, int]:
+    """:func:`refresh_requests` on MySQL/MariaDB: the JSON rule is matched in Python against
+    the latest document per (empresa, competência, direction, kind), then updated by id."""
+    scope = [DocumentRequest.status.in_(("aberta", "parcial"))]
+    if empresa_ids is not None:
+        scope.append(DocumentRequest.empresa_id.in_(list(empresa_ids)))
+    if request_ids is not None:
+        scope.append(DocumentRequest.id.in_(list(request_ids)))
+    pending = session.execute(
+        select(RequestItem.id, RequestItem.rule, DocumentRequest.empresa_id,
+               DocumentRequest.competencia)
+        .join(DocumentRequest, DocumentRequest.id == RequestItem.request_id)
+        .where(*scope, RequestItem.status == "pendente")
+    ).tuples().all()  # fmt: skip
+    pairs = {(e, c) for _, rule, e, c in pending if (rule or {}).get("documents") is not None}
+    latest: dict[tuple[int, str, str, str], datetime] = {}
+    if pairs:
+        docs = session.execute(
+            select(FiscalDocument.empresa_id, FiscalDocument.competencia,
+                   FiscalDocument.direction, FiscalDocument.kind,
+                   func.max(FiscalDocument.created_at))
+            .where(tuple_(FiscalDocument.empresa_id, FiscalDocument.competencia).in_(pairs),
+                   FiscalDocument.status != "cancelada")
+            .group_by(FiscalDocument.empresa_id, FiscalDocument.competencia,
+                      FiscalDocument.direction, FiscalDocument.kind)
+        ).tuples()  # fmt: skip
+        latest = {(e, c or "", d, k): at for e, c, d, k, at in docs}
+    matched = []
+    for item_id, rule, e, c in pending:
+        want = (rule or {}).get("documents")
+        if want is None:
+            continue
+        reopened = rule.get("reaberto_em")
+        since = datetime.fromisoformat(reopened) if reopened else None
+        for kind in want.get("kinds") or ():
+            at = latest.get((e, c, want.get("direction"), kind))
+            if at is not None and (since is None or at > since):
+                matched.append(item_id)
+                break
+    if matched:
+        session.execute(
+            update(RequestItem)
+            .where(RequestItem.id.in_(matched))
+            .values(status="recebido", received_at=now, updated_at=func.now())
+            .execution_options(synchronize_session=False)
+        )
+    counts = session.execute(
+        select(DocumentRequest.id, DocumentRequest.status,
+               func.sum(case((RequestItem.status == "pendente", 1), else_=0)),
+               func.sum(case((RequestItem.status == "recebido", 1), else_=0)))
+        .join(RequestItem, RequestItem.request_id == DocumentRequest.id)
+        .where(*scope)
+        .group_by(DocumentRequest.id, DocumentRequest.status)
+    ).tuples()  # fmt: skip
+    changed: dict[str, list[int]] = defaultdict(list)
+    for rid, status, pend, rec in counts:
+        new = "concluida" if not pend else "parcial" if rec else "aberta"
+        if new != status:
+            changed[new].append(rid)
+    for new, ids in changed.items():
+        session.execute(
+            update(DocumentRequest)
+            .where(DocumentRequest.id.in_(ids))
+            .values(status=new, updated_at=func.now(),
+                    closed_at=now if new == "concluida" else None)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+    return {
+        "itens_recebidos": len(matched),
+        "concluidas": len(changed.get("concluida", ())),
+        "alteradas": sum(len(ids) for ids in changed.values()),
     }
 
 

@@ -13,13 +13,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
+from app.documents.bulk import json_table, rows_json_mysql
 from app.errors import MISSING_NOTIFICACAO, Conflict
 from app.platform import audit
+from app.sqlcompat import is_mysql, mysql_texts
 from models import Contact, Notification, Staff
 
 __all__ = [
@@ -52,6 +55,39 @@ _INSERT_SQL = text(
     "CAST(:at AS text[])) AS u(k, e, ch, rc, tp, cx, att) "
     "ON CONFLICT (idempotency_key) DO NOTHING"
 )
+
+_MY_COLUMNS = ("idempotency_key", "empresa_id", "channel", "recipient", "template", "context",
+               "attachments")  # fmt: skip
+# MySQL/MariaDB: the rows as one JSON document expanded by JSON_TABLE; the keys already present
+# are read first (ON DUPLICATE KEY UPDATE's row count cannot tell an insert from a no-op).
+_PRESENT_MY = text(
+    "SELECT idempotency_key FROM notifications WHERE idempotency_key IN " + mysql_texts("keys", 200)
+)
+
+
+@lru_cache(maxsize=1)
+def _insert_my() -> Any:
+    table = cast(Table, Notification.__table__)
+    cols = ", ".join(_MY_COLUMNS)
+    return text(
+        f"INSERT INTO notifications ({cols}, status, attempts, max_attempts) "
+        f"SELECT {cols}, 'pendente', 0, 3 FROM {json_table(table, _MY_COLUMNS)} "
+        "ON DUPLICATE KEY UPDATE id = notifications.id"
+    )
+
+
+def _enqueue_mysql(session: Session, part: Sequence[dict[str, Any]]) -> int:
+    table = cast(Table, Notification.__table__)
+    unique = {r["idempotency_key"]: r for r in part}
+    present = set(session.scalars(_PRESENT_MY, {"keys": json.dumps(list(unique))}))
+    rows = [
+        {**r, "attachments": r.get("attachments") or []}
+        for k, r in unique.items()
+        if k not in present
+    ]
+    if rows:
+        session.execute(_insert_my(), {"rows": rows_json_mysql(table, _MY_COLUMNS, rows)})
+    return len(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +151,9 @@ def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     inserted = 0
     for start in range(0, len(rows), _INSERT_CHUNK):
         part = rows[start : start + _INSERT_CHUNK]
+        if is_mysql(session):
+            inserted += _enqueue_mysql(session, part)
+            continue
         result = session.execute(
             _INSERT_SQL,
             {

@@ -33,7 +33,7 @@ from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from app.documents.bulk import json_table, recordset, rows_json, rows_json_mysql
+from app.documents.bulk import recordset, rows_json, rows_json_mysql
 from app.documents.classify import (
     QUARANTINE_MESSAGES,
     Classified,
@@ -43,7 +43,8 @@ from app.documents.classify import (
     take_prefetched,
 )
 from app.documents.events import apply_pending_events, record_events
-from app.documents.rows import STATUS_RANK
+from app.documents.ingest_mysql import EXISTING_MY, UPDATE_FILES_MY, upsert_documents_mysql
+from app.documents.rows import DOC_COLUMNS, DOC_UPDATABLE, FILE_COLUMNS, STATUS_RANK
 from app.errors import StorageError
 from app.files.content import (
     ContentReader,
@@ -53,7 +54,7 @@ from app.files.content import (
     shared_reader,
     with_container,
 )
-from app.sqlcompat import is_mysql, mysql_texts
+from app.sqlcompat import is_mysql
 from app.storage.base import Storage
 from models import Empresa, FiscalDocument, OperationalLog, StoredFile, Upload, UploadFile
 
@@ -61,15 +62,7 @@ __all__ = ["ingest_batch", "ingest_files", "pending_file_ids", "QUARANTINE_MESSA
 
 log = logging.getLogger("contab.documents")
 LOG_SOURCE = "processar-upload-xml"
-_DOC_COLUMNS = (
-    "empresa_id", "stored_file_id", "chave", "kind", "layout_version", "modelo", "serie",
-    "numero", "issued_at", "competencia", "direction", "tp_amb", "emitter_doc", "emitter_name",
-    "emitter_uf", "recipient_doc", "recipient_name", "total", "totals", "item_count", "cfops",
-    "protocol", "cstat", "authorised_at", "status", "validation_status", "validation",
-    "warnings", "cancelled_at",
-)  # fmt: skip
-# Columns a protocolled copy rewrites on an unprotocolled document (empresa_id/chave are the key).
-_UPDATABLE = tuple(c for c in _DOC_COLUMNS if c not in ("empresa_id", "chave"))
+_DOC_COLUMNS, _UPDATABLE, _FILE_COLUMNS = DOC_COLUMNS, DOC_UPDATABLE, FILE_COLUMNS
 _DOCS = cast(Table, FiscalDocument.__table__)
 _UF = cast(Table, UploadFile.__table__)
 _UPSERT_DOCUMENTS = text(
@@ -82,7 +75,6 @@ _UPSERT_DOCUMENTS = text(
     RETURNING chave, id
     """
 )
-_FILE_COLUMNS = ("id", "status", "error_code", "error_message", "warnings", "document_id")
 _UPDATE_FILES = text(
     f"""
     UPDATE upload_files AS uf
@@ -95,34 +87,6 @@ _UPDATE_FILES = text(
 _EXISTING = text(
     "SELECT chave, id FROM fiscal_documents WHERE empresa_id = :emp AND chave = ANY(:chaves)"
 )
-# MySQL/MariaDB spellings: JSON_TABLE for the recordset, no RETURNING (MySQL 8 has none): the
-# documents are read (locked) first, so which rows are new or upgraded is known without it.
-_STATE_MY = text(
-    "SELECT chave, id, status FROM fiscal_documents WHERE empresa_id = :emp AND chave IN "
-    f"{mysql_texts('chaves', 50)} FOR UPDATE"
-)
-_KEEP = "fiscal_documents.status = 'sem_protocolo' AND VALUES(status) <> 'sem_protocolo'"
-_UPSERT_DOCUMENTS_MY = text(
-    f"""
-    INSERT INTO fiscal_documents ({", ".join(_DOC_COLUMNS)})
-    SELECT {", ".join(_DOC_COLUMNS)} FROM {json_table(_DOCS, _DOC_COLUMNS)}
-    ON DUPLICATE KEY UPDATE
-       {", ".join(f"{c} = IF({_KEEP}, VALUES({c}), {c})" for c in _UPDATABLE if c != "status")},
-       updated_at = IF({_KEEP}, :now, updated_at),
-       status = IF({_KEEP}, VALUES(status), status)
-    """
-)  # status last: the condition reads it and MySQL assigns left to right
-_UPDATE_FILES_MY = text(
-    f"""
-    UPDATE upload_files uf JOIN {json_table(_UF, _FILE_COLUMNS)} ON uf.id = v.id
-       SET uf.status = v.status, uf.error_code = v.error_code, uf.error_message = v.error_message,
-           uf.warnings = v.warnings, uf.document_id = v.document_id,
-           uf.updated_at = UTC_TIMESTAMP(6)
-    """
-)
-_EXISTING_MY = text(
-    "SELECT chave, id FROM fiscal_documents WHERE empresa_id = :emp AND chave IN :chaves"
-).bindparams(bindparam("chaves", expanding=True))
 # Storage reads are I/O (S3: one HTTP request per file): a few threads overlap them.
 _READ_THREADS = 8
 
@@ -170,7 +134,9 @@ class _Batch:
             return
         rows = [v for v, _ in self.docs.values()]
         if self.my:
-            written, existing = self._upsert_mysql(rows)
+            written, existing = upsert_documents_mysql(
+                self.session, self.empresa_id, self.docs, rows, self.now
+            )
         else:
             params = {"rows": rows_json(_DOC_COLUMNS, rows), "now": self.now}
             res = self.session.execute(_UPSERT_DOCUMENTS, params)
@@ -186,26 +152,6 @@ class _Batch:
                 self.document_ids[out.file_id] = doc_id
                 out.status = "indexado" if i == 0 and chave in written else "duplicado"
 
-    def _upsert_mysql(self, rows: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
-        """(written, untouched) chave → id, as the PostgreSQL upsert's RETURNING tells them."""
-        params = {"emp": self.empresa_id, "chaves": json.dumps(list(self.docs))}
-        before = {c: (i, st) for c, i, st in self.session.execute(_STATE_MY, params).tuples()}
-        self.session.execute(
-            _UPSERT_DOCUMENTS_MY,
-            {"rows": rows_json_mysql(_DOCS, _DOC_COLUMNS, rows), "now": self.now},
-        )
-        written: dict[str, int] = {}
-        existing: dict[str, int] = {}
-        for chave, (doc_id, status) in before.items():
-            new_status = self.docs[chave][0]["status"]
-            upgraded = status == "sem_protocolo" and new_status != "sem_protocolo"
-            (written if upgraded else existing)[chave] = doc_id
-        new = [c for c in self.docs if c not in before]
-        if new:
-            q = self.session.execute(_EXISTING_MY, {"emp": self.empresa_id, "chaves": new})
-            written.update(q.tuples().all())
-        return written, existing
-
     def write_events(self) -> None:
         inserted = record_events(self.session, rows=[v for v, _ in self.events])
         chaves = set(self.docs) | {v["chave"] for v, _ in self.events}
@@ -215,7 +161,7 @@ class _Batch:
         if not event_outs:
             return
         chaves_ev = sorted({v["chave"] for v, _ in event_outs})
-        existing = _EXISTING_MY if self.my else _EXISTING
+        existing = EXISTING_MY if self.my else _EXISTING
         q = self.session.execute(existing, {"emp": self.empresa_id, "chaves": chaves_ev})
         present: dict[str, int] = dict(q.tuples().all())
         claimed: set[tuple[str, str, int]] = set()
@@ -242,7 +188,7 @@ class _Batch:
         ]
         if rows and self.my:
             params = {"rows": rows_json_mysql(_UF, _FILE_COLUMNS, rows)}
-            self.session.execute(_UPDATE_FILES_MY, params)
+            self.session.execute(UPDATE_FILES_MY, params)
         elif rows:
             self.session.execute(_UPDATE_FILES, {"rows": rows_json(_FILE_COLUMNS, rows)})
 

@@ -19,6 +19,9 @@ from app.fiscal.nfe import DocumentKind, DocumentStatus, ParsedDocument
 
 __all__ = [
     "DOCUMENT_KINDS",
+    "DOC_COLUMNS",
+    "DOC_UPDATABLE",
+    "FILE_COLUMNS",
     "STATUS_RANK",
     "document_values",
     "event_values",
@@ -28,6 +31,18 @@ __all__ = [
 ]
 
 OFFICE_TZ = ZoneInfo("America/Sao_Paulo")
+# fiscal_documents columns the bulk upsert writes (document_values builds them).
+DOC_COLUMNS = (
+    "empresa_id", "stored_file_id", "chave", "kind", "layout_version", "modelo", "serie",
+    "numero", "issued_at", "competencia", "direction", "tp_amb", "emitter_doc", "emitter_name",
+    "emitter_uf", "recipient_doc", "recipient_name", "total", "totals", "item_count", "cfops",
+    "protocol", "cstat", "authorised_at", "status", "validation_status", "validation",
+    "warnings", "cancelled_at",
+)  # fmt: skip
+# Columns a protocolled copy rewrites on an unprotocolled document (empresa_id/chave are the key).
+DOC_UPDATABLE = tuple(c for c in DOC_COLUMNS if c not in ("empresa_id", "chave"))
+# upload_files columns an ingest batch writes (the file's outcome).
+FILE_COLUMNS = ("id", "status", "error_code", "error_message", "warnings", "document_id")
 # Kinds indexed as documents (events go to fiscal_events).
 DOCUMENT_KINDS: frozenset[DocumentKind] = frozenset(
     {DocumentKind.NFE, DocumentKind.NFCE, DocumentKind.CTE, DocumentKind.NFSE}

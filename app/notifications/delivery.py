@@ -47,9 +47,10 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from app.notifications.claiming import claim_mysql, claim_pg
 from app.notifications.sending import (
     ANEXO_INEXISTENTE,
     BATCH_BUDGET_SECONDS,
@@ -113,47 +114,6 @@ def worker_token() -> str:
 # ---------------------------------------------------------------------------- claim
 
 
-def _due(limit: int, now: datetime) -> Any:
-    return (
-        select(Notification.id)
-        .where(Notification.status == "pendente", Notification.next_attempt_at <= now)
-        .order_by(Notification.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-
-
-def _claim_pg(
-    session: Session, *, limit: int, now: datetime, values: dict[str, Any]
-) -> list[Notification]:
-    due = _due(limit, now).cte("due")
-    stmt = (
-        update(Notification)
-        .where(Notification.id == due.c.id)
-        .values(**values)
-        .returning(Notification)
-        .execution_options(synchronize_session=False)
-    )
-    return sorted(session.scalars(stmt).all(), key=lambda n: n.id)
-
-
-def _claim_mysql(
-    session: Session, *, limit: int, now: datetime, values: dict[str, Any]
-) -> list[Notification]:
-    # No UPDATE … RETURNING: lock the due rows (SKIP LOCKED), update them, read them back.
-    ids = list(session.scalars(_due(limit, now)))
-    if not ids:
-        return []
-    session.execute(
-        update(Notification)
-        .where(Notification.id.in_(ids))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    q = select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)
-    return list(session.scalars(q.execution_options(populate_existing=True)))
-
-
 def claim_batch(session: Session, *, worker: str, limit: int, now: datetime) -> list[Claimed]:
     """Claim up to ``limit`` due rows for ``worker`` (SKIP LOCKED); the caller commits."""
     values = {
@@ -162,7 +122,7 @@ def claim_batch(session: Session, *, worker: str, limit: int, now: datetime) -> 
         "claimed_by": worker,
         "attempts": Notification.attempts + 1,
     }
-    claim = _claim_mysql if is_mysql(session) else _claim_pg
+    claim = claim_mysql if is_mysql(session) else claim_pg
     rows = claim(session, limit=limit, now=now, values=values)
     files = _files(session, {int(f) for n in rows for f in n.attachments or ()})
     opted_out = _opted_out(session, rows)

@@ -38,16 +38,23 @@ def _settings():  # type: ignore[no-untyped-def]
 
 def cmd_check(_: argparse.Namespace) -> int:
     """Validate the configuration of APP_ENV; non-zero with every problem listed."""
+    from app.dbcheck import database_problems
     from app.settings import Settings
 
     s = Settings()
     problems = s.problems()
+    db_problems = database_problems(s)  # MySQL/MariaDB: version, charset, collation, sql_mode
+    if s.is_production:
+        problems += db_problems
     if problems:
         print(f"Configuração de {s.APP_ENV} recusada:", file=sys.stderr)
         for p in problems:
             print(f"  - {p}", file=sys.stderr)
         return 2
     print(f"Configuração de {s.APP_ENV}: ok")
+    if not s.is_production:
+        for line in db_problems:  # refused in production only
+            print(f"  aviso: {line}")
     try:  # empresas whose município has no holiday calendar (a warning, not a refusal)
         from app.db import session_scope
         from app.obligations.calendar_coverage import calendar_warnings
@@ -64,8 +71,9 @@ def cmd_check(_: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Apply (or print) migrations."""
     from app import migrate
+    from app.dbcheck import ensure_database_safe
 
-    _settings()
+    ensure_database_safe(_settings())  # production never migrates an unfit MySQL database
     if args.dry_run:
         print(migrate.upgrade_sql(start=migrate.current()))
         return 0

@@ -101,6 +101,21 @@ def _use_mysql() -> str:
     return f"mysql://root@127.0.0.1:{port}"
 
 
+@pytest.fixture(scope="session")
+def mysql_admin() -> str:
+    """Admin DSN of a MariaDB/MySQL in either mode (CONTAB_TEST_DB): the suite's one, else
+    127.0.0.1:3306, else a private MariaDB (stopped at the end of the session)."""
+    admin = str(_state.get("db_admin", ""))
+    if admin.startswith("mysql"):
+        return admin
+    from app.localmariadb import ensure_mariadb
+    from app.localservices import port_open
+
+    port = 3306 if port_open("127.0.0.1", 3306) else 53306
+    _state["mariadb"] = ensure_mariadb("127.0.0.1", port, TEST_VAR / "mariadb")
+    return f"mysql://root@127.0.0.1:{port}"
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Stop what the session started."""
     from app.localservices import stop_postgres

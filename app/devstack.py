@@ -6,6 +6,10 @@ local storage (storage/app), a Mailpit-like SMTP sink with a web inbox, a Prefec
 PostgreSQL, the four work pools, every deployment of prefect.yaml and the automations of
 deployments/automations.yaml (dead-run detection and resumption), one worker per pool, and the
 API. `down()` stops everything it started, in reverse order.
+
+With DB_CONNECTION=mysql the office database is the configured MariaDB/MySQL, or a private
+MariaDB under var/mariadb (:mod:`app.localmariadb`); the Prefect server keeps a database of its
+own — SQLite under var/prefect, or ``prefect_database_url`` — since Prefect has no MySQL support.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.deployments import POOLS
+from app.localmariadb import MariaDBInfo, ensure_mariadb, stop_mariadb
 from app.localservices import (
     PostgresInfo,
     RedisInfo,
     Supervisor,
+    admin_dsn,
     create_database,
     ensure_postgres,
     ensure_redis,
@@ -73,6 +79,9 @@ class DevStack:
     start_workers: bool = True
     supervisor: Supervisor = field(init=False)
     pg: PostgresInfo | None = None
+    mariadb: MariaDBInfo | None = None
+    # DB_CONNECTION=mysql: the Prefect server's database (None: SQLite under var/prefect)
+    prefect_database_url: str | None = None
     redis: RedisInfo | None = None
     env: dict[str, str] = field(default_factory=dict)
 
@@ -101,24 +110,27 @@ class DevStack:
         say = log if callable(log) else print
         s = self.settings
         try:
-            self.pg = ensure_postgres(s.DB_HOST, s.DB_PORT, self.var_dir / "pg", user=s.DB_USERNAME)
-            say(f"PostgreSQL: {s.DB_HOST}:{s.DB_PORT} ({_origin(self.pg.started)})")
-            admin = s.database_url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[
-                0
-            ]
-            create_database(f"{admin}/postgres", s.DB_DATABASE)
-            create_database(f"{admin}/postgres", self.prefect_db)
+            if s.is_mysql:
+                prefect_db_url = self._office_mysql(say)
+            else:
+                self.pg = ensure_postgres(
+                    s.DB_HOST, s.DB_PORT, self.var_dir / "pg", user=s.DB_USERNAME
+                )
+                say(f"PostgreSQL: {s.DB_HOST}:{s.DB_PORT} ({_origin(self.pg.started)})")
+                admin = s.database_url.replace("postgresql+psycopg://", "postgresql://")
+                admin = admin.rsplit("/", 1)[0]
+                create_database(f"{admin}/postgres", s.DB_DATABASE)
+                create_database(f"{admin}/postgres", self.prefect_db)
+                prefect_db_url = (
+                    f"{admin.replace('postgresql://', 'postgresql+asyncpg://')}/{self.prefect_db}"
+                )
             self.redis = ensure_redis(
                 s.REDIS_HOST, s.REDIS_PORT, self.var_dir / "redis",
                 password=s.REDIS_PASSWORD.get_secret_value(),
             )  # fmt: skip
             say(f"Redis: {s.REDIS_HOST}:{s.REDIS_PORT} ({_origin(self.redis.proc is not None)})")
             self.env.update(
-                prefect_env(
-                    self.prefect_api_url,
-                    self.var_dir / "prefect",
-                    f"{admin.replace('postgresql://', 'postgresql+asyncpg://')}/{self.prefect_db}",
-                )
+                prefect_env(self.prefect_api_url, self.var_dir / "prefect", prefect_db_url)
             )
             self.env.update(
                 {
@@ -185,6 +197,18 @@ class DevStack:
             self.down()
             raise
 
+    def _office_mysql(self, say: object) -> str | None:
+        """DB_CONNECTION=mysql: the configured MariaDB/MySQL, or a private MariaDB under var/;
+        returns the Prefect server's database URL (None: SQLite)."""
+        s = self.settings
+        log = say if callable(say) else print
+        self.mariadb = ensure_mariadb(s.DB_HOST, s.DB_PORT, self.var_dir / "mariadb")
+        log(f"MariaDB/MySQL: {s.DB_HOST}:{s.DB_PORT} ({_origin(self.mariadb.started)})")
+        create_database(admin_dsn(s.database_url), s.DB_DATABASE)
+        where = self.prefect_database_url or f"SQLite em {self.var_dir / 'prefect'}"
+        log(f"Prefect server: banco próprio ({where.split('@')[-1]}): o Prefect não suporta MySQL")
+        return self.prefect_database_url
+
     def _migrate(self) -> None:
         from app.migrate import upgrade
 
@@ -203,3 +227,6 @@ class DevStack:
         if self.pg is not None:
             stop_postgres(self.pg)
             self.pg = None
+        if self.mariadb is not None:
+            stop_mariadb(self.mariadb)
+            self.mariadb = None

@@ -253,8 +253,17 @@ def platform() -> Iterator[object]:
     if existing is not None:
         yield existing
         return
+    prefect_url = None
+    if TEST_DIALECT == "mysql":  # Prefect has no MySQL support: its database stays PostgreSQL
+        from app.localservices import create_database
+
+        admin = str(_state["admin"])
+        create_database(admin, f"{TEST_DB}_prefect", drop=True)
+        base = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        prefect_url = f"{base}/{TEST_DB}_prefect"
     stack = DevStack(
         settings=get_settings(),
+        prefect_database_url=prefect_url,
         var_dir=Path(str(_state["tmp"])) / "var",
         api_port=free_port(),
         prefect_port=int(str(_state["prefect_port"])),

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.documents.ingest import ingest_files
 from app.documents.lifecycle import BATCH_SIZE, finish_uploads
+from app.sqlcompat import is_mysql
 from app.storage.base import Storage
 from models import Upload, UploadFile
 
@@ -55,6 +56,22 @@ _FAIR = text(
     """
 )
 
+# MySQL/MariaDB: no LATERAL on MariaDB; the same ranking as one window over the pending files.
+_FAIR_MY = text(
+    """
+    SELECT f.id, f.upload_id FROM (
+            SELECT uf.id, uf.upload_id, u.empresa_id,
+                   row_number() OVER (PARTITION BY u.empresa_id
+                                      ORDER BY uf.upload_id, uf.position) AS rn
+              FROM uploads AS u
+              JOIN upload_files AS uf ON uf.upload_id = u.id AND uf.status = 'pendente'
+             WHERE u.status IN ('recebido', 'processando')) AS f
+     WHERE f.rn <= :n
+     ORDER BY f.rn, f.empresa_id
+     LIMIT :n
+    """
+)
+
 
 def has_waiting_uploads(session: Session) -> bool:
     """True when some upload is not finished yet (pending files or a summary to write)."""
@@ -75,7 +92,7 @@ def pending_count(session: Session) -> int:
 
 def fair_batch(session: Session, *, size: int = BATCH_SIZE) -> list[tuple[int, int]]:
     """The next ``size`` pending files, as (file id, upload id), fair across empresas."""
-    rows = session.execute(_FAIR, {"n": size}).tuples().all()
+    rows = session.execute(_FAIR_MY if is_mysql(session) else _FAIR, {"n": size}).tuples().all()
     return [(int(f), int(u)) for f, u in rows]
 
 

@@ -31,15 +31,17 @@ _STATE_MY = text(
     "SELECT chave, id, status FROM fiscal_documents WHERE empresa_id = :emp AND chave IN "
     f"{mysql_texts('chaves', 50)} FOR UPDATE"
 )
+_T = "fiscal_documents."  # the SELECT has the same column names: qualify them
+_SET_FIRST = [c for c in DOC_UPDATABLE if c != "status"]
 _KEEP = "fiscal_documents.status = 'sem_protocolo' AND VALUES(status) <> 'sem_protocolo'"
 _UPSERT_DOCUMENTS_MY = text(
     f"""
     INSERT INTO fiscal_documents ({", ".join(DOC_COLUMNS)})
     SELECT {", ".join(DOC_COLUMNS)} FROM {json_table(_DOCS, DOC_COLUMNS)}
     ON DUPLICATE KEY UPDATE
-       {", ".join(f"{c} = IF({_KEEP}, VALUES({c}), {c})" for c in DOC_UPDATABLE if c != "status")},
-       updated_at = IF({_KEEP}, :now, updated_at),
-       status = IF({_KEEP}, VALUES(status), status)
+       {", ".join(f"{_T}{c} = IF({_KEEP}, VALUES({c}), {_T}{c})" for c in _SET_FIRST)},
+       {_T}updated_at = IF({_KEEP}, :now, {_T}updated_at),
+       {_T}status = IF({_KEEP}, VALUES(status), {_T}status)
     """
 ).bindparams(
     bindparam("now", type_=UtcDateTime())

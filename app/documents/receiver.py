@@ -7,11 +7,13 @@ disk and S3 writes are I/O), a received zip is streamed to storage whole and exp
 the zip. Only metadata is kept (names, hashes, sizes, reasons), so memory stays bounded by a
 chunk of files in flight plus the received zip itself.
 
-Phase 2 (:meth:`Receiver.record`, the caller's transaction): the upload row, then per chunk of
-500 files one array-parameter statement per table (``INSERT … SELECT … FROM`` a JSON recordset):
-the stored files not stored yet for the empresa (dedup by (empresa, sha256)), then the upload's
-files. A request's transaction therefore never waits on storage: it holds its connection only
-for the few statements of phase 2.
+Phase 2 (:meth:`Receiver.record`, the caller's transaction, on its Connection: Core statements
+only, no ORM unit of work on the request path): per chunk of 500 files one array-parameter
+statement per table (``INSERT … SELECT … FROM`` a JSON recordset) records the stored files not
+stored yet for the empresa (dedup by (empresa, sha256)); then one INSERT records the upload row
+with its file count and summary; then per chunk one statement the upload's files. A single-XML
+upload is four statements. A request's transaction therefore never waits on storage: it holds
+its connection only for the few statements of phase 2.
 
 A file already stored for the empresa (same sha256) is written again in phase 1 (same key, same
 bytes: a no-op for the reader) — the price of not asking the database before the writes.
@@ -28,8 +30,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import IO, Any, cast
 
-from sqlalchemy import Table, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, insert, text
 
 from app.documents.bulk import json_table, recordset, rows_json, rows_json_mysql
 from app.documents.zipfiles import ZipEntry, ZipLimits, iter_zip
@@ -82,6 +83,7 @@ _SF_INSERT_MY = text(
     f"SELECT {', '.join(_SF_COLUMNS)} FROM {json_table(_SF, _SF_COLUMNS)} "
     "ON DUPLICATE KEY UPDATE id = stored_files.id"
 )
+_UP = cast(Table, Upload.__table__)
 _UF = cast(Table, UploadFile.__table__)
 _UF_COLUMNS = (
     "upload_id", "position", "original_name", "stored_file_id", "status", "error_code",
@@ -251,7 +253,7 @@ class Receiver:
 
     # ------------------------------------------------------------ phase 2 (database only)
     def _store(
-        self, session: Session, upload: Upload, rows: list[Row], zips: dict[str, int]
+        self, conn: Connection, rows: list[Row], zips: dict[str, int], uploaded_by: str
     ) -> dict[str, int]:
         """Stored-file ids by sha256 for rows with content (records only the new ones)."""
         emp = self.empresa_id
@@ -259,9 +261,9 @@ class Receiver:
         if not by_sha:
             return {}
         params = {"emp": emp, "shas": json.dumps(list(by_sha))}
-        my = is_mysql(session)
+        my = is_mysql(conn)
         existing = _SF_EXISTING_MY if my else _SF_EXISTING
-        ids: dict[str, int] = dict(session.execute(existing, params).tuples().all())
+        ids: dict[str, int] = dict(conn.execute(existing, params).tuples().all())
         self.deduplicated += sum(1 for r in rows if r.kept and r.sha256 in ids)
         retention = datetime.now(UTC) + RETENTION
         values = []
@@ -277,36 +279,57 @@ class Receiver:
                     "empresa_id": emp, "sha256": sha, "size": r.size,
                     "content_type": r.content_type[:100], "original_name": r.name[:NAME_MAX],
                     "storage_key": storage_key(emp, sha), "purpose": "upload",
-                    "uploaded_by": upload.uploaded_by, "retention_until": retention,
+                    "uploaded_by": uploaded_by, "retention_until": retention,
                     "container_id": container, "member_name": member, "member_offset": offset,
                     "member_csize": csize, "member_method": method,
                 }
             )  # fmt: skip
         if values and my:
             # A hash a concurrent upload stored first is counted as new here (no RETURNING).
-            session.execute(_SF_INSERT_MY, {"rows": rows_json_mysql(_SF, _SF_COLUMNS, values)})
+            conn.execute(_SF_INSERT_MY, {"rows": rows_json_mysql(_SF, _SF_COLUMNS, values)})
             self.stored_new += len(values)
-            ids.update(dict(session.execute(existing, params).tuples().all()))
+            ids.update(dict(conn.execute(existing, params).tuples().all()))
         elif values:
             got: dict[str, int] = dict(
-                session.execute(_SF_INSERT, {"rows": rows_json(_SF_COLUMNS, values)}).tuples().all()
+                conn.execute(_SF_INSERT, {"rows": rows_json(_SF_COLUMNS, values)}).tuples().all()
             )
             self.stored_new += len(got)
             ids.update(got)
             if any(v["sha256"] not in ids for v in values):
                 # lost a race with a concurrent upload of the same file
-                ids.update(dict(session.execute(_SF_EXISTING, params).tuples().all()))
+                ids.update(dict(conn.execute(_SF_EXISTING, params).tuples().all()))
         return ids
 
-    def record(self, session: Session, upload: Upload) -> list[dict[str, Any]]:
-        """Record the stored files and the upload's files; return the zips' summary."""
-        zips = self._store(session, upload, self.zip_rows, {})
+    def record(self, conn: Connection, *, uploaded_by: str) -> tuple[int, dict[str, Any]]:
+        """Record the stored files, the upload (with its count and summary) and its files in the
+        caller's transaction; return the upload's id and summary."""
+        zips = self._store(conn, self.zip_rows, {}, uploaded_by)
+        ids: dict[str, int] = {}
         for k in range(0, len(self.rows), _CHUNK):
-            rows = self.rows[k : k + _CHUNK]
-            ids = self._store(session, upload, rows, zips)
+            ids.update(self._store(conn, self.rows[k : k + _CHUNK], zips, uploaded_by))
+        summary: dict[str, Any] = {
+            "recebidos": len(self.rows),
+            "bytes": self.total,
+            "armazenados_novos": self.stored_new,
+            "ja_armazenados": self.deduplicated,
+            "zips": [
+                {"nome": z.name[:NAME_MAX], "stored_file_id": zips[z.sha256 or ""]}
+                for z in self.zip_rows
+            ],
+        }
+        new_upload = insert(_UP).values(
+            empresa_id=self.empresa_id, uploaded_by=uploaded_by, status="recebido",
+            file_count=len(self.rows), summary=summary,
+        )  # fmt: skip
+        # the new id: implicit RETURNING on PostgreSQL, the cursor's lastrowid on MySQL
+        key = conn.execute(new_upload).inserted_primary_key
+        assert key is not None  # a single-row INSERT always has it
+        upload_id = int(key[0])
+        my = is_mysql(conn)
+        for k in range(0, len(self.rows), _CHUNK):
             values: list[dict[str, Any]] = [
                 {
-                    "upload_id": upload.id,
+                    "upload_id": upload_id,
                     "position": k + i,
                     "original_name": r.name[:NAME_MAX],
                     "stored_file_id": zips[r.stored_as] if r.stored_as else ids.get(r.sha256 or ""),
@@ -315,13 +338,10 @@ class Receiver:
                     "error_message": r.error_message,
                     "warnings": [],
                 }
-                for i, r in enumerate(rows)
+                for i, r in enumerate(self.rows[k : k + _CHUNK])
             ]
-            if is_mysql(session):
-                session.execute(_UF_INSERT_MY, {"rows": rows_json_mysql(_UF, _UF_COLUMNS, values)})
+            if my:
+                conn.execute(_UF_INSERT_MY, {"rows": rows_json_mysql(_UF, _UF_COLUMNS, values)})
             else:
-                session.execute(_UF_INSERT, {"rows": rows_json(_UF_COLUMNS, values)})
-        return [
-            {"nome": z.name[:NAME_MAX], "stored_file_id": zips[z.sha256 or ""]}
-            for z in self.zip_rows
-        ]
+                conn.execute(_UF_INSERT, {"rows": rows_json(_UF_COLUMNS, values)})
+        return upload_id, summary

@@ -20,7 +20,7 @@ from app.db import session_scope
 from app.documents.admin import upload_file_download_url
 from app.documents.dispatch import announce
 from app.documents.queries import uploads_page
-from app.documents.reception import IncomingFile, UploadLimits, receive_upload, upload_status
+from app.documents.reception import IncomingFile, UploadLimits, accept_upload, upload_status
 from app.documents.upload_access import check_file_download, senders_shown
 from app.settings import get_settings
 from app.storage import get_storage
@@ -104,7 +104,7 @@ def create_upload(
         for f in arquivos
     )
     with session_scope() as session:  # committed before the processing starts
-        upload = receive_upload(
+        got = accept_upload(
             session,
             storage=get_storage(),
             empresa_id=empresa_id,
@@ -112,9 +112,8 @@ def create_upload(
             files=files,
             limits=UploadLimits(s.UPLOAD_MAX_FILE_BYTES, s.UPLOAD_MAX_TOTAL_BYTES),
         )
-        upload_id, count = upload.id, upload.file_count
-    announce(upload_id)  # a Redis wake-up for the dispatcher; no orchestrator call here
-    return UploadAccepted(upload_id=upload_id, execucao_id=None, arquivos=count)
+    announce(got.id)  # a Redis wake-up for the dispatcher; no orchestrator call here
+    return UploadAccepted(upload_id=got.id, execucao_id=None, arquivos=got.file_count)
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut)

@@ -21,13 +21,37 @@ from tasks.defaults import flow_defaults
 SELF = "alertas-operacionais"
 
 
-def _run_details(resource: str) -> tuple[str, dict[str, Any], str] | None:
-    """(key, details, flow name) of the flow run named by ``resource``; None when unknown."""
+def _late_runs_of(client: Any, deployment_id: UUID) -> int:
+    """How many runs of the deployment are Late now (the late-run alert is one per deployment)."""
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateName,
+    )
+
+    return int(
+        client.count_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Late"]))
+            ),
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        )
+    )
+
+
+def _run_details(resource: str, *, late: bool = False) -> tuple[str, dict[str, Any], str] | None:
+    """(key, details, flow name) of the flow run named by ``resource``; None when unknown.
+
+    ``late``: also count the deployment's Late runs (the automation fires once per deployment).
+    """
     run_id = resource.removeprefix("prefect.flow-run.")
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(UUID(run_id))
         flow_name = client.read_flow(run.flow_id).name
         deployment = client.read_deployment(run.deployment_id).name if run.deployment_id else "-"
+        late_runs = _late_runs_of(client, run.deployment_id) if late and run.deployment_id else None
     state = run.state
     details = {
         "fluxo": flow_name,
@@ -39,6 +63,8 @@ def _run_details(resource: str) -> tuple[str, dict[str, Any], str] | None:
         "mensagem": ((state.message or "") if state else "")[:500] or "-",
         "previsto para": str(run.expected_start_time or "-"),
     }
+    if late_runs is not None:
+        details["execuções atrasadas da implantação"] = late_runs
     key = f"{run.id}:{state.type.value if state else '-'}"
     return key, details, flow_name
 
@@ -53,7 +79,7 @@ def ops_alert_flow(tipo: str, recurso: str, nome: str = "", evento: str = "") ->
         details: dict[str, Any] = {"pool": pool, "evento": evento or "-"}
         subject = f"pool {pool}"
     else:
-        found = _run_details(recurso)
+        found = _run_details(recurso, late=tipo == "atraso")
         if found is None:
             return {"tipo": tipo, "enfileiradas": 0, "motivo": "execução desconhecida"}
         key, details, flow_name = found

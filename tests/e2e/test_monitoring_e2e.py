@@ -12,7 +12,7 @@ process worker per pool, the API served by uvicorn, the SMTP sink) — docs/moni
 - a real Prometheus (Debian package, ``make tools``) scrapes the platform's API: every metric
   family exists with its labels.
 
-The platform is shared by the session: the default worker (which runs ``alertas-operacionais``)
+The platform is shared by the session: the notificacoes worker (which runs ``alertas-operacionais``)
 is restarted with ``OPS_ALERT_EMAILS`` and the API with ``METRICS_ALLOW_NETWORKS`` for this
 module only, and both are restarted as they were at the end.
 """
@@ -113,7 +113,7 @@ def monitored(platform: Any) -> Iterator[Any]:
     env = {"OPS_ALERT_EMAILS": ",".join(OPS)}
     metrics = {"METRICS_ALLOW_NETWORKS": "127.0.0.1/32", "METRICS_CACHE_SECONDS": "1"}
     truncate_all()  # an empty outbox: enviar-notificacoes sends only what this module queues
-    with respawned_with(platform, "worker-default", env):
+    with respawned_with(platform, "worker-notificacoes", env):
         with respawned_with(platform, "api", metrics) as api:
             _wait_api(platform, api)
             yield platform
@@ -240,7 +240,7 @@ def test_failed_run_alerts_the_operations_contacts_once(monitored: Any, failed_r
     )
     assert first.state.name == "Completed", first.state.message
     assert first.parameters["tipo"] == "falha"
-    assert first.work_pool_name == "default"
+    assert first.work_pool_name == "notificacoes"
     rows = ops_rows(run_id)
     assert sorted(r[0] for r in rows) == sorted(OPS)
     assert {r[2] for r in rows} == {"alerta_operacional"}
@@ -430,3 +430,68 @@ def test_prometheus_scrapes_every_family_from_the_platform_api(
     for component in ("database", "redis", "queue", "storage"):
         expr = f'contab_component_up{{component="{component}"}} == 1'
         assert prometheus.wait_series(expr, timeout=60), expr
+
+
+def test_a_backlog_of_late_runs_alerts_once_per_deployment(monitored: Any) -> None:
+    """Month end: many runs of one deployment wait on a pool that does not move. The operations
+    team gets one alert for the deployment (with how many runs are late), not one alert run and
+    one e-mail per waiting run — bench/workers.py's 500-run backlog had started 136 alert runs."""
+    from sqlalchemy import select
+
+    from app.db import session_scope
+    from app.prefect_automations import apply_automations
+    from models import Notification
+
+    pool, late_runs, window = "guias", 4, 30
+    since = datetime.now(UTC) - timedelta(seconds=WAITING_SINCE)
+    waiting: list[Any] = []
+    apply_automations(env={**monitored.env, "CONTAB_LATE_RUN_ALERT_SECONDS": str(window)})
+    try:
+        with stopped(monitored, f"worker-{pool}"):
+            waiting = [asyncio.run(_waiting_run(pool, since)) for _ in range(late_runs)]
+            ids = {f"prefect.flow-run.{r.id}" for r in waiting}
+
+            def alerts() -> list[Any]:
+                return [
+                    r
+                    for r in asyncio.run(_all_alert_runs())
+                    if r.parameters.get("tipo") == "atraso" and r.parameters.get("recurso") in ids
+                ]
+
+            first = eventually(
+                "um alerta de atraso para a implantação",
+                alerts,
+                lambda runs: any(r.state and r.state.is_final() for r in runs),
+                300,
+            )
+            time.sleep(2 * window)  # every run has been Late for two windows meanwhile
+            runs = alerts()
+            assert len(runs) == 1, [(r.name, r.parameters["recurso"]) for r in runs]
+            assert runs[0].id == first[0].id and runs[0].state.name == "Completed"
+            assert runs[0].work_pool_name == "notificacoes"
+            with session_scope() as s:
+                rows = s.scalars(
+                    select(Notification).where(Notification.idempotency_key.like("ops:atraso:%"))
+                ).all()
+                assert sorted(r.recipient for r in rows) == sorted(OPS)
+                details = rows[0].context["detalhes"]
+                assert details["execuções atrasadas da implantação"] == late_runs, details
+                assert details["pool"] == pool
+    finally:
+        apply_automations(env=monitored.env)
+        for run in waiting:
+            fr = asyncio.run(_read_run(run.id))
+            if not (fr.state and fr.state.is_final()):
+                asyncio.run(_delete_run(run.id))
+
+
+async def _all_alert_runs() -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    async with get_client() as client:
+        return await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(
+                name=DeploymentFilterName(any_=[ALERT_DEPLOYMENT.split("/")[1]])
+            )
+        )

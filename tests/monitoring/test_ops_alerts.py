@@ -87,6 +87,9 @@ def test_automations_aim_at_the_alert_flow() -> None:
         assert sorted(watched) == sorted(events)
     late = _resolved_core(autos["notificar-execucoes-atrasadas"], deployments)
     assert late.trigger.within.total_seconds() == 900
+    # one countdown per deployment: a backlog of late runs is one alert, not one per run
+    assert late.trigger.for_each == {"related:deployment:prefect.resource.id"}
+    assert late.trigger.match_related.model_dump() == {"prefect.resource.role": "deployment"}
     shorter = {a["name"]: a for a in load_automations(env={"CONTAB_LATE_RUN_ALERT_SECONDS": "60"})}
     core = _resolved_core(shorter["notificar-execucoes-atrasadas"], deployments)
     assert core.trigger.within.total_seconds() == 60

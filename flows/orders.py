@@ -3,7 +3,9 @@
 Drains the orders with work left (new ones, or ones that got new attachments): each order in its
 own task and transaction (:func:`app.orders.processing.process_order`), so one bad order does not
 hold the others back and a retry redoes only what is left. Re-running finds nothing to do.
-Scheduled every minute (an idle run ends after one query); ``pedido_id`` processes one order.
+Started by the upload dispatcher when an order is opened or gets attachments
+(:func:`app.documents.dispatch.announce_orders`), with a 15-minute safety schedule (an idle run
+ends after one query); ``pedido_id`` processes one order.
 The XML attachments become an upload that ``processar-upload-xml`` indexes (announced to the
 upload dispatcher); each order gets its tarefa (department, SLA due date) once. The per-run
 summary is a table artifact (``pedidos-processados``).

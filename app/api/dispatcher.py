@@ -13,10 +13,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from app.deployments import PROCESSAR_UPLOAD_XML
+from app.deployments import PROCESSAR_PEDIDOS, PROCESSAR_UPLOAD_XML
 from app.documents.dispatch import Dispatcher
 
-__all__ = ["make_dispatcher", "run_state", "start_drainer", "start_thread"]
+__all__ = ["make_dispatcher", "run_state", "start_drainer", "start_orders", "start_thread"]
 
 log = logging.getLogger("contab.api.dispatcher")
 _deployment_id: dict[str, uuid.UUID] = {}
@@ -30,20 +30,28 @@ def _client() -> Any:
     return get_client(sync_client=True, httpx_settings=_HTTPX)
 
 
-def start_drainer() -> str:
-    """Create a drain run of ``processar-upload-xml`` (no parameters); return its id."""
+def _start(name: str) -> str:
+    """Create a run of deployment ``name`` with no parameters; return its id."""
     with _client() as client:
-        dep = _deployment_id.get(PROCESSAR_UPLOAD_XML)
+        dep = _deployment_id.get(name)
         if dep is None:
-            dep = _deployment_id[PROCESSAR_UPLOAD_XML] = client.read_deployment_by_name(
-                PROCESSAR_UPLOAD_XML
-            ).id
+            dep = _deployment_id[name] = client.read_deployment_by_name(name).id
         try:
             fr = client.create_flow_run_from_deployment(dep, parameters={})
         except Exception:
             _deployment_id.clear()  # redeployed under a new id: look it up again next time
             raise
     return str(fr.id)
+
+
+def start_drainer() -> str:
+    """Create a drain run of ``processar-upload-xml`` (no parameters); return its id."""
+    return _start(PROCESSAR_UPLOAD_XML)
+
+
+def start_orders() -> str:
+    """Create a run of ``processar-pedidos`` (every order with work left); return its id."""
+    return _start(PROCESSAR_PEDIDOS)
 
 
 def run_state(run_id: str) -> tuple[str, float] | None:
@@ -61,8 +69,8 @@ def run_state(run_id: str) -> tuple[str, float] | None:
 
 
 def make_dispatcher() -> Dispatcher:
-    """A dispatcher that starts runs through the Prefect API."""
-    return Dispatcher(start_run=start_drainer, run_state=run_state)
+    """A dispatcher that starts runs through the Prefect API (drain runs and processar-pedidos)."""
+    return Dispatcher(start_run=start_drainer, run_state=run_state, start_orders=start_orders)
 
 
 def start_thread() -> threading.Event:

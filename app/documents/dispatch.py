@@ -11,6 +11,13 @@ harmless. A drainer that dies stops refreshing its lease, which expires after ``
 seconds; the next tick starts a new one, which finds every file still pending (a dead run's
 transaction is rolled back by PostgreSQL, so nothing it had claimed is lost).
 
+The same loop wakes ``processar-pedidos`` up: a request that opens an order or adds attachments
+calls :func:`announce_orders` (a Redis flag plus a wake-up), and the leading dispatcher starts one
+run for every order waiting — unless the last run it started has not begun yet (Scheduled or
+Pending: that run reads every waiting order when it starts). The deployment keeps a long safety
+schedule (prefect.yaml) for a flag lost with Redis; before this, a 60-second schedule started a
+flow-run process every minute (several CPU-seconds each) with nothing to do.
+
 Starting runs is the caller's business (``start_run``/``run_state`` callables: the Prefect
 client lives in the API glue), so this module stays plain Python over Redis and the database.
 """
@@ -36,6 +43,7 @@ __all__ = [
     "Dispatcher",
     "Lease",
     "announce",
+    "announce_orders",
     "key",
     "lease_holder",
     "wait_for_wake",
@@ -76,6 +84,24 @@ def announce(upload_id: int) -> None:
         pipe.execute()
     except redis.RedisError as exc:  # the dispatcher also polls the database
         log.warning("upload %s: wake-up not sent (%s); it is picked up by polling", upload_id, exc)
+
+
+def orders_key() -> str:
+    """The flag "an order has work for processar-pedidos" (namespaced like :func:`key`)."""
+    return f"contab:{get_settings().DB_DATABASE}:orders:due"
+
+
+def announce_orders() -> None:
+    """Ask the dispatcher for a ``processar-pedidos`` run (an order opened or got attachments).
+    Never raises: without Redis the deployment's safety schedule picks the order up."""
+    try:
+        pipe = get_quick_redis().pipeline(transaction=False)
+        pipe.set(orders_key(), b"1")
+        pipe.lpush(key("wake"), 0)
+        pipe.ltrim(key("wake"), 0, 99)
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("processar-pedidos not woken (%s): its schedule picks the order up", exc)
 
 
 def wait_for_wake(timeout: float) -> bool:
@@ -158,12 +184,18 @@ class Dispatcher:
 
     start_run: Callable[[], str]
     run_state: Callable[[str], tuple[str, float] | None]
+    # starts a processar-pedidos run (None: this dispatcher leaves orders to the schedule)
+    start_orders: Callable[[], str] | None = None
     name: str = field(default_factory=lambda: f"dispatcher-{uuid.uuid4().hex[:8]}")
     start_grace: float = START_GRACE
     last_run: str | None = None
     last_start: float = float("-inf")
     retry_at: float = 0.0
     failures: int = 0
+    orders_run: str | None = None
+    orders_checked: float = float("-inf")
+    orders_retry_at: float = 0.0
+    orders_failures: int = 0
 
     def _leader(self, client: redis.Redis) -> bool:
         """One dispatcher acts at a time across API replicas (a short, refreshed Redis lock)."""
@@ -229,11 +261,47 @@ class Dispatcher:
         log.info("drainer started: flow run %s", run_id)
         return "started"
 
+    def tick_orders(self, min_interval: float = 1.0) -> str:
+        """Start ``processar-pedidos`` when an order asked for it (at most one look a second);
+        ``covered`` when the last run started has not begun yet (it will read the order)."""
+        now = time.monotonic()
+        if self.start_orders is None or now - self.orders_checked < min_interval:
+            return "skip"
+        self.orders_checked = now
+        if now < self.orders_retry_at:
+            return "backoff"
+        try:
+            client = get_redis()
+            if not client.exists(orders_key()) or not self._leader(client):
+                return "idle"
+        except redis.RedisError:
+            return "no-redis"  # the flag lives there: the schedule covers the outage
+        outcome = "covered"
+        try:
+            got = self.run_state(self.orders_run) if self.orders_run else None
+            if got is None or got[0] not in ("SCHEDULED", "PENDING"):
+                self.orders_run, outcome = self.start_orders(), "started"
+                log.info("processar-pedidos started: flow run %s", self.orders_run)
+        except Exception as exc:  # noqa: BLE001 - orchestrator down: back off, keep the flag
+            self.orders_failures += 1
+            delay = min(MAX_BACKOFF, 2.0**self.orders_failures)
+            self.orders_retry_at = now + delay
+            log.warning("processar-pedidos not started (retry in %.0f s): %s", delay, exc)
+            return "error"
+        self.orders_failures = 0
+        try:
+            # the run (new, or one not begun yet) reads every waiting order when it starts
+            client.delete(orders_key())
+        except redis.RedisError:
+            pass
+        return outcome
+
     def run_forever(self, stop: threading.Event, interval: float = 1.0) -> None:
         """Tick until ``stop`` is set: after each wake-up, else every ``interval`` seconds."""
         while not stop.is_set():
             try:
                 self.tick()
+                self.tick_orders()
             except Exception:  # noqa: BLE001 - a database blip must not end the thread
                 log.exception("dispatcher tick failed")
                 stop.wait(interval)

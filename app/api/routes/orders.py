@@ -16,6 +16,7 @@ from app.api.deps import CurrentPrincipal, DbSession, OfficePrincipal, Page
 from app.api.forms import read_files
 from app.api.schemas import IsoDate, Pagina, page
 from app.api.scope import empresa_filter, visible
+from app.documents.dispatch import announce_orders
 from app.orders.files import attachment_download_url
 from app.orders.office import OrderFilter, assign_order, change_status, orders_page
 from app.orders.service import (
@@ -212,6 +213,7 @@ def open_route(
         session, empresa_id=empresa_id, kind=tipo, description=descricao,
         files=_files(anexos), actor=principal.actor,
     )  # fmt: skip
+    announce_orders()  # the dispatcher starts processar-pedidos (its run begins after our commit)
     return _detail(session, order.id)
 
 
@@ -268,6 +270,7 @@ def attach_route(
 ) -> PedidoDetalhe:
     """Attach more files; they are checked by the next ``processar-pedidos`` run."""
     add_attachments(session, order_id=order.id, files=_files(anexos), actor=principal.actor)
+    announce_orders()
     return _detail(session, order.id)
 
 

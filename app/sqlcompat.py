@@ -34,6 +34,7 @@ __all__ = [
     "list_op",
     "mysql_ids",
     "mysql_texts",
+    "skip_locked",
     "text_list_sql",
     "upsert",
 ]
@@ -137,6 +138,15 @@ def upsert(
     if where is not None:
         pairs = [(c, func.IF(where, v, table.c[c])) for c, v in pairs]
     session.execute(my.on_duplicate_key_update(pairs))
+
+
+def skip_locked(session: Session, query: Any, *order_by: Any, of: Any = None) -> Any:
+    """``query … ORDER BY order_by FOR UPDATE SKIP LOCKED``; on MySQL/MariaDB without the ORDER
+    BY (the caller sorts the rows): MariaDB 10.11 returns no row at all when a filesort meets a
+    row another transaction holds (seen with two outbox workers), instead of skipping it."""
+    if not is_mysql(session):
+        query = query.order_by(*order_by)
+    return query.with_for_update(skip_locked=True, of=of)
 
 
 def mysql_ids(param: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.documents.ingest import ingest_files
 from app.documents.lifecycle import BATCH_SIZE, finish_uploads
-from app.sqlcompat import is_mysql
+from app.sqlcompat import is_mysql, skip_locked
 from app.storage.base import Storage
 from models import Upload, UploadFile
 
@@ -169,7 +169,7 @@ def complete_finished(
     )
     if upload_ids is not None:
         q = q.where(Upload.id.in_(list(upload_ids)))
-    rows = session.execute(q.order_by(Upload.id).with_for_update(skip_locked=True)).all()
+    rows = sorted(session.execute(skip_locked(session, q, Upload.id)).all(), key=lambda r: r[0])
     if not rows:
         return []
     results = finish_uploads(session, upload_ids=[r[0] for r in rows], flow_run_id=run_id)

@@ -54,7 +54,7 @@ from app.files.content import (
     shared_reader,
     with_container,
 )
-from app.sqlcompat import is_mysql
+from app.sqlcompat import is_mysql, skip_locked
 from app.storage.base import Storage
 from models import Empresa, FiscalDocument, OperationalLog, StoredFile, Upload, UploadFile
 
@@ -276,7 +276,14 @@ def _file_rows(
     else:
         q = q.join(Upload, Upload.id == UploadFile.upload_id).where(Upload.empresa_id == empresa_id)
     q = q.order_by(UploadFile.upload_id, UploadFile.position)
-    if lock:
+    if lock and is_mysql(session):
+        # lock first, unordered (see app.sqlcompat.skip_locked), then read in upload order
+        free = select(UploadFile.id).where(
+            _ids_in(session, file_ids), UploadFile.status == "pendente"
+        )
+        ids = list(session.scalars(skip_locked(session, free)))
+        q = q.where(UploadFile.id.in_(ids))
+    elif lock:
         q = q.with_for_update(of=UploadFile, skip_locked=True)
     return session.execute(q).all()
 

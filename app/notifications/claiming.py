@@ -17,11 +17,11 @@ from models import Notification
 __all__ = ["claim_mysql", "claim_pg"]
 
 
-def _due(limit: int, now: datetime) -> Any:
+def _due(limit: int, now: datetime, *order: Any) -> Any:
     return (
         select(Notification.id)
         .where(Notification.status == "pendente", Notification.next_attempt_at <= now)
-        .order_by(Notification.id)
+        .order_by(*order)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -31,7 +31,7 @@ def claim_pg(
     session: Session, *, limit: int, now: datetime, values: dict[str, Any]
 ) -> list[Notification]:
     """PostgreSQL: one UPDATE of the due rows (a SKIP LOCKED CTE) RETURNING them."""
-    due = _due(limit, now).cte("due")
+    due = _due(limit, now, Notification.id).cte("due")
     stmt = (
         update(Notification)
         .where(Notification.id == due.c.id)
@@ -47,7 +47,9 @@ def claim_mysql(
 ) -> list[Notification]:
     """MySQL/MariaDB: the same claim in three statements."""
     # No UPDATE … RETURNING: lock the due rows (SKIP LOCKED), update them, read them back.
-    ids = list(session.scalars(_due(limit, now)))
+    # Oldest due first, in the order of ix_notifications_status_next_attempt_at: MariaDB (10.11)
+    # returns no row at all when a filesort (ORDER BY id) meets a row another worker locked.
+    ids = list(session.scalars(_due(limit, now, Notification.next_attempt_at, Notification.id)))
     if not ids:
         return []
     session.execute(

@@ -79,7 +79,7 @@ from app.notifications.statuses import (
     reschedule,
 )
 from app.notify.base import FALHA_PERMANENTE, OPT_OUT
-from app.sqlcompat import is_mysql
+from app.sqlcompat import is_mysql, skip_locked
 from models import Contact, DeliveryAttempt, Notification, StoredFile
 
 __all__ = [
@@ -278,14 +278,10 @@ def recover_stale(
     """Settle rows a dead worker left ``enviando`` beyond the lease (policy in the docstring);
     the status changes are appended to ``changes`` when given."""
     made = changes if changes is not None else []
-    stale = list(
-        session.scalars(
-            select(Notification)
-            .where(Notification.status == "enviando", Notification.claimed_at < now - lease)
-            .order_by(Notification.id)
-            .with_for_update(skip_locked=True)
-        )
+    due = select(Notification).where(
+        Notification.status == "enviando", Notification.claimed_at < now - lease
     )
+    stale = sorted(session.scalars(skip_locked(session, due, Notification.id)), key=lambda n: n.id)
     summary = {"recuperadas_enviadas": 0, "reenvio_apos_falha": 0, "nao_tentadas": 0}
     if not stale:
         return summary

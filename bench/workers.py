@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
 import sys
 import tempfile
@@ -245,6 +246,8 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--timeout", type=float, default=3600)
     args = p.parse_args()
+    # a bench stopped with SIGTERM (kill, a CI timeout) stops what it started, as on Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     with tempfile.TemporaryDirectory(prefix="contab-bench-workers-") as tmpdir:
         tmp = Path(tmpdir)

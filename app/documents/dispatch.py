@@ -71,6 +71,8 @@ MAX_BACKOFF = 30.0
 # Crashed by the worker. A run RUNNING without the lease START_GRACE after it started is dead.
 MAX_PENDING = 600.0
 
+# Tick outcomes after which a wake-up changes nothing until the next look (see run_forever).
+_SETTLED = frozenset({"busy", "starting", "waiting", "follower", "backoff"})
 _REFRESH = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) else return 0 end"  # noqa: E501
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"  # noqa: E501
 
@@ -299,10 +301,18 @@ class Dispatcher:
     def run_forever(self, stop: threading.Event, interval: float = 1.0) -> None:
         """Tick until ``stop`` is set: after each wake-up, else every ``interval`` seconds."""
         while not stop.is_set():
+            state = "error"
             try:
-                self.tick()
+                state = self.tick()
                 self.tick_orders()
             except Exception:  # noqa: BLE001 - a database blip must not end the thread
                 log.exception("dispatcher tick failed")
                 stop.wait(interval)
-            wait_for_wake(interval)
+            if state in _SETTLED:
+                # A drainer is alive (or a run is on its way, or another dispatcher leads): new
+                # uploads need nothing from us, so look once per interval instead of on every
+                # wake-up — at 50 single-XML uploads/s a tick per wake-up (a query and three Redis
+                # round-trips) was a good part of the API's CPU per upload.
+                stop.wait(interval)
+            else:
+                wait_for_wake(interval)

@@ -55,23 +55,18 @@ def ensure_mariadb(host: str, port: int, data_dir: Path, *, user: str = "root") 
         raise RuntimeError(
             "MariaDB não encontrado: instale o pacote Debian 'mariadb-server' (`make mariadb`)"
         )
-    run_as: list[str] = []
     data_dir.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:  # mariadbd refuses root unless told; use the package's user
-        import pwd
-
-        try:
-            entry = pwd.getpwnam("mysql")
-            os.chown(data_dir, entry.pw_uid, entry.pw_gid)
-            run_as = ["--user=mysql"]
-        except KeyError:
-            run_as = ["--user=root"]
+    # As root, mariadbd runs as root only when told so; the private server's files stay the
+    # caller's (a package user could not reach a data dir under a private 0700 folder).
+    run_as = ["--user=root"] if os.geteuid() == 0 else []
     if not (data_dir / "mysql").exists():
-        subprocess.run(  # noqa: S603
+        done = subprocess.run(  # noqa: S603
             [install, "--no-defaults", f"--datadir={data_dir}", "--skip-test-db",
              "--auth-root-authentication-method=normal", *run_as],
-            check=True, capture_output=True, timeout=180,
+            capture_output=True, text=True, timeout=180, check=False,
         )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"mariadb-install-db falhou: {done.stderr.strip()[-500:]}")
     proc = subprocess.Popen(  # noqa: S603
         [server, "--no-defaults", f"--datadir={data_dir}", f"--port={port}",
          "--bind-address=127.0.0.1", f"--socket={data_dir / 'mysqld.sock'}",

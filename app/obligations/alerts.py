@@ -46,6 +46,7 @@ from app.notifications.outbox import (
 )
 from app.obligations.calendar import HolidayIndex, calendar_for, load_holiday_index
 from app.obligations.catalogue import NON_RULE_OVERRIDES
+from app.sqlcompat import is_mysql
 from models import CompanyObligation, Empresa, Guide, Obligation, Staff, Tarefa
 from models.orders import Order
 
@@ -58,6 +59,10 @@ TAREFA_DONE = ("concluida", "dispensada")
 GUIDE_DONE = ("paga", "cancelada")
 # Calendar days that always hold more business days than the largest threshold + margin.
 _HORIZON_FACTOR = 3
+
+
+_HAS_OVERRIDES = "company_obligations.overrides <> '{}'::jsonb"
+_HAS_OVERRIDES_MY = "JSON_LENGTH(company_obligations.overrides) > 0"
 
 
 def threshold_for(n: int, thresholds: Sequence[int]) -> int | None:
@@ -86,7 +91,7 @@ class _Rules:
                     CompanyObligation.empresa_id,
                     CompanyObligation.obligation_id,
                     CompanyObligation.overrides,
-                ).where(text("company_obligations.overrides <> '{}'::jsonb"))
+                ).where(text(_HAS_OVERRIDES_MY if is_mysql(session) else _HAS_OVERRIDES))
             )
         }
 

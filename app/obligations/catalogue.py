@@ -37,6 +37,7 @@ from app.fiscal.obligations import Catalogue, Regime, load_catalogue
 from app.fiscal.obligations import Obligation as Rule
 from app.platform import audit
 from app.platform.office_settings import current_competencia, office_today
+from app.sqlcompat import insert_many_ignore, is_mysql
 from models import CompanyObligation, Empresa, Obligation
 
 __all__ = [
@@ -298,6 +299,8 @@ def reconcile_assignments(
             ob_col.append(oid)
     if not emp_col:
         return 0
+    if is_mysql(session):
+        return _reconcile_mysql(session, emp_col, ob_col, effective)
     inserted = session.execute(
         text(
             "WITH ins AS (INSERT INTO company_obligations "
@@ -310,3 +313,27 @@ def reconcile_assignments(
         {"e": emp_col, "o": ob_col, "vf": str(effective)},
     ).scalar_one()
     return int(inserted)
+
+
+def _reconcile_mysql(
+    session: Session, emp_col: list[int], ob_col: list[int], effective: Competencia
+) -> int:
+    """:func:`reconcile_assignments`' insert on MySQL/MariaDB (no RETURNING): the pairs already
+    attached are read first, the others inserted (a pair attached concurrently is skipped)."""
+    present = set(
+        session.execute(
+            select(CompanyObligation.empresa_id, CompanyObligation.obligation_id).where(
+                CompanyObligation.empresa_id.in_(set(emp_col))
+            )
+        ).tuples()
+    )
+    rows = [
+        {"empresa_id": e, "obligation_id": o, "source": "auto", "overrides": {},
+         "valid_from": str(effective), "active": True}
+        for e, o in dict.fromkeys(zip(emp_col, ob_col, strict=True))
+        if (e, o) not in present
+    ]  # fmt: skip
+    insert_many_ignore(
+        session, CompanyObligation, rows, index_elements=["empresa_id", "obligation_id"]
+    )
+    return len(rows)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from app.fiscal.competencia import Competencia
@@ -38,7 +38,10 @@ from app.obligations.tarefa_actions import (
     get_tarefa,
     list_tarefas,
 )
+from app.obligations.tarefas_mysql import delete_open_mysql, flush_mysql, update_statuses_mysql
+from app.sqlcompat import is_mysql
 from models import Empresa, Staff
+from models.base import JsonType
 
 __all__ = [
     "OPEN_STATUSES",
@@ -102,14 +105,15 @@ def generate_tarefas(
     hol = holidays if holidays is not None else load_holiday_index(session)
     obligations = active_obligations(session)
     comps = sorted(set(competencias))
+    query = text(
+        "SELECT e.id, e.uf, e.ibge_code, e.responsible_staff_id, e.responsibles, "
+        "co.obligation_id, co.overrides, co.valid_from, co.valid_until "
+        "FROM empresas e JOIN company_obligations co ON co.empresa_id = e.id "
+        f"WHERE e.id {_any(session, 'ids')} AND e.active AND co.active AND co.valid_from <= :last "
+        "AND (co.valid_until IS NULL OR co.valid_until >= :first)"
+    )
     rows = session.execute(
-        text(
-            "SELECT e.id, e.uf, e.ibge_code, e.responsible_staff_id, e.responsibles, "
-            "co.obligation_id, co.overrides, co.valid_from, co.valid_until "
-            "FROM empresas e JOIN company_obligations co ON co.empresa_id = e.id "
-            "WHERE e.id = ANY(:ids) AND e.active AND co.active AND co.valid_from <= :last "
-            "AND (co.valid_until IS NULL OR co.valid_until >= :first)"
-        ),
+        _typed(session, query, "ids", "responsibles", "overrides"),
         {"ids": list(empresa_ids), "first": str(comps[0]), "last": str(comps[-1])},
     ).all()
     dates: dict[tuple[str, str, Competencia, tuple[str, str] | None], tuple[date, date] | None] = {}
@@ -150,10 +154,27 @@ def generate_tarefas(
     return inserted + _flush(session, cols)
 
 
+def _any(session: Session, param: str) -> str:
+    """Membership in a list parameter: ``= ANY(:p)`` (an array) or ``IN :p`` (MySQL)."""
+    return f"IN :{param}" if is_mysql(session) else f"= ANY(:{param})"
+
+
+def _typed(session: Session, query: Any, listed: str | None, *json_cols: str) -> Any:
+    """On MySQL: ``listed`` expanded for ``IN``, JSON columns decoded (psycopg does both)."""
+    if not is_mysql(session):
+        return query
+    if listed is not None:
+        query = query.bindparams(bindparam(listed, expanding=True))
+    return query.columns(**dict.fromkeys(json_cols, JsonType))
+
+
 def _flush(session: Session, cols: dict[str, list[Any]]) -> int:
     if not cols["e"]:
         return 0
-    n = int(session.execute(_INSERT_SQL, cols).scalar_one())
+    if is_mysql(session):
+        n = flush_mysql(session, cols)
+    else:
+        n = int(session.execute(_INSERT_SQL, cols).scalar_one())
     for v in cols.values():
         v.clear()
     return n
@@ -185,10 +206,11 @@ def refresh_statuses(
         "WHERE t.status IN ('aberta', 'a_vencer', 'vencida') AND t.due_date <= :horizon"
     )
     params: dict[str, Any] = {"horizon": today + _STATUS_HORIZON}
+    listed = None
     if empresa_ids is not None:
-        sql += " AND t.empresa_id = ANY(:ids)"
-        params["ids"] = list(empresa_ids)
-    rows = session.execute(text(sql), params).all()
+        sql += f" AND t.empresa_id {_any(session, 'ids')}"
+        params["ids"], listed = list(empresa_ids), "ids"
+    rows = session.execute(_typed(session, text(sql), listed, "rule", "overrides"), params).all()
     cache: dict[tuple[str, str, tuple[str, str] | None, date], tuple[str, int]] = {}
     upd: dict[str, list[Any]] = {"id": [], "s": [], "l": []}
     alerts: list[tuple[Any, str]] = []
@@ -209,7 +231,9 @@ def refresh_statuses(
         upd["l"].append(late)
         if status != row.status and status in ("a_vencer", "vencida"):
             alerts.append((row, status))
-    if upd["id"]:
+    if upd["id"] and is_mysql(session):
+        update_statuses_mysql(session, upd)
+    elif upd["id"]:
         session.execute(
             text(
                 "UPDATE tarefas t SET status = u.s, late_business_days = u.l, "
@@ -279,14 +303,13 @@ def drop_open_tarefas(
     their guides, if already generated, are cancelled (:func:`cancel_guides`)."""
     if not obligation_ids:
         return 0
-    removed = session.execute(
-        text(
-            "DELETE FROM tarefas WHERE empresa_id = :e AND obligation_id = ANY(:o) "
-            "AND competencia >= :c AND status IN ('aberta', 'a_vencer', 'vencida') "
-            "AND completed_at IS NULL RETURNING obligation_id, competencia"
-        ),
-        {"e": empresa_id, "o": list(obligation_ids), "c": str(from_competencia)},
-    ).all()
+    if is_mysql(session):
+        removed: Sequence[Any] = delete_open_mysql(
+            session, empresa_id=empresa_id, obligation_ids=list(obligation_ids),
+            competencia=str(from_competencia),
+        )  # fmt: skip
+    else:
+        removed = _delete_open(session, empresa_id, obligation_ids, from_competencia)
     cancel_guides(
         session,
         keys=[(empresa_id, obligation_id, str(comp)) for obligation_id, comp in removed],
@@ -294,3 +317,16 @@ def drop_open_tarefas(
         reason=f"obrigação encerrada a partir de {from_competencia}",
     )
     return len(removed)
+
+
+def _delete_open(
+    session: Session, empresa_id: int, obligation_ids: Sequence[int], from_competencia: Competencia
+) -> Sequence[Any]:
+    return session.execute(
+        text(
+            "DELETE FROM tarefas WHERE empresa_id = :e AND obligation_id = ANY(:o) "
+            "AND competencia >= :c AND status IN ('aberta', 'a_vencer', 'vencida') "
+            "AND completed_at IS NULL RETURNING obligation_id, competencia"
+        ),
+        {"e": empresa_id, "o": list(obligation_ids), "c": str(from_competencia)},
+    ).all()

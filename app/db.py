@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -54,6 +55,14 @@ def _map_check_violations() -> None:
         pymysql.err.error_map[errno] = pymysql.err.IntegrityError
 
 
+def _escape_datetime_utc(value: datetime, mapping: Any = None) -> str:
+    from pymysql.converters import escape_datetime
+
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return str(escape_datetime(value, mapping))
+
+
 def engine_options(
     s: Settings, *, name: str, connect_timeout: int, statement_timeout_ms: int
 ) -> dict[str, Any]:
@@ -84,6 +93,10 @@ def configure_mysql_sessions(engine: Engine, statement_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # PyMySQL drops tzinfo when it writes a datetime parameter: an aware value not bound
+        # through a UtcDateTime column (text() SQL, JSON_TABLE documents) would be stored as
+        # its wall-clock time. Converted to UTC first, it matches the session's time_zone.
+        dbapi_conn.encoders = {**dbapi_conn.encoders, datetime: _escape_datetime_utc}
         mariadb = "mariadb" in dbapi_conn.get_server_info().lower()
         # MariaDB limits any statement (seconds); MySQL limits SELECTs (milliseconds).
         limit = (

@@ -21,6 +21,7 @@ __all__ = [
     "append_new_to_manifest",
     "current",
     "read_manifest",
+    "render_item",
     "revision_files",
     "upgrade",
     "upgrade_sql",
@@ -80,6 +81,25 @@ def _index_for_foreign_keys(conn: Any, table: str, dropping: str) -> None:
 
 
 MySQLImpl.drop_constraint = _mysql_drop_constraint_keeping_fk_index  # type: ignore[method-assign]
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Autogenerate writes new revisions in PostgreSQL's terms, like the applied ones: the
+    dialect-aware model types render as ``sa.DateTime(timezone=True)`` and ``postgresql.JSONB``
+    (models.mysql_ddl spells both for MySQL) instead of models.base names a revision would have
+    to import."""
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    from models.base import UtcDateTime
+
+    if type_ != "type":
+        return False
+    if isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    if isinstance(obj, JSONB):  # JsonType: JSONB with a MySQL variant
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return "postgresql.JSONB(astext_type=sa.Text())"
+    return False
 
 
 def alembic_config(url: str | None = None) -> Config:

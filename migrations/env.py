@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import app.migrate  # noqa: F401  (autogenerate rules for MySQL)
+import app.migrate  # autogenerate rules for MySQL, render_item
 import models
 from app.db import configure_mysql_sessions
 from app.settings import get_settings
@@ -32,6 +32,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
         compare_type=True,
+        render_item=app.migrate.render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -55,7 +56,12 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        render_item=app.migrate.render_item,
+    )
     if connection.dialect.name in ("mysql", "mariadb"):
         _run_mysql(connection)
         return

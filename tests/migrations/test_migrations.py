@@ -124,3 +124,32 @@ def test_an_edited_revision_is_detected(tmp_path) -> None:  # type: ignore[no-un
 def test_dry_run_prints_sql_without_touching_the_database(fresh_db_url: str) -> None:
     sql = migrate.upgrade_sql(fresh_db_url)
     assert "CREATE TABLE empresas" in sql and "CREATE TABLE tarefas" in sql
+
+
+def test_autogenerate_writes_new_revisions_in_postgresql_terms(fresh_db_url: str) -> None:
+    """A new model column of the dialect-aware types renders as the applied revisions spell
+    them (models.mysql_ddl translates both for MySQL), with no models.base import needed."""
+    from alembic.autogenerate import produce_migrations, render_python_code
+
+    from models.base import JsonType, UtcDateTime
+
+    changed = sa.MetaData(naming_convention=models.Base.metadata.naming_convention)
+    for table in models.Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["empresas"].append_column(sa.Column("visto_em", UtcDateTime()))
+    changed.tables["empresas"].append_column(sa.Column("extras", JsonType))
+    engine = sa.create_engine(fresh_db_url)
+    try:
+        with engine.connect() as conn:
+            opts = {"compare_type": True, "target_metadata": changed}
+            ctx = MigrationContext.configure(conn, opts=opts)
+            code = render_python_code(
+                produce_migrations(ctx, changed).upgrade_ops,  # type: ignore[arg-type]
+                render_item=migrate.render_item,
+                migration_context=ctx,
+            )
+    finally:
+        engine.dispose()
+    assert "sa.Column('visto_em', sa.DateTime(timezone=True)" in code
+    assert "sa.Column('extras', postgresql.JSONB(astext_type=sa.Text())" in code
+    assert "models.base" not in code

@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, and_, delete, select
 from sqlalchemy.orm import Session
 
+from app.sqlcompat import is_mysql
 from models import DeliveryAttempt, Notification, OperationalLog
 
 __all__ = ["cleanup_logs", "IN_FLIGHT_STATUSES"]
@@ -30,26 +31,27 @@ def cleanup_logs(
     cutoff = now - timedelta(days=older_than_days)
     removed = {"operational_logs": 0, "delivery_attempts": 0}
     while True:  # bounded batches keep locks short on big tables
-        ids = select(OperationalLog.id).where(OperationalLog.at < cutoff).limit(batch)
-        res: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-            delete(OperationalLog).where(OperationalLog.id.in_(ids))
-        )
-        n = res.rowcount
+        n = _delete_batch(session, OperationalLog, OperationalLog.at < cutoff, batch)
         removed["operational_logs"] += n or 0
         if not n or n < batch:
             break
     in_flight = select(Notification.id).where(Notification.status.in_(IN_FLIGHT_STATUSES))
     while True:
-        ids = (
-            select(DeliveryAttempt.id)
-            .where(DeliveryAttempt.at < cutoff, DeliveryAttempt.notification_id.not_in(in_flight))
-            .limit(batch)
+        settled = and_(
+            DeliveryAttempt.at < cutoff, DeliveryAttempt.notification_id.not_in(in_flight)
         )
-        res2: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-            delete(DeliveryAttempt).where(DeliveryAttempt.id.in_(ids))
-        )
-        n = res2.rowcount
+        n = _delete_batch(session, DeliveryAttempt, settled, batch)
         removed["delivery_attempts"] += n or 0
         if not n or n < batch:
             break
     return removed
+
+
+def _delete_batch(session: Session, model: Any, cond: Any, batch: int) -> int:
+    """Delete up to ``batch`` rows matching ``cond``; returns how many."""
+    if is_mysql(session):  # DELETE … LIMIT (MariaDB has no LIMIT in an IN subquery)
+        stmt = delete(model).where(cond).with_dialect_options(mysql_limit=batch)
+    else:
+        stmt = delete(model).where(model.id.in_(select(model.id).where(cond).limit(batch)))
+    res: CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
+    return int(res.rowcount or 0)

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from app.db import get_side_engine
 from app.notifications.outbox import CHANNELS
 from app.settings import get_settings
+from app.sqlcompat import is_mysql
 
 __all__ = ["DbSnapshot", "GUIDE_KINDS", "read_db"]
 
@@ -42,6 +43,23 @@ _FAILURES = text(
     "WHERE at >= :since AND outcome IN ('falha_temporaria', 'falha_permanente') "
     "GROUP BY channel, outcome"
 )
+# MySQL/MariaDB spellings of the same aggregates (no FILTER, no jsonb operators, no intervals).
+_GUIDES_MY = text(
+    "SELECT kind, count(*) FROM guides WHERE JSON_CONTAINS_PATH(calculation, 'one', '$.erro') "
+    "AND status NOT IN ('cancelada', 'paga') GROUP BY kind"
+)
+_LATE_MY = text(
+    "SELECT count(DISTINCT r.id), coalesce(sum(i.status = 'pendente'), 0) "
+    "FROM document_requests r LEFT JOIN request_items i ON i.request_id = r.id "
+    "WHERE r.status IN ('aberta', 'parcial') AND DATE_ADD(DATE_ADD(STR_TO_DATE("
+    "CONCAT(r.competencia, '-01'), '%Y-%m-%d'), INTERVAL 1 MONTH), INTERVAL :due - 1 DAY) < :today"
+)
+_BACKLOG_MY = text(
+    "SELECT channel, count(*), coalesce(TIMESTAMPDIFF(MICROSECOND, min(CASE WHEN status = "
+    "'pendente' AND next_attempt_at <= UTC_TIMESTAMP(6) THEN next_attempt_at END), "
+    "UTC_TIMESTAMP(6)) / 1000000, 0) "
+    "FROM notifications WHERE status IN ('pendente', 'enviando') GROUP BY channel"
+)
 _BACKUP = text("SELECT max(finished_at) FROM backup_runs WHERE status = 'concluido'")
 
 
@@ -70,15 +88,20 @@ def read_db(today: date | None = None) -> DbSnapshot:
         delivery_failures={(c, o): 0 for c in CHANNELS for o in DELIVERY_FAILURES},
     )
     with get_side_engine().connect() as conn:
-        for kind, n in conn.execute(_GUIDES):
+        my = is_mysql(conn)
+        for kind, n in conn.execute(_GUIDES_MY if my else _GUIDES):
             snap.guide_failures[kind] = int(n)
-        late, missing = conn.execute(_LATE, {"due": s.DOCUMENTS_DUE_DAY, "today": day}).one()
+        late_sql = _LATE_MY if my else _LATE
+        late, missing = conn.execute(late_sql, {"due": s.DOCUMENTS_DUE_DAY, "today": day}).one()
         snap.late_requests, snap.missing_items = int(late), int(missing)
-        for channel, n, oldest in conn.execute(_BACKLOG):
+        for channel, n, oldest in conn.execute(_BACKLOG_MY if my else _BACKLOG):
             snap.outbox_backlog[channel] = int(n)
             snap.outbox_oldest_seconds[channel] = float(oldest or 0)
         since = now - timedelta(minutes=s.METRICS_WINDOW_MINUTES)
         for channel, outcome, n in conn.execute(_FAILURES, {"since": since}):
             snap.delivery_failures[(channel, outcome)] = int(n)
-        snap.last_backup_at = conn.execute(_BACKUP).scalar()
+        last = conn.execute(_BACKUP).scalar()
+        if last is not None and last.tzinfo is None:  # MySQL DATETIME: stored as UTC
+            last = last.replace(tzinfo=UTC)
+        snap.last_backup_at = last
     return snap

@@ -18,6 +18,7 @@ from app.cache import get_quick_redis
 from app.db import get_side_engine
 from app.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from app.platform import audit
+from app.sqlcompat import is_mysql
 from models import ApiToken, Empresa
 
 __all__ = [
@@ -32,6 +33,12 @@ __all__ = [
 
 TOKEN_PREFIX = "ctb_"
 log = logging.getLogger(__name__)
+
+
+_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '200ms'"
+# MySQL's lock wait is per session and in whole seconds (the side pool's connections only run
+# probes and bookkeeping, so keeping it set there is fine).
+_LOCK_TIMEOUT_MY = "SET SESSION innodb_lock_wait_timeout = 1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +164,7 @@ def _record_use(token_id: int, now: datetime) -> None:
         pass
     try:
         with get_side_engine().begin() as conn:
-            conn.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            conn.execute(text(_LOCK_TIMEOUT_MY if is_mysql(conn) else _LOCK_TIMEOUT))
             conn.execute(
                 update(ApiToken)
                 .where(

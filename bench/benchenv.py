@@ -15,8 +15,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def setup(database: str, tmp: Path, *, redis: bool = True, **extra_env: str) -> dict[str, str]:
-    """Point the settings at a fresh migrated ``database``; returns the environment it set."""
+def setup(
+    database: str, tmp: Path, *, redis: bool = True, db: str = "postgres", **extra_env: str
+) -> dict[str, str]:
+    """Point the settings at a fresh migrated ``database``; returns the environment it set.
+
+    ``db="mysql"``: the office database is MariaDB/MySQL (127.0.0.1:3306, else a private
+    MariaDB under var/bench); PostgreSQL still runs (Prefect's own database): ``PG_PORT``."""
     from app.localservices import create_database, ensure_postgres, ensure_redis, port_open
 
     var = ROOT / "var" / "bench"
@@ -45,7 +50,19 @@ def setup(database: str, tmp: Path, *, redis: bool = True, **extra_env: str) -> 
     ensure_postgres("127.0.0.1", pg_port, var / "pg")
     if redis:
         ensure_redis("127.0.0.1", redis_port, var / "redis")
-    create_database(f"postgresql://postgres@127.0.0.1:{pg_port}/postgres", database, drop=True)
+    env["PG_PORT"] = str(pg_port)
+    admin = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
+    if db == "mysql":
+        from app.localmariadb import ensure_mariadb
+
+        my_port = 3306 if port_open("127.0.0.1", 3306) else 53306
+        ensure_mariadb("127.0.0.1", my_port, var / "mariadb")
+        my = {"DB_CONNECTION": "mysql", "DB_PORT": str(my_port), "DB_USERNAME": "root"}
+        env.update(my)
+        os.environ.update(my)
+        get_settings.cache_clear()
+        admin = f"mysql://root@127.0.0.1:{my_port}"
+    create_database(admin, database, drop=True)
     from app.migrate import upgrade
 
     upgrade()

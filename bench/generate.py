@@ -1,6 +1,6 @@
 """Time the monthly generation (obligations + tarefas + requests) for 1k, 5k and 10k empresas.
 
-Run: ``.venv/bin/python bench/generate.py [--n 1000 5000 10000]``. Uses its own database
+Run: ``.venv/bin/python bench/generate.py [--n 1000 5000 10000] [--db mysql]``. Uses its own database
 (``contab_bench_generate``) on the local PostgreSQL (or an embedded one, like the tests). The
 work is exactly what the flows' tasks do per chunk of 2,000 empresas (assignment, tarefas of one
 competência, requests of the previous one), without Prefect's orchestration overhead. Prints
@@ -15,6 +15,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,13 +37,52 @@ PROFILES = [
 ]
 
 
-def setup() -> None:
-    """Point the settings at a fresh, migrated benchmark database."""
+def setup(db: str = "postgres") -> None:
+    """Point the settings at a fresh, migrated benchmark database (PostgreSQL or MySQL)."""
     import tempfile
 
     from benchenv import setup as bench_setup
 
-    bench_setup(DB, Path(tempfile.mkdtemp(prefix="contab-bench-generate-")))
+    bench_setup(DB, Path(tempfile.mkdtemp(prefix="contab-bench-generate-")), db=db)
+
+
+_TABLES = ("empresas", "tarefas", "company_obligations", "document_requests", "request_items",
+           "notifications", "contacts", "audit_log")  # fmt: skip
+
+
+def _seed_mysql(s: Any, cols: dict[str, list[object]]) -> None:
+    """The same rows on MySQL/MariaDB (no unnest, no TRUNCATE of several tables)."""
+    import json
+
+    from sqlalchemy import insert, text
+
+    from app.document_requests.service import seed_templates
+    from app.obligations.catalogue import sync_catalogue
+    from models import Empresa
+
+    s.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+    for t in _TABLES:
+        s.execute(text(f"TRUNCATE TABLE {t}"))
+    s.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+    sync_catalogue(s)
+    seed_templates(s)
+    keys = ("cnpj", "razao_social", "regime", "uf", "ibge_code", "has_employees",
+            "has_withholdings", "is_service_provider", "characteristics")  # fmt: skip
+    rows = [
+        {**dict(zip(keys, values, strict=True)), "anexos": [], "responsibles": {}, "active": True}
+        for values in zip(*cols.values(), strict=True)
+    ]
+    for r in rows:
+        r["characteristics"] = json.loads(str(r["characteristics"]))
+    for start in range(0, len(rows), 2000):
+        s.execute(insert(Empresa), rows[start : start + 2000])
+    s.execute(
+        text(
+            "INSERT INTO contacts (empresa_id, name, email, preferences, opt_out_email, "
+            "opt_out_whatsapp, active) SELECT id, 'Contato', CONCAT('c', id, '@cliente.exemplo'), "
+            "'{}', false, false, true FROM empresas"
+        )
+    )
 
 
 def seed(n: int) -> None:
@@ -55,12 +95,9 @@ def seed(n: int) -> None:
     from app.document_requests.service import seed_templates
     from app.fiscal.cnpj import cnpj_check_digits
     from app.obligations.catalogue import sync_catalogue
+    from app.sqlcompat import is_mysql
 
     with session_scope() as s:
-        s.execute(text("TRUNCATE empresas, tarefas, company_obligations, document_requests, "
-                       "request_items, notifications, contacts, audit_log RESTART IDENTITY CASCADE"))  # fmt: skip
-        sync_catalogue(s)
-        seed_templates(s)
         cols: dict[str, list[object]] = {k: [] for k in "c r g u i e w p x".split()}
         for k in range(n):
             base = f"{k + 10_000_000:08d}0001"
@@ -70,6 +107,13 @@ def seed(n: int) -> None:
                               (base + cnpj_check_digits(base), f"Empresa {k}", reg, uf, ibge,
                                emp, wh, sp, json.dumps(chars)), strict=True):  # fmt: skip
                 cols[key].append(v)
+        if is_mysql(s):
+            _seed_mysql(s, cols)
+            return
+        s.execute(text("TRUNCATE empresas, tarefas, company_obligations, document_requests, "
+                       "request_items, notifications, contacts, audit_log RESTART IDENTITY CASCADE"))  # fmt: skip
+        sync_catalogue(s)
+        seed_templates(s)
         s.execute(
             text(
                 "INSERT INTO empresas (cnpj, razao_social, regime, uf, ibge_code, has_employees, "
@@ -121,8 +165,12 @@ def main() -> None:
     """Print one line per size plus the linear-growth check."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, nargs="*", default=[1000, 5000, 10000])
-    sizes = parser.parse_args().n
-    setup()
+    parser.add_argument("--db", choices=("postgres", "mysql"), default="postgres",
+                        help="the office database (mysql: MariaDB/MySQL)")  # fmt: skip
+    args = parser.parse_args()
+    sizes = args.n
+    setup(args.db)
+    print(f"database: {args.db}")
     base: tuple[int, float] | None = None
     for n in sizes:
         seed(n)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.fiscal.competencia import Competencia
 from app.notifications import outbox
-from app.sqlcompat import insert_ignore, insert_many_ignore
+from app.sqlcompat import insert_many_ignore, insert_new
 from models import DocumentRequest, Empresa, FiscalDocument, RequestItem
 
 __all__ = ["generate_mysql", "notify_created", "refresh_mysql"]
@@ -66,7 +66,7 @@ def generate_mysql(
          "reminders_sent": 0, "created_at": moment, "updated_at": moment}
         for e in items_of
     ]  # fmt: skip
-    created = insert_ignore(
+    created = insert_new(
         session,
         DocumentRequest,
         requests,

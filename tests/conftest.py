@@ -184,20 +184,31 @@ def truncate_all() -> None:
 
 
 def _truncate_mysql(names: list[str]) -> None:
-    """MySQL: no multi-table TRUNCATE and no CASCADE; foreign keys are unchecked meanwhile.
-    DELETE (not TRUNCATE, which recreates each table) is quick on test-sized tables, and the
-    AUTO_INCREMENT reset matches PostgreSQL's RESTART IDENTITY."""
+    """MySQL: no multi-table TRUNCATE and no CASCADE, so foreign keys are unchecked meanwhile.
+    TRUNCATE (which also resets AUTO_INCREMENT, as RESTART IDENTITY does) only the tables that
+    hold rows or whose counter moved: each TRUNCATE recreates its table."""
     from sqlalchemy import text
 
     from app.db import get_engine
 
     with get_engine().connect() as conn:
+        moved = {
+            name
+            for name, counter in conn.execute(
+                text(
+                    "SELECT table_name, auto_increment FROM information_schema.tables"
+                    " WHERE table_schema = DATABASE()"
+                )
+            )
+            if counter and counter > 1
+        }
+        probe = " UNION ALL ".join(f"(SELECT '{n}' FROM `{n}` LIMIT 1)" for n in names)
+        filled = set(conn.scalars(text(probe)))
         conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
         try:
             for name in names:
-                conn.execute(text(f"DELETE FROM `{name}`"))
-                conn.execute(text(f"ALTER TABLE `{name}` AUTO_INCREMENT = 1"))
-            conn.commit()
+                if name in moved or name in filled:
+                    conn.execute(text(f"TRUNCATE TABLE `{name}`"))
         finally:
             conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
             conn.commit()

@@ -56,10 +56,11 @@ def flush_mysql(session: Session, cols: dict[str, list[Any]]) -> int:
     names = list(cols)
     rows = [dict(zip(names, values, strict=True)) for values in zip(*cols.values(), strict=True)]
     unique = {(r["e"], r["o"], r["c"]): r for r in rows}
-    params = {"rows": _dump(list(unique.values()))}
-    present = set(session.execute(_PRESENT, params).tuples())
-    session.execute(_INSERT, params)
-    return sum(1 for k in unique if k not in present)
+    present = set(session.execute(_PRESENT, {"rows": _dump(list(unique.values()))}).tuples())
+    new = [r for k, r in unique.items() if k not in present]
+    if new:  # a re-run inserts nothing: skip the statement
+        session.execute(_INSERT, {"rows": _dump(new)})
+    return len(new)
 
 
 def update_statuses_mysql(session: Session, upd: dict[str, list[Any]]) -> None:

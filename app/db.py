@@ -13,6 +13,7 @@ statement time limit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -63,6 +64,36 @@ def _escape_datetime_utc(value: datetime, mapping: Any = None) -> str:
     return str(escape_datetime(value, mapping))
 
 
+def _nul_refused(where: str) -> Exception:
+    import pymysql.err
+
+    # Raised as a DBAPI DataError, SQLAlchemy wraps it as on PostgreSQL (the API's handler
+    # answers caractere_invalido for a message naming NUL).
+    return pymysql.err.DataError(
+        1366, f"NUL (0x00) character in {where}: refused as PostgreSQL does"
+    )
+
+
+def _json_without_nul(value: Any) -> str:
+    """json.dumps, refusing what jsonb refuses: a NUL character (written as \\u0000)."""
+    text = json.dumps(value)
+    if "\\u0000" in text:
+        raise _nul_refused("a JSON value")
+    return text
+
+
+def _refuse_nul_text(parameters: Any) -> None:
+    """PostgreSQL text never holds NUL and refuses it; MySQL would store it. The repr scan is
+    one C-level pass, so only a suspect statement has its values inspected."""
+    if "\\x00" not in repr(parameters):
+        return
+    rows = parameters if isinstance(parameters, list) else [parameters]
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise _nul_refused("a text value")
+
+
 def engine_options(
     s: Settings, *, name: str, connect_timeout: int, statement_timeout_ms: int
 ) -> dict[str, Any]:
@@ -79,6 +110,7 @@ def engine_options(
     return {
         "pool_pre_ping": True,
         "isolation_level": "READ COMMITTED",
+        "json_serializer": _json_without_nul,
         "connect_args": {
             "connect_timeout": connect_timeout,
             "program_name": name,
@@ -108,6 +140,10 @@ def configure_mysql_sessions(engine: Engine, statement_timeout_ms: int) -> None:
             # Literals compare like the columns: case- and accent-sensitive (models.mysql_ddl).
             cur.execute("SET NAMES utf8mb4 COLLATE utf8mb4_bin")
             cur.execute(f"SET SESSION sql_mode='{MYSQL_SQL_MODE}', time_zone='+00:00', {limit}")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_execute(*args: Any) -> None:
+        _refuse_nul_text(args[3])  # (conn, cursor, statement, parameters, context, many)
 
 
 def _build(

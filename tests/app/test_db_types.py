@@ -84,3 +84,15 @@ def test_an_over_long_value_is_refused_not_truncated(db: Session) -> None:
     with pytest.raises(sa.exc.DataError), db.begin_nested():
         db.add(_empresa("11222333000181", uf="SPX"))
         db.flush()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"razao_social": "ab\x00cd"}, {"characteristics": {"fis\x00cal": True}}],
+    ids=["text", "json"],
+)
+def test_a_nul_character_is_refused_as_a_data_error(db: Session, values: dict[str, object]) -> None:
+    # PostgreSQL refuses NUL in text and jsonb; MySQL would store it (app/db.py refuses it).
+    with pytest.raises(sa.exc.DataError, match="NUL|Unicode escape|0x00"), db.begin_nested():
+        db.add(_empresa("11222333000181", **values))
+        db.flush()

@@ -15,6 +15,9 @@ rules translate them when the dialect is MySQL or MariaDB; PostgreSQL's DDL is u
   accent-sensitive like PostgreSQL, so two CNPJ/chave values that differ only in case never
   merge under a unique key, whatever the database's default collation is.
 
+Queries: ``… NULLS LAST`` / ``NULLS FIRST`` (which MySQL lacks) are spelled ``x IS NULL, x …`` /
+``x IS NOT NULL, x …``, the same order.
+
 Partial indexes (``postgresql_where``) become plain indexes on MySQL: all of them are non-unique
 lookup indexes, so the plain index is a superset with the same answers.
 Imported by :mod:`models.base`, so the rules are in place wherever the models are.
@@ -26,10 +29,12 @@ import re
 from typing import Any
 
 from sqlalchemy import DateTime
-from sqlalchemy.dialects.mysql.base import MySQLDDLCompiler
+from sqlalchemy.dialects.mysql.base import MySQLCompiler, MySQLDDLCompiler
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 __all__ = ["MYSQL_CHARSET", "MYSQL_COLLATION", "translate_default"]
 
@@ -85,7 +90,30 @@ def _no_deferrability(self: MySQLDDLCompiler, constraint: Any) -> str:
     return ""  # MySQL has no deferrable constraints and rejects the clause
 
 
+def _nulls_placed(self: MySQLCompiler, unary: Any, nulls_last: bool, **kw: Any) -> str:
+    # MySQL sorts NULL as the smallest value; a leading "x IS NULL" key puts it where asked.
+    ordered = unary.element
+    plain = ordered
+    if isinstance(ordered, UnaryExpression) and ordered.modifier in (
+        operators.desc_op,
+        operators.asc_op,
+    ):
+        plain = ordered.element
+    test = "IS NULL" if nulls_last else "IS NOT NULL"
+    return f"{self.process(plain, **kw)} {test}, {self.process(ordered, **kw)}"
+
+
+def _nulls_last(self: MySQLCompiler, unary: Any, modifier: Any, **kw: Any) -> str:
+    return _nulls_placed(self, unary, True, **kw)
+
+
+def _nulls_first(self: MySQLCompiler, unary: Any, modifier: Any, **kw: Any) -> str:
+    return _nulls_placed(self, unary, False, **kw)
+
+
 if not getattr(MySQLDDLCompiler.get_column_default_string, "_contab", False):
     _column_default_string._contab = True  # type: ignore[attr-defined]
     MySQLDDLCompiler.get_column_default_string = _column_default_string  # type: ignore[method-assign]
     MySQLDDLCompiler.define_constraint_deferrability = _no_deferrability  # type: ignore[method-assign]
+    MySQLCompiler.visit_nulls_last_op_unary_modifier = _nulls_last  # type: ignore[attr-defined]
+    MySQLCompiler.visit_nulls_first_op_unary_modifier = _nulls_first  # type: ignore[attr-defined]

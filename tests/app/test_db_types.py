@@ -96,3 +96,18 @@ def test_a_nul_character_is_refused_as_a_data_error(db: Session, values: dict[st
     with pytest.raises(sa.exc.DataError, match="NUL|Unicode escape|0x00"), db.begin_nested():
         db.add(_empresa("11222333000181", **values))
         db.flush()
+
+
+def test_nulls_last_and_first_order_the_same_on_both_databases(db: Session) -> None:
+    from datetime import date
+
+    days = {"11111111000191": None, "22222222000191": date(2026, 1, 5),
+            "33333333000191": date(2026, 2, 5)}  # fmt: skip
+    db.add_all([_empresa(cnpj, opened_on=day) for cnpj, day in days.items()])
+    db.flush()
+    newest = db.scalars(sa.select(Empresa.cnpj).order_by(Empresa.opened_on.desc().nulls_last()))
+    assert newest.all() == ["33333333000191", "22222222000191", "11111111000191"]
+    oldest = db.scalars(sa.select(Empresa.cnpj).order_by(Empresa.opened_on.asc().nulls_first()))
+    assert oldest.all() == ["11111111000191", "22222222000191", "33333333000191"]
+    plain = db.scalars(sa.select(Empresa.cnpj).order_by(Empresa.opened_on.nulls_last()))
+    assert plain.all() == ["22222222000191", "33333333000191", "11111111000191"]

@@ -64,6 +64,16 @@ def _escape_datetime_utc(value: datetime, mapping: Any = None) -> str:
     return str(escape_datetime(value, mapping))
 
 
+_FIELD_DATETIME = 12  # pymysql.constants.FIELD_TYPE.DATETIME
+
+
+def _decode_datetime_utc(value: str | bytes) -> Any:
+    from pymysql.converters import convert_datetime
+
+    out = convert_datetime(value)
+    return out.replace(tzinfo=UTC) if isinstance(out, datetime) else out
+
+
 def _nul_refused(where: str) -> Exception:
     import pymysql.err
 
@@ -129,6 +139,9 @@ def configure_mysql_sessions(engine: Engine, statement_timeout_ms: int) -> None:
         # through a UtcDateTime column (text() SQL, JSON_TABLE documents) would be stored as
         # its wall-clock time. Converted to UTC first, it matches the session's time_zone.
         dbapi_conn.encoders = {**dbapi_conn.encoders, datetime: _escape_datetime_utc}
+        # Every DATETIME of the schema holds UTC (models.base.UtcDateTime): read back aware,
+        # as PostgreSQL's timestamptz is, also through plain text() SQL.
+        dbapi_conn.decoders = {**dbapi_conn.decoders, _FIELD_DATETIME: _decode_datetime_utc}
         mariadb = "mariadb" in dbapi_conn.get_server_info().lower()
         # MariaDB limits any statement (seconds); MySQL limits SELECTs (milliseconds).
         limit = (

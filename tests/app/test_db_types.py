@@ -64,6 +64,8 @@ def test_an_aware_parameter_in_plain_sql_is_stored_as_its_utc_instant(db: Sessio
     )
     back = db.scalars(sa.select(OperationalLog.at).where(OperationalLog.source == "sql")).one()
     assert back == at == datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
+    raw = db.scalar(sa.text("SELECT at FROM operational_logs WHERE source = 'sql'"))
+    assert raw.tzinfo is not None and raw == at  # aware through plain SQL too
 
 
 def test_keys_differing_only_in_case_or_accents_stay_distinct(db: Session) -> None:

@@ -1,6 +1,7 @@
 """What `contab check` verifies on a MySQL/MariaDB server (DB_CONNECTION=mysql, docs/mysql.md).
 
-contab needs, and PostgreSQL always gives: ``SKIP LOCKED`` (MariaDB ≥ 10.6, MySQL ≥ 8.0) for the
+contab needs, and PostgreSQL always gives: ``SKIP LOCKED`` (MariaDB ≥ 10.6, MySQL ≥ 8.0; 8.0.16
+for enforced CHECK constraints) for the
 outbox and upload claims; utf8mb4 (all of Unicode); a case- and accent-sensitive collation, or
 two CNPJ/chave/e-mail values that differ only in case or accents would collide under a unique
 key (and compare equal in every lookup); strict ``sql_mode``, or an over-long or invalid value is
@@ -26,25 +27,27 @@ __all__ = [
     "version_problem",
 ]
 
-MIN_MARIADB = (10, 6)
-MIN_MYSQL = (8, 0)
+MIN_MARIADB = (10, 6, 0)
+# 8.0.16: CHECK constraints enforced (parsed and ignored before); 8.0.13: expression defaults.
+MIN_MYSQL = (8, 0, 16)
 _STRICT = {"STRICT_ALL_TABLES", "STRICT_TRANS_TABLES"}
 _LISTED = 10  # columns named in one problem; the rest are counted
 
 
 def version_problem(version: str) -> str | None:
     """The problem with a server version string (``SELECT VERSION()``), or None when supported."""
-    match = re.match(r"(\d+)\.(\d+)", version)
+    match = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
     if not match:
         return f"versão do servidor não reconhecida: {version!r}"
-    found = (int(match[1]), int(match[2]))
+    found = (int(match[1]), int(match[2]), int(match[3]))
     mariadb = "mariadb" in version.lower()
     minimum = MIN_MARIADB if mariadb else MIN_MYSQL
     if found < minimum:
         name = "MariaDB" if mariadb else "MySQL"
+        why = "SELECT … FOR UPDATE SKIP LOCKED" if mariadb else "SKIP LOCKED e CHECK aplicados"
         return (
-            f"{name} {found[0]}.{found[1]} é antigo demais: contab precisa de {name} "
-            f"≥ {minimum[0]}.{minimum[1]} (SELECT … FOR UPDATE SKIP LOCKED)"
+            f"{name} {'.'.join(map(str, found))} é antigo demais: contab precisa de {name} "
+            f"≥ {'.'.join(map(str, minimum))} ({why})"
         )
     return None
 

@@ -98,6 +98,7 @@ def test_strict_mode_off_is_named(mysql_admin: str, databases) -> None:  # type:
     "version,ok",
     [("10.11.19-MariaDB-0+deb12u1", True), ("10.6.0-MariaDB-log", True), ("8.0.36", True),
      ("8.4.2-commercial", True), ("10.5.22-MariaDB", False), ("5.7.44-log", False),
+     ("8.0.15", False),
      ("desconhecida", False)],
 )  # fmt: skip
 def test_server_versions_without_skip_locked_are_refused(version: str, ok: bool) -> None:
@@ -106,7 +107,7 @@ def test_server_versions_without_skip_locked_are_refused(version: str, ok: bool)
 
 def test_server_version_message_names_the_minimum() -> None:
     assert version_problem("10.5.22-MariaDB") == (
-        "MariaDB 10.5 é antigo demais: contab precisa de MariaDB ≥ 10.6 "
+        "MariaDB 10.5.22 é antigo demais: contab precisa de MariaDB ≥ 10.6.0 "
         "(SELECT … FOR UPDATE SKIP LOCKED)"
     )
 

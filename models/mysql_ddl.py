@@ -8,7 +8,9 @@ rules translate them when the dialect is MySQL or MariaDB; PostgreSQL's DDL is u
 - ``DateTime(timezone=True)`` → ``DATETIME(6)``: microseconds like PostgreSQL's timestamptz,
   always UTC (every session sets ``time_zone='+00:00'``, :mod:`app.db`), made aware again on the
   way out by :class:`models.base.UtcDateTime`;
-- server defaults ``now()`` → ``CURRENT_TIMESTAMP(6)``, ``'…'::jsonb`` → ``('…')``;
+- server defaults ``now()`` → ``CURRENT_TIMESTAMP(6)``, ``'…'::jsonb`` → ``('…')``; ``func.now()``
+  in queries and ORM ``onupdate`` is ``CURRENT_TIMESTAMP(6)`` too (MySQL's ``now()`` drops the
+  microseconds PostgreSQL keeps, and rows created in one second would tie in an ORDER BY);
 - ``DEFERRABLE INITIALLY DEFERRED`` is dropped (InnoDB checks a foreign key at once: code that
   relies on a deferred check must insert parents first, or set ``FOREIGN_KEY_CHECKS=0``);
 - every table is created ``DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin``: case- and
@@ -33,7 +35,7 @@ from sqlalchemy.dialects.mysql.base import MySQLCompiler, MySQLDDLCompiler
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
-from sqlalchemy.sql import operators
+from sqlalchemy.sql import functions, operators
 from sqlalchemy.sql.elements import UnaryExpression
 
 __all__ = ["MYSQL_CHARSET", "MYSQL_COLLATION", "translate_default"]
@@ -64,6 +66,10 @@ def _compile_datetime(type_: DateTime, compiler: Any, **kw: Any) -> str:
     return "DATETIME(6)" if type_.timezone else compiler.visit_datetime(type_, **kw)
 
 
+def _compile_now(element: functions.now, compiler: Any, **kw: Any) -> str:
+    return "CURRENT_TIMESTAMP(6)"
+
+
 def _compile_create_table(element: CreateTable, compiler: Any, **kw: Any) -> str:
     sql: str = compiler.visit_create_table(element, **kw)
     opts = element.element.dialect_options["mysql"]
@@ -76,6 +82,7 @@ for _name in _MYSQL:
     compiles(JSONB, _name)(_compile_jsonb)
     compiles(DateTime, _name)(_compile_datetime)
     compiles(CreateTable, _name)(_compile_create_table)
+    compiles(functions.now, _name)(_compile_now)
 
 _original_default = MySQLDDLCompiler.get_column_default_string
 

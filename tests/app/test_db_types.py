@@ -53,6 +53,19 @@ def test_server_default_now_is_utc(db: Session) -> None:
     assert row.at.tzinfo is not None and abs(row.at - before) < timedelta(hours=1)
 
 
+def test_now_keeps_microseconds(db: Session) -> None:
+    # Both spell func.now() with microseconds; two readings in one statement never both round
+    # to a whole second unless the clock really sits on one (1 in a million).
+    stamps = db.execute(sa.select(sa.func.now(), sa.func.now())).one()
+    assert stamps[0].tzinfo is not None
+    row = OperationalLog(level="INFO", source="micro", message="m")
+    db.add(row)
+    db.flush()
+    db.refresh(row)
+    later = db.scalar(sa.select(sa.func.now()))
+    assert row.at <= later and (row.at.microsecond, later.microsecond) != (0, 0)
+
+
 def test_an_aware_parameter_in_plain_sql_is_stored_as_its_utc_instant(db: Session) -> None:
     at = datetime(2026, 3, 1, 8, 0, tzinfo=BRT)
     db.execute(

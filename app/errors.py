@@ -292,8 +292,8 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "falha_no_canal": (502, "Falha no envio por e-mail ou WhatsApp."),
     "falha_em_servico_externo": (502, "Falha em outro serviço externo (Prefect, governo)."),
     # backups (command line)
-    "backup_falhou": (502, "O pg_dump falhou."),
-    "backup_sem_pg_dump": (502, "pg_dump não encontrado."),
+    "backup_falhou": (502, "O pg_dump (ou mariadb-dump) falhou."),
+    "backup_sem_pg_dump": (502, "pg_dump (ou mariadb-dump) não encontrado."),
     "backup_sem_listagem": (502, "O destino de backups não lista os arquivos."),
     "backup_corrompido": (502, "Cópia de segurança corrompida (soma de verificação)."),
     "restauracao_falhou": (502, "A restauração falhou."),

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,10 +20,11 @@ import httpx
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from sqlalchemy import JSON
 
 from app.backup.target import BackupTarget
 
-__all__ = ["LOG_TABLES", "export_logs", "flow_run_summary"]
+__all__ = ["LOG_TABLES", "export_logs", "export_logs_mysql", "flow_run_summary"]
 
 LOG_TABLES = {
     "auditoria": "audit_log",
@@ -43,16 +45,45 @@ def _jsonable(value: Any) -> Any:
 
 def export_logs(conn: psycopg.Connection, target: BackupTarget, prefix: str) -> dict[str, Any]:
     """Write each log table as ``logs/<name>.jsonl.gz``; returns rows, bytes and sha256 of each."""
+
+    def rows_of(table: str) -> Iterator[dict[str, Any]]:
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql.SQL("SELECT * FROM {} ORDER BY id").format(sql.Identifier(table)))
+            yield from cur
+
+    return _export(rows_of, target, prefix)
+
+
+def export_logs_mysql(conn: Any, target: BackupTarget, prefix: str) -> dict[str, Any]:
+    """:func:`export_logs` over a PyMySQL connection (dict rows): the same lines — JSON columns
+    decoded and DATETIME values (UTC) made aware, as psycopg returns them."""
+    from models import Base
+
+    def rows_of(table: str) -> Iterator[dict[str, Any]]:
+        cols = Base.metadata.tables[table].c
+        as_json = {c.name for c in cols if isinstance(c.type, JSON)}
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT * FROM `{table}` ORDER BY id")
+            for row in cur:
+                for k, v in row.items():
+                    if k in as_json and isinstance(v, str):
+                        row[k] = json.loads(v)
+                    elif isinstance(v, datetime) and v.tzinfo is None:
+                        row[k] = v.replace(tzinfo=UTC)
+                yield row
+
+    return _export(rows_of, target, prefix)
+
+
+def _export(
+    rows_of: Callable[[str], Iterator[dict[str, Any]]], target: BackupTarget, prefix: str
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, table in LOG_TABLES.items():
         buf = io.BytesIO()
         rows = 0
-        with (
-            gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz,
-            conn.cursor(row_factory=dict_row) as cur,
-        ):
-            cur.execute(sql.SQL("SELECT * FROM {} ORDER BY id").format(sql.Identifier(table)))
-            for row in cur:
+        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+            for row in rows_of(table):
                 line = json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False)
                 gz.write(line.encode() + b"\n")
                 rows += 1

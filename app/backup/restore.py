@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.backup import pgtools
+from app.backup import mytools, pgtools
 from app.backup.target import BackupTarget, day_prefix, object_key
 from app.errors import IntegrationError, NotFound, StorageError
 from app.platform import audit
@@ -187,7 +187,12 @@ def restore_date(
     with tempfile.TemporaryDirectory() as tmp:
         progress(f"baixando e verificando o dump de {wanted}")
         dump_path = fetch_dump(target, wanted, Path(tmp))
-        if not dry_run:
+        if not dry_run and settings.is_mysql:
+            if not force_live:
+                mytools.create_database(settings, name)
+            progress(f"mariadb < dump em {name}")
+            mytools.restore_into(settings, dump_path, name, clean=force_live)
+        elif not dry_run:
             if not force_live:
                 pgtools.create_database(settings, name)
             progress(f"pg_restore em {name}")

@@ -133,7 +133,7 @@ def prune(
         if not dry_run:
             with sessions.begin() as s:
                 for run in s.scalars(
-                    select(BackupRun).where(BackupRun.details["dia"].astext.in_(drop))
+                    select(BackupRun).where(BackupRun.details["dia"].as_string().in_(drop))
                 ):
                     run.details = {**run.details, "expurgado_em": datetime.now(UTC).isoformat()}
                 audit.record(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.backup import pgtools
 from app.backup.restore import Progress, fetch_dump, resolve_day, restore_objects
 from app.backup.target import BackupTarget
-from app.errors import InvalidInput, NotFound
+from app.errors import IntegrationError, InvalidInput, NotFound
 from app.platform import audit
 from app.settings import Settings
 from app.storage.base import Storage
@@ -221,6 +221,12 @@ def restore_rows(
     if cnpj is None and module is None:
         raise InvalidInput(
             "Informe --empresa e/ou --module (ou --date)", code="restauracao_sem_alvo"
+        )
+    if settings.is_mysql:  # the row merge is written for PostgreSQL (COPY, ON CONFLICT)
+        raise IntegrationError(
+            "Restauração por empresa/módulo ainda não disponível com MySQL/MariaDB: restaure "
+            "o dia inteiro num banco novo (contab backup restore --date) e copie as linhas.",
+            code="restauracao_falhou",
         )
     wanted = resolve_day(target, day)
     modules = [module] if module else list(MODULES)

@@ -6,9 +6,11 @@ Stored files are copied content-addressed (``objects/<sha256[:2]>/<sha256>``): a
 in the target is never copied again, so a day costs only what changed. Each day's manifest maps
 every storage key to its sha256, size and empresa, so any retained day restores from it alone.
 
-Two backups never run at once (a PostgreSQL advisory lock: the second waits). The target is
-checked before anything is dumped; when it is down the run fails (and Prefect retries it) with
-the data side untouched. One successful backup per day: a re-run does nothing unless forced.
+Two backups never run at once (a PostgreSQL advisory lock, GET_LOCK on MySQL: the second
+waits). On MySQL/MariaDB the dump is mariadb-dump/mysqldump (:mod:`app.backup.mytools`).
+The target is checked before anything is dumped; when it is down the run fails (and Prefect
+retries it) with the data side untouched. One successful backup per day: a re-run does
+nothing unless forced.
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.backup import pgtools
-from app.backup.logs import export_logs, flow_run_summary
+from app.backup import mytools, pgtools
+from app.backup.logs import export_logs, export_logs_mysql, flow_run_summary
 from app.backup.target import BackupTarget, day_prefix, object_key
 from app.errors import StorageError
 from app.settings import Settings
+from app.sqlcompat import advisory_lock
 from app.storage.base import Storage
 from models import BackupRun
 
@@ -50,23 +53,20 @@ _FILES_SQL = (
 
 @contextmanager
 def backup_lock(sessions: sessionmaker[Session]) -> Iterator[None]:
-    """Hold the backup advisory lock (waits while another backup or prune holds it)."""
+    """Hold the backup advisory lock (waits while another backup or prune holds it);
+    ``GET_LOCK`` on MySQL/MariaDB."""
     engine = sessions.kw["bind"]
     with engine.connect() as conn:  # one connection for the whole hold: the lock is per session
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": BACKUP_LOCK_KEY})
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": BACKUP_LOCK_KEY})
+        with advisory_lock(conn, BACKUP_LOCK_KEY):
             conn.commit()
+            yield
 
 
 def successful_run(session: Session, day: str) -> BackupRun | None:
     """The latest successful backup of day (``YYYY-MM-DD``), if any."""
     return session.scalar(
         select(BackupRun)
-        .where(BackupRun.status == "concluido", BackupRun.details["dia"].astext == day)
+        .where(BackupRun.status == "concluido", BackupRun.details["dia"].as_string() == day)
         .order_by(BackupRun.id.desc())
         .limit(1)
     )
@@ -151,6 +151,8 @@ def _write_day(
     """Dump, copy objects, manifest and logs of one day into the target; the catalogue entry."""
     prefix = day_prefix(day)
     started = time.monotonic()
+    if settings.is_mysql:
+        return _write_day_mysql(settings, data, target, day, timeout)
     with pgtools.connect(settings) as snap:
         snap.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         snap.read_only = True
@@ -164,6 +166,47 @@ def _write_day(
             pgtools.dump(settings, dump_path, snapshot=snapshot, timeout=timeout)
             dump_bytes = dump_path.read_bytes()
         logs = export_logs(snap, target, prefix)
+    return _finish_day(
+        target, data, day, started, dump_bytes, files, counts, logs,
+        flow_run_summary(settings.PREFECT_API_URL),
+    )  # fmt: skip
+
+
+def _write_day_mysql(
+    settings: Settings, data: Storage, target: BackupTarget, day: str, timeout: float
+) -> dict[str, Any]:
+    """:func:`_write_day` on MySQL/MariaDB: mariadb-dump, and the counts, manifest and logs
+    read in the same snapshot (:mod:`app.backup.mytools`)."""
+    prefix = day_prefix(day)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        dump_path = Path(tmp) / "db.sql"
+        with mytools.dump_consistent(settings, dump_path, timeout=timeout) as (snap, same):
+            counts = mytools.row_counts(snap)
+            with snap.cursor() as cur:
+                cur.execute(_FILES_SQL)
+                files = list(cur.fetchall())
+            logs = export_logs_mysql(snap, target, prefix)
+        dump_bytes = dump_path.read_bytes()
+    return _finish_day(
+        target, data, day, started, dump_bytes, files, counts, logs,
+        flow_run_summary(settings.PREFECT_API_URL), extra={"instantaneo_unico": same},
+    )  # fmt: skip
+
+
+def _finish_day(
+    target: BackupTarget,
+    data: Storage,
+    day: str,
+    started: float,
+    dump_bytes: bytes,
+    files: list[dict[str, Any]],
+    counts: dict[str, int],
+    logs: dict[str, Any],
+    flow_runs: Any,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    prefix = day_prefix(day)
     target.put(f"{prefix}/db.dump", dump_bytes)
     objects = _copy_objects(files, data, target)
     manifest = json.dumps(_manifest(day, files), ensure_ascii=False).encode()
@@ -187,7 +230,8 @@ def _write_day(
         "objetos": objects,
         "tabelas": counts,
         "logs": logs,
-        "execucoes_prefect": flow_run_summary(settings.PREFECT_API_URL),
+        "execucoes_prefect": flow_runs,
+        **(extra or {}),
     }
     details["duracao_s"] = round(time.monotonic() - started, 3)
     target.put(f"{prefix}/catalogo.json", json.dumps(details, ensure_ascii=False).encode())

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.backup import pgtools
+from app.backup import mytools, pgtools
 from app.backup.restore import catalogue, fetch_dump, load_manifest, resolve_day
 from app.backup.target import BackupTarget, day_prefix, object_key
 from app.errors import AppError
@@ -42,9 +42,14 @@ def _check(target: BackupTarget, settings: Settings, day: str, sample: int) -> d
     with tempfile.TemporaryDirectory() as tmp:
         dump_path = fetch_dump(target, day, Path(tmp))
         scratch = f"contab_verifica_{os.getpid()}_{secrets.token_hex(3)}"
-        with pgtools.scratch_database(settings, scratch, dump_path):
-            with pgtools.connect(settings, scratch) as conn:
-                restored = pgtools.row_counts(conn)
+        if settings.is_mysql:
+            with mytools.scratch_database(settings, scratch, dump_path):
+                with mytools.connect(settings, scratch) as myconn:
+                    restored = mytools.row_counts(myconn)
+        else:
+            with pgtools.scratch_database(settings, scratch, dump_path):
+                with pgtools.connect(settings, scratch) as conn:
+                    restored = pgtools.row_counts(conn)
     for name, expected in sorted(cat["tabelas"].items()):
         got = restored.get(name)
         tables[name] = {"catalogo": int(expected), "restaurado": got}
@@ -96,7 +101,7 @@ def verify_backup(
     with sessions.begin() as s:
         run = s.scalar(
             select(BackupRun)
-            .where(BackupRun.status == "concluido", BackupRun.details["dia"].astext == wanted)
+            .where(BackupRun.status == "concluido", BackupRun.details["dia"].as_string() == wanted)
             .order_by(BackupRun.id.desc())
             .limit(1)
         )

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.documents.queries import files_by_status, get_upload
@@ -40,9 +41,10 @@ from app.documents.receiver import (
 from app.documents.zipfiles import ZipLimits, is_zip
 from app.errors import MISSING_EMPRESA, InvalidInput
 from app.storage.base import Storage
-from models import Empresa, Upload, UploadFile
+from models import Upload, UploadFile
 
-_EMPRESA_ID = Empresa.__table__.c.id
+# the constraints that refuse rows of an empresa that does not exist (models' naming convention)
+_EMPRESA_FKS = ("fk_stored_files_empresa_id_empresas", "fk_uploads_empresa_id_empresas")
 
 __all__ = [
     "Accepted",
@@ -124,10 +126,15 @@ def accept_upload(
         rx.close()
     if not rx.rows:
         raise InvalidInput("Nenhum arquivo enviado.", code="upload_vazio")
-    conn = session.connection()
-    if conn.execute(select(_EMPRESA_ID).where(_EMPRESA_ID == empresa_id)).first() is None:
-        raise MISSING_EMPRESA.error()
-    upload_id, summary = rx.record(conn, uploaded_by=uploaded_by[:200])
+    try:
+        upload_id, summary = rx.record(session.connection(), uploaded_by=uploaded_by[:200])
+    except IntegrityError as exc:
+        # No query asks first whether the empresa exists (a round-trip per upload for a case
+        # that office tokens alone can reach): its foreign keys answer, and the caller's
+        # transaction is rolled back with the error.
+        if any(fk in str(exc.orig) for fk in _EMPRESA_FKS):
+            raise MISSING_EMPRESA.error() from exc
+        raise
     return Accepted(upload_id, len(rx.rows), summary)
 
 

@@ -1,6 +1,7 @@
 """Ingest benchmark: baseline vs our validation path vs end-to-end into the DB.
 
-Run: ``.venv/bin/python bench/ingest.py [--n 10000] [--workers N] [--rounds 3]``
+Run: ``.venv/bin/python bench/ingest.py [--n 10000] [--workers N] [--rounds 3] [--db mysql]
+[--e2e-only]``
 
 Generates N NF-e (~10 KiB, 8 items) into a zip on disk (streamed: never all in memory), then
 measures in one run:
@@ -21,7 +22,8 @@ measures in one run:
      every file, records the upload and triggers ``processar-upload-xml`` on a real Prefect
      server (own PostgreSQL database); then *that* flow run is executed in this process with full
      Prefect orchestration (``run_flow``: flow and task runs recorded by the server, the batch
-     tasks use the process pool) until every document is indexed in PostgreSQL.
+     tasks use the process pool) until every document is indexed in PostgreSQL (``--db mysql``:
+     in MariaDB/MySQL; Prefect's own database stays PostgreSQL).
      Included: HTTP upload, zip expansion, sha256, storage writes, DB rows, the trigger, flow and
      task orchestration, process-pool start-up, storage reads, parse + validation, bulk writes.
      Excluded: a Prefect worker's polling delay and the start of the flow-run subprocess
@@ -64,8 +66,9 @@ OTHER = "99888777000136"
 DB = "contab_bench_ingest"
 
 
-def _setup(tmp: Path) -> Any:
-    """Databases, Redis, migrations and a Prefect server with the deployment; the supervisor."""
+def _setup(tmp: Path, db: str = "postgres") -> Any:
+    """Databases, Redis, migrations and a Prefect server with the deployment; the supervisor.
+    ``db="mysql"``: the office database on MariaDB/MySQL; Prefect keeps PostgreSQL."""
     from benchenv import setup
 
     from app.devstack import prefect_env
@@ -78,8 +81,10 @@ def _setup(tmp: Path) -> Any:
     )
 
     api_url = f"http://127.0.0.1:{free_port()}/api"
-    env = setup(DB, tmp, UPLOAD_MAX_TOTAL_BYTES=str(2 * 1024**3), PREFECT_LOGGING_LEVEL="WARNING")
-    admin = f"postgresql://postgres@127.0.0.1:{env['DB_PORT']}"
+    env = setup(
+        DB, tmp, db=db, UPLOAD_MAX_TOTAL_BYTES=str(2 * 1024**3), PREFECT_LOGGING_LEVEL="WARNING"
+    )
+    admin = f"postgresql://postgres@127.0.0.1:{env['PG_PORT']}"
     create_database(f"{admin}/postgres", f"{DB}_prefect", drop=True)
     os.environ.update(
         prefect_env(
@@ -283,15 +288,19 @@ def _stat(pid: int) -> list[str]:
         return []
 
 
+_DB_PROCESSES = ("(postgres)", "(mariadbd)", "(mysqld)")
+
+
 def _postgres_cpu() -> float:
-    """CPU of every PostgreSQL process on the machine (backends, WAL writer, checkpointer)."""
+    """CPU of every database process on the machine: PostgreSQL (backends, WAL writer,
+    checkpointer) and MariaDB/MySQL."""
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
         except OSError:
             continue
-        if "(postgres)" in text.split(" ", 2)[1] + ")":
+        if text.split(" ", 2)[1] in _DB_PROCESSES:
             fields = text.rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
@@ -416,12 +425,34 @@ def _end_to_end(tmp: Path, sup: Any, path: Path, n: int) -> dict[str, Any]:
     }
 
 
+def _print_e2e(e2e: dict[str, Any], n: int, db: str) -> None:
+    """(c) alone (``--e2e-only``): throughput, phases and CPU per doc."""
+    c = e2e["t_api"] + e2e["t_flow"]
+    print(
+        f"(c)  end-to-end HTTP+Prefect flow into {db}: {n / c:8,.0f} docs/s   [API upload"
+        f" {e2e['t_api']:.1f} s, flow run {e2e['t_flow']:.1f} s, {e2e['flow_state']}]"
+    )
+    print(f"     upload {e2e['status']}: {e2e['por_status']}")
+    api_cpu, flow_cpu, pool_cpu, server_cpu, db_cpu = e2e["cpu"]
+    print(
+        f"     CPU during (c), ms per doc: API {api_cpu * 1e3 / n:.2f}, flow process"
+        f" {flow_cpu * 1e3 / n:.2f}, pool workers {pool_cpu * 1e3 / n:.2f}, Prefect server"
+        f" {server_cpu * 1e3 / n:.2f}, databases (ours and Prefect's) {db_cpu * 1e3 / n:.2f};"
+        f" total {sum(e2e['cpu']) * 1e3 / n:.2f} ms/doc"
+    )
+
+
 def main() -> None:
     """Generate, measure, print."""
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of (a)–(b)")
+    ap.add_argument("--db", choices=("postgres", "mysql"), default="postgres",
+                    help="the office database of (c) (mysql: MariaDB/MySQL; Prefect keeps "
+                         "PostgreSQL)")  # fmt: skip
+    ap.add_argument("--e2e-only", action="store_true",
+                    help="only (c): (a)–(b) do not touch the database")  # fmt: skip
     args = ap.parse_args()
     os.environ["INGEST_WORKERS"] = str(args.workers)
     tmp = Path(tempfile.mkdtemp(prefix="contab-bench-"))
@@ -446,7 +477,7 @@ def main() -> None:
         with classify_pool(args.workers) as pool:
             if pool is not None:
                 pool.submit(int).result()  # started and warm
-            for _ in range(args.rounds):
+            for _ in range(0 if args.e2e_only else args.rounds):
                 runs["a"].append(_baseline(zpath))
                 runs["a7"].append(_baseline(zpath, seven=True))
                 runs["f"].append(_floor(zpath))
@@ -457,13 +488,21 @@ def main() -> None:
                 else:
                     runs["a_pool"].append(runs["a"][-1])
                     runs["b"].append(runs["b1"][-1])
+        t0 = time.perf_counter()
+        if args.e2e_only:
+            sup = _setup(tmp, args.db)
+            print(
+                f"setup ({args.db}, Prefect server, deployment): {time.perf_counter() - t0:.1f} s"
+            )
+            _print_e2e(_end_to_end(tmp, sup, zpath, n), n, args.db)
+            return
         a, a7, f, b1, a_pool, b = (median(runs[k]) for k in ("a", "a7", "f", "b1", "a_pool", "b"))
         paired = sorted(ta / tb for ta, tb in zip(runs["a"], runs["b"], strict=True))
         # The services (c) needs start only now: their background work (the Prefect server's
         # loops, PostgreSQL) would otherwise take CPU from the pool during (a)–(b).
         t0 = time.perf_counter()
-        sup = _setup(tmp)
-        print(f"setup (PostgreSQL, Prefect server, deployment): {time.perf_counter() - t0:.1f} s")
+        sup = _setup(tmp, args.db)
+        print(f"setup ({args.db}, Prefect server, deployment): {time.perf_counter() - t0:.1f} s")
         e2e = _end_to_end(tmp, sup, zpath, n)
         c = e2e["t_api"] + e2e["t_flow"]
         w = args.workers

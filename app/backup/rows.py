@@ -21,10 +21,11 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.backup import pgtools
+from app.backup import mytools, pgtools
 from app.backup.restore import Progress, fetch_dump, resolve_day, restore_objects
+from app.backup.rows_mysql import merge_tables
 from app.backup.target import BackupTarget
-from app.errors import IntegrationError, InvalidInput, NotFound
+from app.errors import InvalidInput, NotFound
 from app.platform import audit
 from app.settings import Settings
 from app.storage.base import Storage
@@ -222,12 +223,6 @@ def restore_rows(
         raise InvalidInput(
             "Informe --empresa e/ou --module (ou --date)", code="restauracao_sem_alvo"
         )
-    if settings.is_mysql:  # the row merge is written for PostgreSQL (COPY, ON CONFLICT)
-        raise IntegrationError(
-            "Restauração por empresa/módulo ainda não disponível com MySQL/MariaDB: restaure "
-            "o dia inteiro num banco novo (contab backup restore --date) e copie as linhas.",
-            code="restauracao_falhou",
-        )
     wanted = resolve_day(target, day)
     modules = [module] if module else list(MODULES)
     scratch = f"contab_scratch_{os.getpid()}_{secrets.token_hex(3)}"
@@ -242,6 +237,19 @@ def restore_rows(
         progress(f"baixando e verificando o dump de {wanted}")
         dump_path = fetch_dump(target, wanted, Path(tmp))
         progress("restaurando o dump num banco temporário")
+        if settings.is_mysql:
+            with mytools.scratch_database(settings, scratch, dump_path):
+                merged = merge_tables(
+                    settings, scratch, cnpj, lambda eid: _plan(modules, eid),
+                    overwrite=overwrite, dry_run=dry_run, progress=progress,
+                )  # fmt: skip
+            if merged is None:
+                raise NotFound(
+                    f"CNPJ {cnpj} não consta do backup de {wanted}", code="empresa_desconhecida"
+                )
+            empresa_id, found, summary["tabelas"] = merged
+            return _finish(sessions, target, data, summary, found, empresa_id, dry_run, actor,
+                           wanted, progress)  # fmt: skip
         with pgtools.scratch_database(settings, scratch, dump_path):
             with pgtools.connect(settings, scratch) as src, pgtools.connect(settings) as live:
                 empresa_id = _empresa_id(src, cnpj) if cnpj else None
@@ -269,6 +277,23 @@ def restore_rows(
                     live.rollback()
                 else:
                     live.commit()
+    return _finish(
+        sessions, target, data, summary, files, empresa_id, dry_run, actor, wanted, progress
+    )
+
+
+def _finish(
+    sessions: sessionmaker[Session],
+    target: BackupTarget,
+    data: Storage,
+    summary: dict[str, Any],
+    files: list[tuple[str, str]],
+    empresa_id: int | None,
+    dry_run: bool,
+    actor: str,
+    wanted: str,
+    progress: Progress,
+) -> dict[str, Any]:
     progress(f"arquivos: {len(files)}")
     summary["arquivos"] = restore_objects(files, target, data, dry_run=dry_run, progress=progress)
     with sessions.begin() as s:

@@ -1,5 +1,6 @@
 """Backups on MySQL/MariaDB (DB_CONNECTION=mysql): mariadb-dump in the daily backup, the drill,
-and the restore by date with the mariadb client. Runs when the suite runs on MySQL
+and the restore by date with the mariadb client (restore by empresa/module is covered by
+test_backup_restore.py, which runs on both). Runs when the suite runs on MySQL
 (``CONTAB_TEST_DB=mysql``); the PostgreSQL path has its own tests (test_backup*.py)."""
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from sqlalchemy import text
 
 from app.backup import mytools, run_backup
 from app.backup.restore import restore_date
-from app.backup.rows import restore_rows
 from app.backup.target import BackupTarget, object_key
 from app.backup.verify import verify_backup
 from app.db import get_engine, get_sessionmaker
@@ -81,12 +81,3 @@ def test_backup_drill_and_restore_by_date_on_mariadb(clean_db, tmp_path: Path) -
         mytools.drop_database(cfg, name)
     with get_engine().connect() as conn:
         assert conn.scalar(text("SELECT DATABASE()")) == cfg.DB_DATABASE
-
-
-def test_restore_by_empresa_says_it_is_not_available_on_mysql(clean_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(IntegrationError) as exc:
-        restore_rows(
-            get_sessionmaker(), get_settings(), _target(tmp_path), data_storage(tmp_path),
-            cnpj=CNPJS[0],
-        )  # fmt: skip
-    assert exc.value.code == "restauracao_falhou" and "MySQL" in exc.value.message

@@ -1,6 +1,6 @@
 """Time the monthly generation (obligations + tarefas + requests) for 1k, 5k and 10k empresas.
 
-Run: ``.venv/bin/python bench/generate.py [--n 1000 5000 10000] [--db mysql]``. Uses its own database
+Run: ``.venv/bin/python bench/generate.py [--n 1000 5000 10000] [--db mysql|both]``. Uses its own database
 (``contab_bench_generate``) on the local PostgreSQL (or an embedded one, like the tests). The
 work is exactly what the flows' tasks do per chunk of 2,000 empresas (assignment, tarefas of one
 competência, requests of the previous one), without Prefect's orchestration overhead. Prints
@@ -161,21 +161,17 @@ def run_once() -> tuple[float, int]:
     return time.perf_counter() - t0, rows
 
 
-def main() -> None:
-    """Print one line per size plus the linear-growth check."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, nargs="*", default=[1000, 5000, 10000])
-    parser.add_argument("--db", choices=("postgres", "mysql"), default="postgres",
-                        help="the office database (mysql: MariaDB/MySQL)")  # fmt: skip
-    args = parser.parse_args()
-    sizes = args.n
-    setup(args.db)
-    print(f"database: {args.db}")
+def _measure(db: str, sizes: list[int]) -> dict[int, tuple[float, float]]:
+    """Print one line per size plus the linear-growth check; {n: (seconds, re-run seconds)}."""
+    setup(db)
+    print(f"database: {db}")
     base: tuple[int, float] | None = None
+    out: dict[int, tuple[float, float]] = {}
     for n in sizes:
         seed(n)
         elapsed, rows = run_once()
         rerun, again = run_once()
+        out[n] = (elapsed, rerun)
         if base is None:
             base = (n, elapsed)
         ratio = elapsed / base[1]
@@ -186,6 +182,49 @@ def main() -> None:
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (RSS): {peak:.0f} MiB")
+    return out
+
+
+def _both(sizes: list[int]) -> None:
+    """Each database in its own process (settings and engines are per process), then the
+    closing note: both databases' figures side by side."""
+    import json
+    import subprocess
+
+    results: dict[str, dict[str, list[float]]] = {}
+    for db in ("postgres", "mysql"):
+        proc = subprocess.run(  # noqa: S603
+            [sys.executable, __file__, "--db", db, "--json", "--n", *map(str, sizes)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        lines = proc.stdout.splitlines()
+        print("\n".join(ln for ln in lines if not ln.startswith("RESULT ")))
+        results[db] = json.loads(next(ln for ln in lines if ln.startswith("RESULT "))[7:])
+    print("\nside by side (seconds; MariaDB/MySQL ÷ PostgreSQL):")
+    for n in sizes:
+        (pg, pg_re), (my, my_re) = results["postgres"][str(n)], results["mysql"][str(n)]
+        print(
+            f"{n:6d} empresas: PostgreSQL {pg:6.2f} s | MySQL {my:6.2f} s | x{my / pg:4.2f}"
+            f"   re-run: {pg_re:5.2f} s | {my_re:5.2f} s | x{my_re / pg_re:4.2f}"
+        )
+
+
+def main() -> None:
+    """Measure one database, or both side by side (``--db both``)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, nargs="*", default=[1000, 5000, 10000])
+    parser.add_argument("--db", choices=("postgres", "mysql", "both"), default="postgres",
+                        help="the office database (mysql: MariaDB/MySQL; both: side by side)")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.db == "both":
+        _both(args.n)
+        return
+    out = _measure(args.db, args.n)
+    if args.json:
+        import json
+
+        print("RESULT " + json.dumps(out))
 
 
 if __name__ == "__main__":

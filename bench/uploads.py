@@ -582,7 +582,34 @@ def _zip_phase(
         "e2e": (finished - sent) if finished else None,
         "cpu": {k: cpu1.get(k, 0.0) - cpu0.get(k, 0.0) for k in cpu1},
         "runs": _flow_runs(start, end), "run": run,
+        "timeline": _zip_timeline(upload_id, sent, t_api),
     }  # fmt: skip
+
+
+def _zip_timeline(upload_id: int, sent: float, t_api: float) -> list[tuple[float, str]]:
+    """Seconds after the POST was sent: the upload recorded, each batch's transaction start
+    (``upload_files.updated_at`` is ``now()``, the transaction's start, on PostgreSQL) with its
+    file count, the POST's answer and ``finished_at``."""
+    with _pg() as conn:
+        up = conn.execute(
+            "SELECT created_at, finished_at FROM uploads WHERE id = %s", (upload_id,)
+        ).fetchone()
+        batches = conn.execute(
+            "SELECT updated_at, count(*) FROM upload_files WHERE upload_id = %s"
+            " GROUP BY updated_at ORDER BY updated_at",
+            (upload_id,),
+        ).fetchall()
+    events = [(t_api, "POST answered (202)")]
+    if up is not None:
+        events.append((up[0].timestamp() - sent, "reception transaction started (files stored)"))
+        if up[1] is not None:
+            events.append((up[1].timestamp() - sent, "finished_at (upload complete)"))
+    prev = None
+    for k, (at, n) in enumerate(batches, 1):
+        gap = f", {at.timestamp() - prev:.2f} s after the previous" if prev else ""
+        events.append((at.timestamp() - sent, f"batch {k} transaction started: {n} files{gap}"))
+        prev = at.timestamp()
+    return sorted(events)
 
 
 # ---------------------------------------------------------------- report
@@ -737,6 +764,9 @@ def _report_zip(z: dict[str, Any]) -> float | None:
         print(f"  end to end (POST sent → finished_at): {z['e2e']:.1f} s = {rate:,.0f} docs/s")
     else:
         print(f"  not finished after {z['waited']:.0f} s")
+    print("  timeline (seconds after the POST was sent):")
+    for at, what in z.get("timeline", []):
+        print(f"    {at:7.2f}  {what}")
     print(
         "  flow runs (documentos pool): "
         + "; ".join(_runs_text(z["runs"]))
@@ -810,6 +840,9 @@ def main() -> None:
     ap.add_argument("--health-requests", type=int, default=1000)
     ap.add_argument("--health-concurrency", type=int, default=100)
     ap.add_argument("--skip-zip", action="store_true", help="no zip baseline")
+    ap.add_argument(
+        "--zip-only", action="store_true", help="only the zip (no single-file uploads, no health)"
+    )
     ap.add_argument("--timeout", type=float, default=60.0, help="per request, seconds")
     ap.add_argument(
         "--send-timeout",
@@ -824,6 +857,8 @@ def main() -> None:
         help="stop waiting for a variant's uploads to be indexed after this",
     )
     args = ap.parse_args()  # fmt: skip
+    if args.zip_only:
+        args.skip_zip = False
     n_emp = max(1, min(args.empresas, args.clients))
 
     def _term(signum: int, _frame: object) -> None:
@@ -836,11 +871,14 @@ def main() -> None:
     try:
         cnpjs = [_cnpj(k) for k in range(n_emp)]
         t0 = time.perf_counter()
-        docs_a = _docs(args.n, cnpjs, args.clients, serie=1)
-        docs_b = _docs(args.n, cnpjs, args.clients, serie=3) if args.shared_token != "no" else []
+        docs_a = _docs(args.n, cnpjs, args.clients, serie=1) if not args.zip_only else []
+        docs_b = _docs(args.n, cnpjs, args.clients, serie=3) if not args.zip_only else []
+        if args.shared_token == "no":
+            docs_b = []
         # the zip goes to one empresa: its documents are (A)'s with that empresa as emitter
         docs_z = _docs(args.n, cnpjs[:1], args.clients, serie=2) if not args.skip_zip else []
-        size = sum(len(d) for _, d in docs_a) / max(1, len(docs_a))
+        sized = docs_a or docs_z
+        size = sum(len(d) for _, d in sized) / max(1, len(sized))
         print(
             f"bench/uploads: N={args.n} NF-e ({size / 1024:.1f} KiB average, 1–12 items) per "
             f"variant, C={args.clients} clients over {n_emp} empresas, "
@@ -862,15 +900,15 @@ def main() -> None:
         if docs_z:  # first, on a quiet platform, like the baseline of bench/ingest.py
             zip_res = _zip_phase(stack, base, docs_z, emp_ids[0], office, args)
         phases: dict[str, dict[str, Any]] = {}
-        if args.shared_token != "only":
+        if args.shared_token != "only" and not args.zip_only:
             plan = _plan(docs_a, emp_ids, tokens, args.clients, None)
             phases["(A) one token per empresa"] = _phase("A", stack, base, plan, office, args)
-        if args.shared_token != "no":
+        if args.shared_token != "no" and not args.zip_only:
             plan = _plan(docs_b, emp_ids, tokens, args.clients, office)
             phases["(B) one shared token"] = _phase("B", stack, base, plan, office, args)
         del docs_a, docs_b, docs_z
         health = {}
-        for path in ("/api/health", "/api/live"):
+        for path in ("/api/health", "/api/live") if not args.zip_only else ():
             # one request first: the measure is of the served (cached) answer, as a readiness
             # probe sees it every few seconds, not of the process's first probe of each component
             asyncio.run(_hammer_async(f"{base}{path}", 1, 1, args.timeout))
@@ -893,7 +931,8 @@ def main() -> None:
         if phases:
             print("\nsingle-file uploads (one NF-e per POST)")
             _report_phases(phases, zip_rate)
-        _report_health(health, args.health_requests, args.health_concurrency)
+        if health:
+            _report_health(health, args.health_requests, args.health_concurrency)
     finally:
         if stack is not None:
             stack.down()

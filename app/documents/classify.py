@@ -14,9 +14,11 @@ Prefect flow-run process that is ``prefect.engine``, several seconds of CPU per 
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -47,6 +49,7 @@ __all__ = [
     "classify_pool",
     "ingest_workers",
     "prefetch",
+    "standby_pool",
     "start_classification",
     "take_prefetched",
 ]
@@ -301,21 +304,120 @@ def _main_not_inherited() -> Iterator[None]:
             main.__dict__.update(saved)
 
 
-@contextmanager
-def classify_pool(workers: int | None = None) -> Iterator[Executor | None]:
-    """Open a thread-safe process pool for the duration of a flow run (None when 1 worker)."""
-    global _active, _prefetcher
-    n = workers or ingest_workers()
-    if n <= 1 or _active is not None:  # one core, or a parent flow already opened one
-        yield _active
-        return
+def _open_pool(n: int) -> ProcessPoolExecutor:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([_PRELOAD])  # takes effect when the fork server starts
     pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
     with _main_not_inherited():
-        for _ in range(n):  # each submit starts one worker now, while __main__ is hidden
-            pool.submit(int)
-    _active, _prefetcher = pool, ThreadPoolExecutor(1, thread_name_prefix="ingest-prefetch")
+        # each submit starts one worker now, while __main__ is hidden
+        started = [pool.submit(int) for _ in range(n)]
+    for fut in started:
+        fut.result()
+    return pool
+
+
+class _Standby(Executor):
+    """A process pool being started in the background; until it is up, work runs inline.
+
+    Opening the pool costs a fork server (imports, schema compilation) and its workers: ~0.3 s
+    on an idle 2-core machine, over a second on a loaded one. A drain that meets a large
+    backlog starts one here and goes on classifying its first batch in-process meanwhile:
+    each chunk submitted before the pool is up runs in the caller's thread, every chunk after
+    goes to the pool. The flow's :func:`classify_pool` then adopts it (no wait).
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._up = threading.Event()
+        threading.Thread(
+            target=self._start, args=(workers,), name="ingest-pool-start", daemon=True
+        ).start()
+
+    def _start(self, workers: int) -> None:
+        try:
+            self._pool = _open_pool(workers)
+        except Exception:  # noqa: BLE001 - no pool: the work keeps running inline
+            self._pool = None
+        finally:
+            self._up.set()
+
+    def pool(self, *, wait: bool = False) -> ProcessPoolExecutor | None:
+        """The started pool (None while starting, or when it could not start)."""
+        if wait:
+            self._up.wait()
+        return self._pool if self._up.is_set() else None
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """To the pool once it is up; before that, run now in this thread."""
+        if (pool := self.pool()) is not None:
+            return pool.submit(fn, *args, **kwargs)
+        fut: Future[Any] = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
+            fut.set_exception(exc)
+        return fut
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Shut the pool down once it has started."""
+        if (pool := self.pool(wait=True)) is not None:
+            pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+_standby: _Standby | None = None
+_standby_lock = threading.Lock()
+
+
+def _close_standby() -> None:
+    global _standby, _prefetcher
+    with _standby_lock:
+        standby, _standby = _standby, None
+    if standby is None:
+        return
+    if _active is None and _prefetcher is not None:
+        _prefetcher.shutdown(wait=True, cancel_futures=True)
+        _prefetcher = None
+        _prefetched.clear()
+    standby.shutdown(wait=True, cancel_futures=True)
+
+
+def standby_pool(*, start: bool) -> Executor | None:
+    """The pool this process classifies on without a :func:`classify_pool` block: the open
+    one, else the one started in the background (``start``: start it now if there is none;
+    a drain does so on meeting a large backlog). None with one worker, or when none started.
+
+    Batches of the next backlog are prefetched on it as on an opened pool. It lives until the
+    flow's :func:`classify_pool` adopts it (and closes it with the run) or the process ends.
+    """
+    global _standby, _prefetcher
+    if _active is not None:
+        return _active
+    with _standby_lock:
+        if _standby is None and start and ingest_workers() > 1:
+            _standby = _Standby(ingest_workers())
+            _prefetcher = _prefetcher or ThreadPoolExecutor(1, thread_name_prefix="ingest-prefetch")
+        return _standby
+
+
+atexit.register(_close_standby)
+
+
+@contextmanager
+def classify_pool(workers: int | None = None) -> Iterator[Executor | None]:
+    """Open a thread-safe process pool for the duration of a flow run (None when 1 worker);
+    a pool started in the background by :func:`standby_pool` is adopted, not started again."""
+    global _active, _prefetcher, _standby
+    n = workers or ingest_workers()
+    if n <= 1 or _active is not None:  # one core, or a parent flow already opened one
+        yield _active
+        return
+    with _standby_lock:
+        standby, _standby = _standby, None
+    pool = standby.pool(wait=True) if standby is not None else None
+    if pool is None:
+        pool = _open_pool(n)
+    _active = pool
+    _prefetcher = _prefetcher or ThreadPoolExecutor(1, thread_name_prefix="ingest-prefetch")
     try:
         yield pool
     finally:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from app.documents.classify import standby_pool
 from app.documents.ingest import ingest_files
 from app.documents.lifecycle import BATCH_SIZE, finish_uploads
 from app.sqlcompat import is_mysql, skip_locked
@@ -34,6 +35,10 @@ __all__ = [
     "ingest_fair_batch",
     "pending_count",
 ]
+
+# A plan this full (the batch and the next one) starts the classification pool in the
+# background at once; the batch goes on in-process until the pool is up.
+STANDBY_MIN_FILES = 2 * BATCH_SIZE
 
 UNFINISHED = ("recebido", "processando")
 # Per empresa, its first :n pending files in upload order (the partial index
@@ -118,11 +123,16 @@ def ingest_fair_batch(
     """Process a batch of files of several uploads; complete the uploads it finishes.
 
     The touched uploads become ``processando`` and name ``run_id`` as their run. ``ahead`` (the
-    next batch as planned now) is classified in the background when a pool is open. Returns the
-    summaries of the uploads completed (see :func:`complete_finished`).
+    next batch as planned now) is classified in the background when a pool is open. Without
+    one, a full plan (a large backlog, e.g. a big zip just received) starts the pool in the
+    background (:func:`app.documents.classify.standby_pool`) instead of waiting for the flow to
+    open it after this batch. Returns the summaries of the uploads completed (see
+    :func:`complete_finished`).
     """
     if not files:
         return []
+    if pool is None:
+        pool = standby_pool(start=len(files) + len(ahead) >= STANDBY_MIN_FILES)
     upload_of = dict([*files, *ahead])
     touched = sorted({u for _, u in files})
     session.execute(

@@ -1,7 +1,7 @@
 """Ingest benchmark: baseline vs our validation path vs end-to-end into the DB.
 
-Run: ``.venv/bin/python bench/ingest.py [--n 10000] [--workers N] [--rounds 3] [--db mysql]
-[--e2e-only]``
+Run: ``.venv/bin/python bench/ingest.py [--n 10000] [--workers N] [--rounds 3]
+[--db mysql|both] [--e2e-only]`` (``both``: (c) on PostgreSQL and on MariaDB/MySQL, side by side)
 
 Generates N NF-e (~10 KiB, 8 items) into a zip on disk (streamed: never all in memory), then
 measures in one run:
@@ -442,18 +442,44 @@ def _print_e2e(e2e: dict[str, Any], n: int, db: str) -> None:
     )
 
 
+def _both_e2e(args: argparse.Namespace) -> None:
+    """(c) on each database, each in its own process (settings, engines and the Prefect server
+    are per process), then both figures side by side."""
+    import re
+    import subprocess
+
+    rates: dict[str, str] = {}
+    for db in ("postgres", "mysql"):
+        argv = [sys.executable, __file__, "--e2e-only", "--db", db, "--n", str(args.n),
+                "--workers", str(args.workers)]  # fmt: skip
+        proc = subprocess.run(argv, capture_output=True, text=True, check=True)  # noqa: S603
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("(c)", "     ", "setup"))]
+        print("\n".join(lines))
+        found = re.search(r"into \w+:\s+([\d,]+) docs/s", proc.stdout)
+        rates[db] = found.group(1) if found else "?"
+    pg, my = (float(rates[d].replace(",", "") or 0) for d in ("postgres", "mysql"))
+    ratio = f"x{pg / my:.2f} the time" if pg and my else "n/a"
+    print(
+        f"side by side, (c) end-to-end {args.n:,} docs: PostgreSQL {rates['postgres']} docs/s |"
+        f" MariaDB/MySQL {rates['mysql']} docs/s | MariaDB/MySQL takes {ratio} of PostgreSQL"
+    )
+
+
 def main() -> None:
     """Generate, measure, print."""
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of (a)–(b)")
-    ap.add_argument("--db", choices=("postgres", "mysql"), default="postgres",
+    ap.add_argument("--db", choices=("postgres", "mysql", "both"), default="postgres",
                     help="the office database of (c) (mysql: MariaDB/MySQL; Prefect keeps "
-                         "PostgreSQL)")  # fmt: skip
+                         "PostgreSQL; both: (c) on each, side by side)")  # fmt: skip
     ap.add_argument("--e2e-only", action="store_true",
                     help="only (c): (a)–(b) do not touch the database")  # fmt: skip
     args = ap.parse_args()
+    if args.db == "both":
+        _both_e2e(args)
+        return
     os.environ["INGEST_WORKERS"] = str(args.workers)
     tmp = Path(tempfile.mkdtemp(prefix="contab-bench-"))
     sup = None

@@ -22,9 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, text, tuple_
 from sqlalchemy.dialects import mysql, postgresql
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import functions
 from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = [
@@ -43,14 +41,6 @@ __all__ = [
 ]
 
 Bind = Session | Connection
-
-
-@compiles(functions.now, "mysql")
-@compiles(functions.now, "mariadb")
-def _now_mysql(element: Any, compiler: Any, **kw: Any) -> str:
-    # MySQL's NOW() has whole seconds: a row written "now" would sort before a row written a
-    # moment earlier (the ledger's "changed since computed" check). The session time zone is UTC.
-    return "CURRENT_TIMESTAMP(6)"
 
 
 def is_mysql(bind: Bind) -> bool:

@@ -353,6 +353,9 @@ def _open_pool(n: int) -> ProcessPoolExecutor:
     return pool
 
 
+STANDBY_GRACE = 0.05
+
+
 class _Standby(Executor):
     """A process pool being started in the background; until it is up, work runs inline.
 
@@ -369,6 +372,9 @@ class _Standby(Executor):
         threading.Thread(
             target=self._start, args=(workers,), name="ingest-pool-start", daemon=True
         ).start()
+        # With the fork server already running (a drain's earlier batches started it) the
+        # workers are forked in a few ms: worth waiting for, so no chunk runs inline.
+        self._up.wait(STANDBY_GRACE)
 
     def _start(self, workers: int) -> None:
         try:

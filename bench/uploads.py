@@ -1,7 +1,8 @@
 """Real-world upload benchmark: one NF-e per request from concurrent clients vs one zip.
 
 Run: ``.venv/bin/python bench/uploads.py [--n 2000] [--clients 16] [--empresas 8] [--rate 50]
-[--shared-token both|only|no] [--health-requests 1000] [--health-concurrency 100] [--skip-zip]``
+[--shared-token both|only|no] [--health-requests 1000] [--health-concurrency 100] [--skip-zip]
+[--zip-only]`` (``--zip-only``: the zip alone, with a timeline of its reception and batches)
 
 Offices and their clients' ERPs send XMLs one document per request, as each NF-e is issued. This
 script starts the platform the way ``make dev`` does (``app.devstack.DevStack``: Prefect server on

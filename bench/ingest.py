@@ -494,7 +494,7 @@ def main() -> None:
             f" MiB (generated in {time.perf_counter() - t0:.1f} s); workers={args.workers}"
         )
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        from app.documents.classify import classify_pool
+        from app.documents.classify_pool import classify_pool
 
         # Every measurement of (a)–(b) runs once per round, interleaved, and the medians are
         # reported: a single pass swung ±5% with the machine's state; a round's (b)/(a) pairs

@@ -33,7 +33,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
 from app.db import session_scope
-from app.documents.classify import classify_pool
+from app.documents.classify_pool import classify_pool
 from app.documents.dispatch import Lease, wait_for_wake
 from app.documents.drain import has_waiting_uploads
 from app.files.content import close_shared

@@ -8,7 +8,7 @@ from prefect import task
 
 from app.db import session_scope
 from app.documents.admin import revalidate_batch
-from app.documents.classify import active_pool
+from app.documents.classify_pool import active_pool
 from app.documents.drain import (
     complete_finished,
     fair_batch,

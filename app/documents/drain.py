@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from app.documents.classify import standby_pool
+from app.documents.classify_pool import standby_pool
 from app.documents.ingest import ingest_files
 from app.documents.lifecycle import BATCH_SIZE, finish_uploads
 from app.sqlcompat import is_mysql, skip_locked
@@ -125,7 +125,7 @@ def ingest_fair_batch(
     The touched uploads become ``processando`` and name ``run_id`` as their run. ``ahead`` (the
     next batch as planned now) is classified in the background when a pool is open. Without
     one, a full plan (a large backlog, e.g. a big zip just received) starts the pool in the
-    background (:func:`app.documents.classify.standby_pool`) instead of waiting for the flow to
+    background (:func:`app.documents.classify_pool.standby_pool`) instead of waiting for the flow to
     open it after this batch. Returns the summaries of the uploads completed (see
     :func:`complete_finished`).
     """

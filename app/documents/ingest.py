@@ -38,10 +38,9 @@ from app.documents.classify import (
     QUARANTINE_MESSAGES,
     Classified,
     Pending,
-    prefetch,
     start_classification,
-    take_prefetched,
 )
+from app.documents.classify_pool import prefetch, take_prefetched
 from app.documents.events import apply_pending_events, record_events
 from app.documents.ingest_mysql import EXISTING_MY, UPDATE_FILES_MY, upsert_documents_mysql
 from app.documents.rows import DOC_COLUMNS, DOC_UPDATABLE, FILE_COLUMNS, STATUS_RANK

@@ -7,6 +7,6 @@ It must stay light: no database, Prefect or web imports.
 
 from __future__ import annotations
 
-from app.documents.classify import warm_schemas
+from app.documents.classify_pool import warm_schemas
 
 warm_schemas()

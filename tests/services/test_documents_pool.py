@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.documents.classify import classify_pool
+from app.documents.classify_pool import classify_pool
 from app.documents.ingest import ingest_batch, pending_file_ids
 from app.documents.lifecycle import finish_upload
 from app.storage import get_storage

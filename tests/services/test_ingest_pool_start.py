@@ -19,7 +19,7 @@ from pathlib import Path
 marks = Path(sys.argv[1])
 (marks / f"imported-{os.getpid()}").touch()   # import-time side effect
 
-from app.documents.classify import classify_pool
+from app.documents.classify_pool import classify_pool
 
 if __name__ == "__main__":
     with classify_pool(2) as pool:

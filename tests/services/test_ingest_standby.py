@@ -12,7 +12,7 @@ import zipfile
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.documents.classify import classify_pool, ingest_workers, standby_pool
+from app.documents.classify_pool import classify_pool, ingest_workers, standby_pool
 from app.documents.drain import STANDBY_MIN_FILES, complete_finished, fair_batch, ingest_fair_batch
 from app.documents.lifecycle import BATCH_SIZE
 from app.storage import get_storage

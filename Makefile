@@ -53,9 +53,9 @@ COVERAGE_MIN ?= 85
 TEST_MYSQL_PATHS ?= tests/migrations tests/app tests/services tests/api \
 	tests/monitoring/test_metrics.py tests/monitoring/test_ops_alerts.py
 TEST_MYSQL_NOT_YET ?= \
-	tests/services/test_backup.py \
-	tests/services/test_backup_restore.py \
-	tests/services/test_orders_backup.py \
+	tests/services/test_backup.py::test_backup_to_s3_is_restorable_complete_and_incremental \
+	tests/services/test_backup.py::test_second_backup_waits_for_the_first \
+	tests/services/test_backup_restore.py::test_restore_by_date_into_a_new_database_equals_the_source \
 	tests/services/test_ledger.py::test_late_document_for_a_closed_month_is_recomputed_and_audited \
 	tests/services/test_uploads_bad_input.py::test_each_bad_file_is_quarantined_with_its_code_and_the_rest_is_indexed \
 	tests/api/test_concurrency.py::test_64_concurrent_requests_of_one_token_all_answered_without_writing_its_row \

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal as D
 from itertools import count
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.fiscal.competencia import Competencia
@@ -96,11 +97,10 @@ def test_late_document_for_a_closed_month_is_recomputed_and_audited(db: Session)
     assert again.pairs == 0  # nothing changed since: nothing recomputed
 
     late = _doc(db, e, "250.00", comp="2026-02")
-    # In production it commits in a later transaction; here all share one, so stamp it later.
-    db.execute(
-        text("UPDATE fiscal_documents SET updated_at = clock_timestamp() WHERE id = :id"),
-        {"id": late.id},
-    )
+    # In production it commits in a later transaction; here all share one, so stamp it with the
+    # wall clock (later than the transaction's now(), the time the first refresh recorded).
+    late.updated_at = datetime.now(UTC)
+    db.flush()
     res = ledger.refresh_dirty(db, start=Competencia(2026, 1), end=Competencia(2026, 4))
     assert res.pairs == 1
     assert _month(db, e, "2026-02") == {"I": D("1250.00")}

@@ -53,6 +53,8 @@ COVERAGE_MIN ?= 85
 # tests/services/test_mysql_backup.py.
 TEST_MYSQL_PATHS ?= tests/migrations tests/app tests/services tests/api \
 	tests/monitoring/test_metrics.py tests/monitoring/test_ops_alerts.py
+# and the upload → documentos worker → indexed path end to end on MariaDB (Prefect on PostgreSQL)
+TEST_MYSQL_E2E ?= tests/e2e/test_upload_e2e.py::test_upload_is_processed_by_the_documentos_worker
 TEST_MYSQL_NOT_YET ?= \
 	tests/services/test_backup.py::test_backup_to_s3_is_restorable_complete_and_incremental \
 	tests/services/test_backup.py::test_second_backup_waits_for_the_first \
@@ -63,6 +65,7 @@ test: install lint typecheck tools mariadb ## lint, type-check and run the test 
 	$(VENV)/pytest -q -m "not load" --cov --cov-report=term --cov-fail-under=$(COVERAGE_MIN)
 	CONTAB_TEST_DB=mysql $(VENV)/pytest -q -m "not e2e and not load" $(TEST_MYSQL_PATHS) \
 	  $(addprefix --deselect=,$(TEST_MYSQL_NOT_YET))
+	CONTAB_TEST_DB=mysql $(VENV)/pytest -q $(TEST_MYSQL_E2E)
 
 .PHONY: test-load
 test-load: install tools ## fault-injection and scale e2e: killed runs/workers, Prefect stopped, two workers per pool

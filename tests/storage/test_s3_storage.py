@@ -67,11 +67,13 @@ def test_wrong_secret_is_refused(s3: S3Storage, s3_server: S3Server) -> None:
 
 def test_presigned_url_works_until_it_expires(s3: S3Storage) -> None:
     s3.put("guia.pdf", b"%PDF-1.4 guia")
-    url = s3.signed_url("guia.pdf", expires_in=1, filename="guia.pdf")
+    # SigV4 stamps X-Amz-Date to the whole second, so a link of N seconds may live only N - 1:
+    # 1 s (as before) sometimes expired before the first GET on a busy machine
+    url = s3.signed_url("guia.pdf", expires_in=4, filename="guia.pdf")
     got = httpx.get(url, timeout=5)
     assert got.status_code == 200 and got.content == b"%PDF-1.4 guia"
     assert "attachment" in got.headers.get("content-disposition", "")
-    time.sleep(2.2)  # let the 1 s link expire (not a timing assertion)
+    time.sleep(5.2)  # let the 4 s link expire (not a timing assertion)
     assert httpx.get(url, timeout=5).status_code == 403
 
 

@@ -27,16 +27,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = [
     "advisory_lock",
-    "id_list_sql",
     "insert_ignore",
     "insert_many_ignore",
     "insert_new",
     "is_mysql",
-    "list_op",
     "mysql_ids",
     "mysql_texts",
     "skip_locked",
-    "text_list_sql",
     "upsert",
 ]
 
@@ -200,32 +197,6 @@ def mysql_texts(param: str, length: int = 255) -> str:
         f"(SELECT v FROM JSON_TABLE(:{param}, '$[*]' COLUMNS (v VARCHAR({length}) "
         "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS jt)"
     )
-
-
-def id_list_sql(bind: Bind, param: str) -> str:
-    """A subquery of the integers in the JSON array parameter ``param`` (a JSON text).
-
-    PostgreSQL: ``ARRAY(…)`` for ``= ANY(…)`` (built once, probes the index); MySQL: a
-    ``JSON_TABLE`` derived table for ``IN (…)``. Use as ``col {op} {sql}`` with
-    :func:`list_op`."""
-    if is_mysql(bind):
-        return mysql_ids(param)
-    return (
-        f"ARRAY(SELECT CAST(v AS bigint) FROM json_array_elements_text(CAST(:{param} AS json))"
-        " AS v)"
-    )
-
-
-def text_list_sql(bind: Bind, param: str, length: int = 255) -> str:
-    """Like :func:`id_list_sql` for strings (compared case- and accent-sensitively)."""
-    if is_mysql(bind):
-        return mysql_texts(param, length)
-    return f"ARRAY(SELECT json_array_elements_text(CAST(:{param} AS json)))"
-
-
-def list_op(bind: Bind) -> str:
-    """The membership operator :func:`id_list_sql`/:func:`text_list_sql` go with."""
-    return "IN" if is_mysql(bind) else "= ANY"
 
 
 @contextmanager
